@@ -1,0 +1,3 @@
+from mimicgen.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""Progress bars (rich) for anything that can take more than a second."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+__all__ = ["track", "progress_enabled"]
+
+T = TypeVar("T")
+
+
+def progress_enabled() -> bool:
+    """Bars go to stderr only on a terminal; MIMICGEN_PROGRESS=0/1 forces them off/on."""
+    forced = os.environ.get("MIMICGEN_PROGRESS")
+    if forced is not None:
+        return forced not in ("0", "false", "")
+    return sys.stderr.isatty()
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar showing count, elapsed time and ETA."""
+    if not progress_enabled():
+        yield from items
+        return
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)

@@ -1,0 +1,130 @@
+"""The contract between annotation sources and the index.
+
+Every source (COCO, OpenImages, synthetic, FiftyOne) is read into one :class:`SourceData`: four
+polars tables with the fixed schemas below plus a class hierarchy. Everything downstream (index,
+samplers, exports) sees only this shape, never a source's raw format.
+
+Dense integer keys (``image_idx``, ``class_idx``) keep the tables small and joins fast; the
+source's own ids are kept in ``images.source_id`` and ``classes.source_class_id`` for provenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+__all__ = [
+    "SourceKind",
+    "SourceFile",
+    "SourceData",
+    "Hierarchy",
+    "IMAGE_SCHEMA",
+    "CLASS_SCHEMA",
+    "BOX_SCHEMA",
+    "LABEL_SCHEMA",
+]
+
+SourceKind = Literal["coco", "openimages", "synthetic", "fiftyone"]
+
+#: One row per image. ``source_id`` is Int64 for COCO/synthetic ids and String for OpenImages;
+#: ``file_name`` is relative to the source's image root; width/height are null where the source
+#: does not record them (OpenImages CSVs).
+IMAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "image_idx": pl.UInt32,
+    "source_id": pl.Int64,  # or pl.String for OpenImages
+    "file_name": pl.String,
+    "width": pl.Int32,
+    "height": pl.Int32,
+}
+
+#: One row per class, in the source's own order. ``name`` is the display name used everywhere in
+#: questions and answers (COCO ``name``, OpenImages ``DisplayName``); ``parent`` is the COCO
+#: supercategory (null for OpenImages, whose hierarchy is a tree in :class:`Hierarchy`).
+CLASS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "class_idx": pl.UInt32,
+    "source_class_id": pl.Int64,  # or pl.String for OpenImages label ids ("/m/01g317")
+    "name": pl.String,
+    "parent": pl.String,
+}
+
+#: One row per box. Coordinates are normalised to 0..1 of the image (x0 < x1, y0 < y1) so that
+#: sources without image sizes still give area fractions. ``is_group`` is COCO ``iscrowd=1`` or
+#: OpenImages ``IsGroupOf=1``; ``is_occluded``/``is_truncated``/``is_depiction`` are False where
+#: the source lacks them.
+BOX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "image_idx": pl.UInt32,
+    "class_idx": pl.UInt32,
+    "x0": pl.Float32,
+    "y0": pl.Float32,
+    "x1": pl.Float32,
+    "y1": pl.Float32,
+    "area_frac": pl.Float32,
+    "is_group": pl.Boolean,
+    "is_occluded": pl.Boolean,
+    "is_truncated": pl.Boolean,
+    "is_depiction": pl.Boolean,
+}
+
+#: Image-level labels (OpenImages only): ``confidence`` 1 = verified present, 0 = verified absent.
+LABEL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "image_idx": pl.UInt32,
+    "class_idx": pl.UInt32,
+    "confidence": pl.Float32,
+}
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A category tree over class names.
+
+    ``children`` maps a node name to its direct children (node or class names). Leaves are class
+    names from the source's class table. COCO: supercategory -> classes. OpenImages: the official
+    ``bbox_labels_600_hierarchy.json`` tree (inner nodes such as "Vehicle" are classes too).
+    """
+
+    children: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def nodes(self) -> list[str]:
+        """Every inner node (a name with at least one child), sorted."""
+        return sorted(k for k, v in self.children.items() if v)
+
+    def descendants(self, node: str) -> list[str]:
+        """All names strictly below ``node`` (inner nodes and leaves), sorted, no duplicates."""
+        seen: set[str] = set()
+        stack = list(self.children.get(node, ()))
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(self.children.get(name, ()))
+        return sorted(seen)
+
+    def leaves(self, node: str) -> list[str]:
+        """Names below ``node`` that have no children of their own, sorted."""
+        return [n for n in self.descendants(node) if not self.children.get(n)]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An input file and its content hash (recorded in every manifest for provenance)."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """A fully read source: the four tables above plus hierarchy and provenance."""
+
+    kind: SourceKind
+    images: pl.DataFrame
+    classes: pl.DataFrame
+    boxes: pl.DataFrame
+    hierarchy: Hierarchy
+    files: tuple[SourceFile, ...]
+    image_root: Path | None
+    labels: pl.DataFrame | None = None
