@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-__all__ = ["track", "progress_enabled"]
+__all__ = ["track", "status", "progress_enabled"]
 
 T = TypeVar("T")
 
@@ -49,3 +51,19 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def status(description: str) -> Iterator[None]:
+    """Spinner with elapsed time for one long step that has no item count (e.g. a polars query)."""
+    if not progress_enabled():
+        yield
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        bar.add_task(description, total=None)
+        yield

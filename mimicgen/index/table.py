@@ -6,6 +6,7 @@ group-by over the box table; cached as Parquet by :mod:`mimicgen.index.cache`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import polars as pl
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.base import Hierarchy, SourceData, SourceFile, SourceKind
 
-__all__ = ["INDEX_SCHEMA", "AnnotationIndex", "build_index"]
+__all__ = ["INDEX_SCHEMA", "AnnotationIndex", "aggregate_boxes", "build_index"]
 
 #: Per-(image, class) facts. ``n_small`` = boxes below ``min_box_area_frac`` that are not group
 #: boxes; ``n_group`` = group/crowd boxes (any size); ``n_recognisable`` = the rest, so
@@ -57,12 +58,22 @@ class AnnotationIndex:
         return int(hit.item(0, "class_idx"))
 
 
-def aggregate_boxes(boxes: pl.LazyFrame, rules: PresenceRules) -> pl.LazyFrame:
-    """The per-(image, class) group-by; works on a lazy frame so huge box tables can stream."""
+def aggregate_boxes(
+    boxes: pl.LazyFrame,
+    rules: PresenceRules,
+    keys: Sequence[str] = ("image_idx", "class_idx"),
+    extra: Sequence[pl.Expr] = (),
+) -> pl.LazyFrame:
+    """The per-(image, class) group-by; works on a lazy frame so huge box tables can stream.
+
+    ``keys`` lets a streaming reader group by its raw ids (OpenImages ``ImageID``/``LabelName``)
+    before dense indices exist; ``extra`` adds aggregations such as a bad-row count.
+    """
     small = (pl.col("area_frac") < rules.min_box_area_frac) & ~pl.col("is_group")
     return (
-        boxes.group_by("image_idx", "class_idx")
+        boxes.group_by(*keys)
         .agg(
+            *extra,
             pl.len().cast(pl.UInt32).alias("n_instances"),
             (~small & ~pl.col("is_group")).sum().cast(pl.UInt32).alias("n_recognisable"),
             small.sum().cast(pl.UInt32).alias("n_small"),
@@ -70,7 +81,7 @@ def aggregate_boxes(boxes: pl.LazyFrame, rules: PresenceRules) -> pl.LazyFrame:
             pl.col("area_frac").min().cast(pl.Float32).alias("min_area_frac"),
             pl.col("area_frac").max().cast(pl.Float32).alias("max_area_frac"),
         )
-        .sort("image_idx", "class_idx")
+        .sort(*keys)
     )
 
 

@@ -104,8 +104,14 @@ class Hierarchy:
         return sorted(seen)
 
     def leaves(self, node: str) -> list[str]:
-        """Names below ``node`` that have no children of their own, sorted."""
-        return [n for n in self.descendants(node) if not self.children.get(n)]
+        """Names below ``node`` that have no children of their own, sorted.
+
+        A child named like its parent (COCO supercategory "person" holding class "person") is
+        that node's leaf, not a cycle: otherwise ``leaves("person")`` would be empty.
+        """
+        return [
+            n for n in self.descendants(node) if not set(self.children.get(n, ())) - {n}
+        ]
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,8 @@ def _write_dataset(root: Path, spec: SyntheticSpec, workers: int) -> None:
             (root / IMAGE_DIR / name).write_bytes(data)  # whole dir is staged: plain writes
             images.append({"id": image_id, "file_name": name, "width": spec.image_size,
                            "height": spec.image_size, "license": 1})
-            annotations.extend(_coco_annotation(len(annotations) + i + 1, image_id, box)
+            first_id = len(annotations) + 1
+            annotations.extend(_coco_annotation(first_id + i, image_id, box)
                                for i, box in enumerate(boxes))
     info = {
         "description": "mimicgen synthetic scenes (procedurally rendered icons)",

@@ -1,0 +1,192 @@
+"""Build-or-load the annotation index, cached as Parquet keyed by a content hash of the inputs.
+
+Cache key = SHA-256 over (index format version, source kind, the SHA-256 of every input file's
+*content* (annotations, OpenImages class list / hierarchy / labels, user hierarchy YAML), the
+presence rules). Renaming or touching a file therefore keeps the cache; changing a byte of it or a
+rule rebuilds it. Layout::
+
+    <cache>/index/<key>/{images,classes,table[,labels]}.parquet + meta.json
+
+An entry is written into a staging folder and renamed into place in one step, so a crash or a bad
+input never leaves a half-written entry, and readers never see one. The image root is not part of
+the key: it is taken from the spec on every load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from mimicgen.index.rules import PresenceRules
+from mimicgen.index.table import AnnotationIndex, build_index
+from mimicgen.io import canonical_json, sha256_bytes
+from mimicgen.progress import status
+from mimicgen.sources.base import Hierarchy, SourceFile
+from mimicgen.sources.digest import file_sha256, save_digests
+from mimicgen.sources.registry import (
+    ResolvedInputs,
+    apply_user_hierarchy,
+    cache_root,
+    read_resolved,
+    resolve_inputs,
+)
+from mimicgen.sources.spec import SourceSpec
+
+__all__ = ["load_index", "index_cache_key", "cache_entry", "INDEX_FORMAT_VERSION"]
+
+#: Bump whenever a reader or the index layout changes meaning: old cache entries stop matching.
+INDEX_FORMAT_VERSION = 1
+
+_TABLES = ("images", "classes", "table", "labels")
+
+
+def index_cache_key(kind: str, digests: dict[str, str], rules: PresenceRules) -> str:
+    """Hex key of a cache entry (see module docstring)."""
+    payload = {
+        "format": INDEX_FORMAT_VERSION,
+        "kind": kind,
+        "files": digests,
+        "rules": rules.model_dump(mode="json"),
+    }
+    return sha256_bytes(canonical_json(payload).encode())
+
+
+def cache_entry(spec: SourceSpec, rules: PresenceRules | None = None, *, cache_dir: Path | None = None) -> Path:
+    """Folder the index of ``spec`` is (or would be) cached in; hashes the inputs."""
+    root = cache_root(cache_dir)
+    inputs = resolve_inputs(spec, root)
+    digests = {role: file_sha256(p, root) for role, p in inputs.hashed.items()}
+    return root / "index" / index_cache_key(spec.kind, digests, rules or PresenceRules())
+
+
+def load_index(
+    spec: SourceSpec,
+    rules: PresenceRules | None = None,
+    *,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+) -> AnnotationIndex:
+    """Return the index of ``spec``: from the cache if present, else built and cached.
+
+    ``refresh`` re-hashes every input and rebuilds even when an entry exists. FiftyOne sources
+    have no file to hash and are always built in memory.
+    """
+    rules = rules or PresenceRules()
+    root = cache_root(cache_dir)
+    inputs = resolve_inputs(spec, root)
+    if spec.kind == "fiftyone":
+        return build_index(apply_user_hierarchy(read_resolved(inputs), inputs), rules)
+    digests = {role: file_sha256(p, root, fresh=refresh) for role, p in inputs.hashed.items()}
+    entry = root / "index" / index_cache_key(spec.kind, digests, rules)
+    files = tuple(SourceFile(path=str(inputs.hashed[r]), sha256=d) for r, d in digests.items())
+    if not refresh:
+        cached = _read_entry(entry, inputs, files, rules)
+        if cached is not None:
+            return cached
+    index = _build(inputs, rules, root)
+    _write_entry(entry, index, replace=refresh or entry.exists())
+    save_digests(list(inputs.hashed.values()), root)
+    return index
+
+
+def _build(inputs: ResolvedInputs, rules: PresenceRules, root: Path) -> AnnotationIndex:
+    spec = inputs.spec
+    if spec.kind == "openimages":
+        # Streams the box CSV: the boxes are aggregated, never held in memory as a table.
+        from mimicgen.index.streaming import build_index_streaming
+        from mimicgen.sources.openimages import scan_openimages
+
+        assert inputs.annotations is not None and inputs.classes_csv is not None
+        scan = scan_openimages(
+            inputs.annotations,
+            inputs.classes_csv,
+            inputs.hierarchy_json,
+            inputs.labels_csv,
+            inputs.image_root,
+            memo_dir=root,
+        )
+        with status(f"indexing {inputs.annotations.name}"):
+            index = build_index_streaming(scan, rules)
+        if inputs.user_hierarchy is not None:
+            from mimicgen.sources.hierarchy import read_hierarchy_yaml
+
+            hierarchy = read_hierarchy_yaml(inputs.user_hierarchy, index.class_names)
+            index = dataclasses.replace(index, hierarchy=hierarchy)
+        return index
+    name = inputs.annotations.name if inputs.annotations else spec.kind
+    with status(f"reading {name}"):
+        source = apply_user_hierarchy(read_resolved(inputs), inputs)
+    with status("building index"):
+        return build_index(source, rules)
+
+
+def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
+    """Write all tables into a staging folder, then rename it into place atomically.
+
+    ``replace`` swaps out an existing (refreshed or damaged) entry; otherwise an entry that
+    appeared meanwhile (another process built the same key) is kept.
+    """
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".partial", dir=entry.parent))
+    try:
+        with status("writing index cache"):
+            for name in _TABLES:
+                frame = index.labels if name == "labels" else getattr(index, name)
+                if frame is not None:
+                    frame.write_parquet(staging / f"{name}.parquet", statistics=False)
+            meta = {
+                "format": INDEX_FORMAT_VERSION,
+                "kind": index.kind,
+                "rules": index.rules.model_dump(mode="json"),
+                "hierarchy": {k: list(v) for k, v in index.hierarchy.children.items()},
+            }
+            (staging / "meta.json").write_text(canonical_json(meta), encoding="utf-8")
+        if replace and entry.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".old", dir=entry.parent))
+            os.replace(entry, trash / "entry")
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.rename(staging, entry)
+        except OSError:
+            # Another process finished the same entry first; its content is identical.
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _read_entry(
+    entry: Path, inputs: ResolvedInputs, files: tuple[SourceFile, ...], rules: PresenceRules
+) -> AnnotationIndex | None:
+    """Load a cache entry, or None if absent or unreadable (then it is rebuilt)."""
+    meta_path = entry / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != INDEX_FORMAT_VERSION:
+            return None
+        tables = {
+            name: pl.read_parquet(entry / f"{name}.parquet")
+            for name in _TABLES
+            if (entry / f"{name}.parquet").is_file()
+        }
+        return AnnotationIndex(
+            kind=meta["kind"],
+            images=tables["images"],
+            classes=tables["classes"],
+            table=tables["table"],
+            hierarchy=Hierarchy(children={k: tuple(v) for k, v in meta["hierarchy"].items()}),
+            files=files,
+            image_root=inputs.image_root,
+            rules=rules,
+            labels=tables.get("labels"),
+        )
+    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
+        return None  # a damaged entry is rebuilt (and replaced) rather than trusted
