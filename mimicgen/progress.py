@@ -18,7 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["track", "status", "progress_enabled"]
+__all__ = ["progress_enabled", "status", "track"]
 
 T = TypeVar("T")
 

@@ -38,7 +38,7 @@ from mimicgen.sources.registry import (
 )
 from mimicgen.sources.spec import SourceSpec
 
-__all__ = ["load_index", "index_cache_key", "cache_entry", "INDEX_FORMAT_VERSION"]
+__all__ = ["INDEX_FORMAT_VERSION", "cache_entry", "index_cache_key", "load_index"]
 
 #: Bump whenever a reader or the index layout changes meaning: old cache entries stop matching.
 INDEX_FORMAT_VERSION = 1
@@ -57,7 +57,9 @@ def index_cache_key(kind: str, digests: dict[str, str], rules: PresenceRules) ->
     return sha256_bytes(canonical_json(payload).encode())
 
 
-def cache_entry(spec: SourceSpec, rules: PresenceRules | None = None, *, cache_dir: Path | None = None) -> Path:
+def cache_entry(
+    spec: SourceSpec, rules: PresenceRules | None = None, *, cache_dir: Path | None = None
+) -> Path:
     """Folder the index of ``spec`` is (or would be) cached in; hashes the inputs."""
     root = cache_root(cache_dir)
     inputs = resolve_inputs(spec, root)
@@ -148,7 +150,9 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
             }
             (staging / "meta.json").write_text(canonical_json(meta), encoding="utf-8")
         if replace and entry.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".old", dir=entry.parent))
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".old", dir=entry.parent)
+            )
             os.replace(entry, trash / "entry")
             shutil.rmtree(trash, ignore_errors=True)
         try:

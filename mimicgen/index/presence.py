@@ -23,12 +23,12 @@ from mimicgen.index.table import AnnotationIndex
 
 __all__ = [
     "countable_expr",
-    "recognisable_expr",
-    "present_pairs",
     "countable_pairs",
+    "distractor_images",
+    "present_pairs",
+    "recognisable_expr",
     "recognisable_pairs",
     "verified_absent_pairs",
-    "distractor_images",
 ]
 
 
@@ -72,7 +72,7 @@ def verified_absent_pairs(index: AnnotationIndex) -> pl.DataFrame | None:
 
 def distractor_images(index: AnnotationIndex, class_idxs: Iterable[int]) -> pl.Series:
     """Sorted image_idx of images that are absent (per the rules) for *every* class given."""
-    targets = sorted(set(int(c) for c in class_idxs))
+    targets = sorted({int(c) for c in class_idxs})
     present = present_pairs(index).filter(pl.col("class_idx").is_in(targets))
     candidates = index.images.select("image_idx").join(
         present.select("image_idx").unique(), on="image_idx", how="anti"

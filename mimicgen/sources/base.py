@@ -17,14 +17,14 @@ from typing import Literal
 import polars as pl
 
 __all__ = [
-    "SourceKind",
-    "SourceFile",
-    "SourceData",
-    "Hierarchy",
-    "IMAGE_SCHEMA",
-    "CLASS_SCHEMA",
     "BOX_SCHEMA",
+    "CLASS_SCHEMA",
+    "IMAGE_SCHEMA",
     "LABEL_SCHEMA",
+    "Hierarchy",
+    "SourceData",
+    "SourceFile",
+    "SourceKind",
 ]
 
 SourceKind = Literal["coco", "openimages", "synthetic", "fiftyone"]
@@ -109,9 +109,7 @@ class Hierarchy:
         A child named like its parent (COCO supercategory "person" holding class "person") is
         that node's leaf, not a cycle: otherwise ``leaves("person")`` would be empty.
         """
-        return [
-            n for n in self.descendants(node) if not set(self.children.get(n, ())) - {n}
-        ]
+        return [n for n in self.descendants(node) if not set(self.children.get(n, ())) - {n}]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from mimicgen.sources.validate import escapes_root_expr, raise_first, require_kn
 if TYPE_CHECKING:  # pycocotools is a core dependency, but only needed for type hints here
     from pycocotools.coco import COCO
 
-__all__ = ["read_coco", "from_coco_api", "default_image_root", "BOX_TOLERANCE_PX"]
+__all__ = ["BOX_TOLERANCE_PX", "default_image_root", "from_coco_api", "read_coco"]
 
 #: Boxes may overshoot the image border by this many pixels (real COCO has sub-pixel overshoots
 #: from rounding); larger overshoots are reported as bad input. Coordinates are then clipped.
@@ -211,12 +211,12 @@ def _to_source(
     )
 
 
-def _normalise_boxes(boxes: pl.DataFrame, images: pl.DataFrame, classes: pl.DataFrame) -> pl.DataFrame:
+def _normalise_boxes(
+    boxes: pl.DataFrame, images: pl.DataFrame, classes: pl.DataFrame
+) -> pl.DataFrame:
     """Pixel ``[x, y, w, h]`` -> normalised corners clipped to the image, plus box area fraction."""
     sized = boxes.join(
-        images.select(
-            pl.col("source_id").alias("image_id"), "image_idx", "width", "height"
-        ),
+        images.select(pl.col("source_id").alias("image_id"), "image_idx", "width", "height"),
         on="image_id",
         how="left",
         maintain_order="left",
@@ -250,12 +250,12 @@ def coco_hierarchy(classes: pl.DataFrame) -> Hierarchy:
         .group_by("parent", maintain_order=True)
         .agg(pl.col("name"))
     )
-    return Hierarchy(
-        children={row[0]: tuple(row[1]) for row in grouped.iter_rows()}
-    )
+    return Hierarchy(children={row[0]: tuple(row[1]) for row in grouped.iter_rows()})
 
 
-def _validate(cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path: str | Path) -> None:
+def _validate(
+    cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path: str | Path
+) -> None:
     """Every check of SPEC/issue 'bad input', vectorised; the first offender is reported."""
     require_unique(cats, "id", path, "category id")
     require_unique(cats, "name", path, "category name")
@@ -271,8 +271,10 @@ def _validate(cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path:
         imgs,
         escapes_root_expr("file_name"),
         path,
-        lambda r: f"image id={r['id']} file_name {r['file_name']!r} escapes the image root "
-        "(absolute, empty or '..' paths are not allowed); use a path relative to the image root",
+        lambda r: (
+            f"image id={r['id']} file_name {r['file_name']!r} escapes the image root "
+            "(absolute, empty or '..' paths are not allowed); use a path relative to the image root"
+        ),
     )
     require_known(
         boxes,
@@ -296,12 +298,14 @@ def _validate(cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path:
     )
     raise_first(
         boxes,
-        (pl.col("bw") <= 0) | (pl.col("bh") <= 0) | ~pl.all_horizontal(
-            pl.col("bx", "by", "bw", "bh").is_finite()
-        ),
+        (pl.col("bw") <= 0)
+        | (pl.col("bh") <= 0)
+        | ~pl.all_horizontal(pl.col("bx", "by", "bw", "bh").is_finite()),
         path,
-        lambda r: f"annotation id={r['id']} has a box with non-positive size "
-        f"[x={r['bx']}, y={r['by']}, w={r['bw']}, h={r['bh']}]; fix or remove it",
+        lambda r: (
+            f"annotation id={r['id']} has a box with non-positive size "
+            f"[x={r['bx']}, y={r['by']}, w={r['bw']}, h={r['bh']}]; fix or remove it"
+        ),
     )
     sized = boxes.join(
         imgs.select(pl.col("id").alias("image_id"), "width", "height"), on="image_id", how="left"
@@ -314,7 +318,9 @@ def _validate(cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path:
         | (pl.col("bx") + pl.col("bw") > pl.col("width") + tol)
         | (pl.col("by") + pl.col("bh") > pl.col("height") + tol),
         path,
-        lambda r: f"annotation id={r['id']} box [x={r['bx']}, y={r['by']}, w={r['bw']}, "
-        f"h={r['bh']}] lies outside its image id={r['image_id']} "
-        f"({r['width']}x{r['height']}); fix or remove it",
+        lambda r: (
+            f"annotation id={r['id']} box [x={r['bx']}, y={r['by']}, w={r['bw']}, "
+            f"h={r['bh']}] lies outside its image id={r['image_id']} "
+            f"({r['width']}x{r['height']}); fix or remove it"
+        ),
     )

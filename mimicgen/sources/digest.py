@@ -17,7 +17,7 @@ from pathlib import Path
 from mimicgen.io import atomic_write_text, canonical_json
 from mimicgen.progress import track
 
-__all__ = ["file_sha256", "save_digests", "known_sha256", "remember_sha256"]
+__all__ = ["file_sha256", "known_sha256", "remember_sha256", "save_digests"]
 
 _MEMO: dict[str, str] = {}
 _MEMO_FILE = "digests.json"

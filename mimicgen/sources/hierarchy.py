@@ -21,7 +21,7 @@ import yaml
 from mimicgen.errors import InputError
 from mimicgen.sources.base import Hierarchy
 
-__all__ = ["read_hierarchy_yaml", "is_yaml_path"]
+__all__ = ["is_yaml_path", "read_hierarchy_yaml"]
 
 
 def is_yaml_path(path: Path) -> bool:

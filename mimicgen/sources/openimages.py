@@ -36,14 +36,14 @@ from mimicgen.sources.digest import file_sha256
 from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
 __all__ = [
-    "OpenImagesScan",
-    "scan_openimages",
-    "read_openimages",
-    "read_classes_csv",
-    "read_hierarchy_json",
-    "image_table",
     "BOX_COLUMNS",
     "ROOT_LABEL",
+    "OpenImagesScan",
+    "image_table",
+    "read_classes_csv",
+    "read_hierarchy_json",
+    "read_openimages",
+    "scan_openimages",
 ]
 
 #: Box CSV columns mimicgen reads, with their parse types (other columns are skipped).
@@ -61,7 +61,11 @@ BOX_COLUMNS: dict[str, Any] = {
 }
 _FLAGS = ("IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction")
 _COORDS = ("XMin", "XMax", "YMin", "YMax")
-LABEL_COLUMNS: dict[str, Any] = {"ImageID": pl.String, "LabelName": pl.String, "Confidence": pl.Float32}
+LABEL_COLUMNS: dict[str, Any] = {
+    "ImageID": pl.String,
+    "LabelName": pl.String,
+    "Confidence": pl.Float32,
+}
 
 #: The hierarchy root ``/m/0bl9f`` is not a boxable class; it is named "Entity".
 ROOT_LABEL = "/m/0bl9f"
@@ -178,8 +182,10 @@ def image_table(image_ids: pl.Series, path: Path) -> pl.DataFrame:
         ids,
         escapes_root_expr("source_id") | pl.col("source_id").str.contains(r"[/\\]"),
         path,
-        lambda r: f"ImageID {r['source_id']!r} is not a plain file stem (contains a path "
-        "separator or '..'); fix that ImageID",
+        lambda r: (
+            f"ImageID {r['source_id']!r} is not a plain file stem (contains a path "
+            "separator or '..'); fix that ImageID"
+        ),
     )
     return ids.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("image_idx"),
@@ -253,9 +259,8 @@ def read_hierarchy_json(path: str | Path, classes: pl.DataFrame) -> Hierarchy:
         kids = children.setdefault(names[label], [])
         for i, sub in enumerate(subs):
             child_label = sub.get("LabelName") if isinstance(sub, dict) else None
-            if isinstance(child_label, str) and child_label in names:
-                if names[child_label] not in kids:
-                    kids.append(names[child_label])
+            if child_label in names and names[child_label] not in kids:
+                kids.append(names[child_label])
             stack.append((sub, f"{where}.Subcategory[{i}]"))
         for i, part in enumerate(node.get("Part", []) or []):
             stack.append((part, f"{where}.Part[{i}]"))
@@ -317,9 +322,7 @@ def _raise_first_bad_box(path: Path, classes: pl.DataFrame) -> NoReturn:
     """Find the first offending row by rescanning everything as text; always raises."""
     text = pl.scan_csv(path, infer_schema=False, row_index_name="_row")
     nums = {c: pl.col(c).cast(pl.Float64, strict=False) for c in (*_COORDS, *_FLAGS)}
-    unparsable = pl.any_horizontal(
-        [pl.col(c).is_not_null() & nums[c].is_null() for c in nums]
-    )
+    unparsable = pl.any_horizontal([pl.col(c).is_not_null() & nums[c].is_null() for c in nums])
     known = classes.get_column("source_class_id").implode()
     reason = (
         pl.when(pl.col("ImageID").is_null() | pl.col("LabelName").is_null())
@@ -361,7 +364,9 @@ def _read_labels(path: Path, images: pl.DataFrame, classes: pl.DataFrame) -> pl.
     ok = pl.col("Confidence").is_between(0.0, 1.0) & pl.col("ImageID").is_not_null()
     try:
         raw = (
-            pl.scan_csv(path, schema_overrides=LABEL_COLUMNS, infer_schema=False, row_index_name="_row")
+            pl.scan_csv(
+                path, schema_overrides=LABEL_COLUMNS, infer_schema=False, row_index_name="_row"
+            )
             .select("_row", *LABEL_COLUMNS, (~ok).fill_null(True).alias("bad"))
             .collect(engine="streaming")
         )
@@ -371,8 +376,10 @@ def _read_labels(path: Path, images: pl.DataFrame, classes: pl.DataFrame) -> pl.
         raw,
         pl.col("bad"),
         path,
-        lambda r: f"line {r['_row'] + 2} (ImageID={r['ImageID']}, LabelName={r['LabelName']}): "
-        f"Confidence {r['Confidence']} is not in [0, 1]",
+        lambda r: (
+            f"line {r['_row'] + 2} (ImageID={r['ImageID']}, LabelName={r['LabelName']}): "
+            f"Confidence {r['Confidence']} is not in [0, 1]"
+        ),
     )
     return (
         raw.join(images.select(pl.col("source_id").alias("ImageID"), "image_idx"), on="ImageID")

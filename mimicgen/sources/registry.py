@@ -20,15 +20,15 @@ from mimicgen.sources.hierarchy import is_yaml_path, read_hierarchy_yaml
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = [
-    "parse_source_arg",
-    "load_source",
-    "resolve_inputs",
-    "ResolvedInputs",
-    "cache_root",
-    "apply_user_hierarchy",
-    "read_resolved",
     "OPENIMAGES_CLASSES",
     "OPENIMAGES_HIERARCHY",
+    "ResolvedInputs",
+    "apply_user_hierarchy",
+    "cache_root",
+    "load_source",
+    "parse_source_arg",
+    "read_resolved",
+    "resolve_inputs",
 ]
 
 OPENIMAGES_CLASSES = "oidv7-class-descriptions-boxable.csv"

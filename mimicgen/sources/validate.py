@@ -15,7 +15,7 @@ import polars as pl
 
 from mimicgen.errors import InputError
 
-__all__ = ["escapes_root_expr", "raise_first", "require_unique", "require_known"]
+__all__ = ["escapes_root_expr", "raise_first", "require_known", "require_unique"]
 
 # A file name escapes the image root if it is absolute (POSIX, UNC or Windows drive) or has a
 # ".." path component; either would let an annotation file read or copy arbitrary files.
