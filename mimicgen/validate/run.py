@@ -1,0 +1,134 @@
+"""``mimicgen validate DIR``: check a built eval set against its source annotations.
+
+Checks, in order: manifest shape and counts; source annotation files unchanged (SHA-256);
+image files present with the recorded hashes; stats equal to a recount; and every record
+re-derived by :mod:`mimicgen.validate.checks` from the raw boxes, reloaded with the source
+readers. Violations are collected, not raised, so one run lists all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mimicgen.export.benchmark import BENCHMARK_FILE, SCHEMA_VERSION, read_manifest, read_records
+from mimicgen.export.stats import benchmark_stats
+from mimicgen.index.rules import PresenceRules
+from mimicgen.io import canonical_json, sha256_file
+from mimicgen.sources.base import SourceData
+from mimicgen.sources.spec import SourceSpec
+from mimicgen.validate.checks import check_record
+from mimicgen.validate.facts import collect_facts
+
+__all__ = ["ValidationReport", "validate_benchmark"]
+
+SourceLoader = Callable[[SourceSpec], SourceData]
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of :func:`validate_benchmark`; ``ok`` when there is no violation."""
+
+    num_queries: int
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _default_loader(spec: SourceSpec) -> SourceData:
+    from mimicgen.sources import read_source
+
+    return read_source(spec)
+
+
+def _check_sources(manifest: dict[str, Any]) -> list[str]:
+    out = []
+    for entry in manifest.get("sources", []):
+        for f in entry.get("files", []):
+            path = Path(f["path"])
+            if not path.is_file():
+                out.append(f"source file {path} is missing")
+            elif sha256_file(path) != f["sha256"]:
+                out.append(f"source file {path} changed since the build (SHA-256 differs)")
+    return out
+
+
+def _check_images(folder: Path, records: list[dict[str, Any]], mode: str) -> list[str]:
+    if mode == "none":
+        return []
+    out = []
+    seen: dict[str, str | None] = {}
+    for rec in records:
+        for img in rec["images"]:
+            path = img["path"]
+            if path not in seen:
+                file = folder / path
+                seen[path] = sha256_file(file) if file.is_file() else None
+                if seen[path] is None:
+                    out.append(f"{rec['id']}: image file {path} is missing")
+            if seen[path] is not None and "sha256" in img and img["sha256"] != seen[path]:
+                out.append(f"{rec['id']}: image file {path} does not match its recorded SHA-256")
+    return out
+
+
+def _check_manifest(manifest: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    out = []
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        out.append(f"manifest schema_version {manifest.get('schema_version')} != {SCHEMA_VERSION}")
+    if manifest.get("num_queries") != len(records):
+        out.append(f"manifest num_queries {manifest.get('num_queries')} != {len(records)} lines")
+    ids = [r["id"] for r in records]
+    if len(set(ids)) != len(ids):
+        out.append(f"{len(ids) - len(set(ids))} duplicate query ids")
+    stats = benchmark_stats(records)
+    for key, part in (
+        ("stats", "by_task"),
+        ("stats_by_spec", "by_spec"),
+        ("stats_overall", "overall"),
+    ):
+        if manifest.get(key) != stats[part]:
+            out.append(f"manifest {key} differ from a recount of benchmark.jsonl")
+    unknown = sorted({r.get("spec") for r in records} - set(manifest.get("spec", {})))
+    if unknown:
+        out.append(f"records name spec(s) {unknown} that the manifest does not hold")
+    return out
+
+
+def _check_answers(
+    manifest: dict[str, Any], records: list[dict[str, Any]], loader: SourceLoader
+) -> list[str]:
+    out: list[str] = []
+    loaded: dict[str, SourceData] = {}
+    by_spec: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_spec.setdefault(rec.get("spec", ""), []).append(rec)
+    for name, recs in by_spec.items():
+        spec = manifest.get("spec", {}).get(name)
+        if spec is None:
+            continue  # reported by _check_manifest
+        source = SourceSpec.model_validate(spec["source"])
+        rules = PresenceRules.model_validate(spec.get("presence", {}))
+        key = canonical_json(source.model_dump(mode="json"))
+        if key not in loaded:
+            loaded[key] = loader(source)
+        ids = {str(img["source_id"]) for r in recs for img in r["images"]}
+        facts = collect_facts(loaded[key], rules, ids)
+        for rec in recs:
+            out.extend(f"{rec['id']}: {v}" for v in check_record(rec, facts))
+    return out
+
+
+def validate_benchmark(folder: Path, source_loader: SourceLoader | None = None) -> ValidationReport:
+    """Run every check on the eval set in ``folder``; see the module docstring."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    records = list(read_records(folder / BENCHMARK_FILE))
+    violations = _check_manifest(manifest, records)
+    violations += _check_sources(manifest)
+    violations += _check_images(folder, records, manifest.get("images", {}).get("mode", "copy"))
+    violations += _check_answers(manifest, records, source_loader or _default_loader)
+    return ValidationReport(len(records), violations)

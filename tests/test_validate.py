@@ -1,0 +1,186 @@
+"""``mimicgen validate``: accepts a correct build, catches tampering, re-derives every task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.index.rules import PresenceRules
+from mimicgen.sources.spec import SourceSpec
+from mimicgen.validate import validate_benchmark
+from mimicgen.validate.checks import check_record
+from mimicgen.validate.facts import collect_facts
+from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders, make_source
+
+
+@pytest.fixture()
+def built(tmp_path: Path):
+    index_loader, source_loader = make_loaders(tmp_path / "src")
+    specs = [FakeSpec(name="cats", source=SourceSpec(kind="coco"), seed=3, num_queries=10)]
+    out = tmp_path / "out"
+    build_eval_set(
+        specs,
+        BuildOptions(out=out),
+        index_loader=index_loader,
+        sampler=fake_sample,
+        spec_hasher=fake_hash,
+    )
+    return out, source_loader
+
+
+def edit_record(out: Path, pick, change) -> dict:
+    """Apply ``change`` to the first record ``pick`` accepts; rewrite benchmark.jsonl."""
+    path = out / "benchmark.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    target = next(r for r in recs if pick(r))
+    change(target)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
+    return target
+
+
+def test_a_correct_build_is_valid(built):
+    out, loader = built
+    report = validate_benchmark(out, source_loader=loader)
+    assert report.violations == [] and report.num_queries == 10
+
+
+def test_tampered_answer_is_caught(built):
+    out, loader = built
+    rec = edit_record(
+        out,
+        lambda r: True,
+        lambda r: r["answer"]["counts"].update(cat=r["answer"]["counts"]["cat"] + 1),
+    )
+    report = validate_benchmark(out, source_loader=loader)
+    assert any(v.startswith(rec["id"]) and "count of 'cat'" in v for v in report.violations)
+
+
+def test_tampered_distractor_is_caught(built):
+    out, loader = built
+
+    def swap(r):  # replace a distractor with image 1000, which holds a cat
+        img = next(i for i in r["images"] if i["role"] == "distractor")
+        img.update(source_id=1000, path="images/coco/000.png")
+
+    rec = edit_record(out, lambda r: any(i["role"] == "distractor" for i in r["images"]), swap)
+    report = validate_benchmark(out, source_loader=loader)
+    assert any(rec["id"] in v and "distractor" in v and "cat" in v for v in report.violations)
+
+
+def test_missing_image_and_changed_source_are_caught(built, tmp_path):
+    out, loader = built
+    rec = json.loads((out / "benchmark.jsonl").read_text().splitlines()[0])
+    (out / rec["images"][0]["path"]).unlink()
+    (tmp_path / "src" / "annotations.json").write_text("{}")
+    violations = validate_benchmark(out, source_loader=loader).violations
+    assert any("is missing" in v and rec["images"][0]["path"] in v for v in violations)
+    assert any("changed since the build" in v for v in violations)
+
+
+def test_edited_stats_are_caught(built):
+    out, loader = built
+    m = json.loads((out / "manifest.json").read_text())
+    m["stats"]["counting"]["queries"] = 11
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert "manifest stats differ" in " ".join(
+        validate_benchmark(out, source_loader=loader).violations
+    )
+
+
+# --- direct checker tests for the tasks the fake sampler does not produce -----------------------
+# Fake source (tests/export/fakes.py): 1000 cat; 1001 2 cats; 1002 cat + dog; 1003 2 cats;
+# 1004 cat; 1005 cat + small car; 1006 dog; 1007 car; 1008 small dog; 1009 group car; 1010 small cat.
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory):
+    source = make_source(tmp_path_factory.mktemp("src"))
+    ids = [str(1000 + i) for i in range(11)]
+    return collect_facts(source, PresenceRules(), ids)
+
+
+def rec(task, answer, ids, roles=None, **controls):
+    images = [
+        {
+            "path": f"images/coco/{i - 1000:03d}.png",
+            "source_id": i,
+            "position": p,
+            "role": (roles or ["context"] * len(ids))[p],
+            "class_counts": {},
+        }
+        for p, i in enumerate(ids)
+    ]
+    text = ", ".join(answer.get("classes", [])) or answer.get("class") or "x"
+    return {
+        "id": "q",
+        "task": task,
+        "question": "Which class?",
+        "answer": answer,
+        "answer_text": text,
+        "images": images,
+        "controls": {"n_images": len(ids), **controls},
+        "template": {},
+    }
+
+
+def test_common(facts):
+    assert check_record(rec("common", {"class": "cat"}, [1002, 1000, 1003]), facts) == []
+    assert check_record(rec("common", {"class": "dog"}, [1002, 1006]), facts) == []
+    bad = check_record(rec("common", {"class": "dog"}, [1002, 1006, 1008]), facts)
+    assert any("not recognisable at position(s) [2]" in v for v in bad)
+    # cat and dog both in every image: not unique
+    assert any(
+        "not unique" in v for v in check_record(rec("common", {"class": "cat"}, [1002]), facts)
+    )
+
+
+def test_odd_one(facts):
+    assert check_record(rec("odd_one", {"class": "dog"}, [1000, 1001, 1003, 1006]), facts) == []
+    assert any(
+        "not a minority" in v
+        for v in check_record(rec("odd_one", {"class": "cat"}, [1000, 1001, 1003, 1006]), facts)
+    )
+    ties = check_record(rec("odd_one", {"class": "dog"}, [1000, 1001, 1006, 1007]), facts)
+    assert any("'car' present in only 1 of 4" in v for v in ties)
+    assert any("'cat' present in only 2 of 4" in v for v in ties)
+
+
+def test_listing(facts):
+    good = rec(
+        "listing",
+        {"classes": ["cat", "dog"]},
+        [1000, 1006, 1007],
+        roles=["query", "query", "distractor"],
+        category="animal",
+    )
+    assert check_record(good, facts) == []
+    wrong = rec(
+        "listing", {"classes": ["cat"]}, [1000, 1006], roles=["query", "query"], category="animal"
+    )
+    assert any("annotations give ['cat', 'dog']" in v for v in check_record(wrong, facts))
+    ambiguous = rec(
+        "listing", {"classes": ["cat"]}, [1000, 1008], roles=["query", "query"], category="animal"
+    )
+    assert any("only as small/group" in v for v in check_record(ambiguous, facts))
+    bad_distractor = rec(
+        "listing",
+        {"classes": ["cat"]},
+        [1000, 1002],
+        roles=["query", "distractor"],
+        category="animal",
+    )
+    assert any("distractor at position 1" in v for v in check_record(bad_distractor, facts))
+
+
+def test_structure(facts):
+    r = rec("common", {"class": "cat"}, [1000, 1001])
+    r["images"][1]["position"] = 5
+    r["question"] = "How many <class_id> are there?"
+    r["images"][0]["class_counts"] = {"cat": 3}
+    msgs = " | ".join(check_record(r, facts))
+    assert (
+        "positions are [0, 5]" in msgs and "placeholder" in msgs and "class_counts['cat']=3" in msgs
+    )
