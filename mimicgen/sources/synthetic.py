@@ -168,11 +168,19 @@ def _write_dataset(root: Path, spec: SyntheticSpec, workers: int) -> None:
             image_id = k + 1
             name = f"{image_id:012d}.{ext}"
             (root / IMAGE_DIR / name).write_bytes(data)  # whole dir is staged: plain writes
-            images.append({"id": image_id, "file_name": name, "width": spec.image_size,
-                           "height": spec.image_size, "license": 1})
+            images.append(
+                {
+                    "id": image_id,
+                    "file_name": name,
+                    "width": spec.image_size,
+                    "height": spec.image_size,
+                    "license": 1,
+                }
+            )
             first_id = len(annotations) + 1
-            annotations.extend(_coco_annotation(first_id + i, image_id, box)
-                               for i, box in enumerate(boxes))
+            annotations.extend(
+                _coco_annotation(first_id + i, image_id, box) for i, box in enumerate(boxes)
+            )
     info = {
         "description": "mimicgen synthetic scenes (procedurally rendered icons)",
         "version": str(RENDERER_VERSION),
@@ -185,8 +193,13 @@ def _write_dataset(root: Path, spec: SyntheticSpec, workers: int) -> None:
         "image_dir": IMAGE_DIR,
         "scene": spec.scene.model_dump(mode="json"),
     }
-    doc = {"info": info, "licenses": [_LICENSE], "images": images,
-           "annotations": annotations, "categories": coco_categories()}
+    doc = {
+        "info": info,
+        "licenses": [_LICENSE],
+        "images": images,
+        "annotations": annotations,
+        "categories": coco_categories(),
+    }
     (root / ANNOTATIONS_NAME).write_text(json.dumps(doc, separators=(",", ":")), "utf-8")
     (root / COMPLETE_MARKER).write_text(canonical_json(spec.model_dump(mode="json")), "utf-8")
 
@@ -207,8 +220,9 @@ def render_dataset(
     Refuses an existing non-empty ``out`` unless ``overwrite``; on any error nothing is left.
     ``workers`` (default: automatic) changes speed only, never the output bytes.
     """
-    spec = _spec(n_images=n_images, seed=seed, image_size=image_size, fmt=fmt,
-                 scene=scene or SceneParams())
+    spec = _spec(
+        n_images=n_images, seed=seed, image_size=image_size, fmt=fmt, scene=scene or SceneParams()
+    )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a directory; choose another --out")

@@ -220,5 +220,5 @@ def render_scene(
         image.paste(canvas, spot, canvas)
         placed.append((x, y, item.w, item.h))
         l, t, r, b = bbox
-        boxes.append(SceneBox(item.cls.id, x + l, y + t, r - l - 1, b - t, bool(item.members)))
+        boxes.append(SceneBox(item.cls.id, x + l, y + t, r - l, b - t, bool(item.members)))
     return image, boxes

@@ -114,76 +114,186 @@ def _petals() -> tuple[Primitive, ...]:
 
 CLASSES: tuple[SynthClass, ...] = (
     # -- shape ---------------------------------------------------------------------------------
-    SynthClass(1, "circle", "shape", (220, 40, 40), 1.0, (("ellipse", "body", (0, 0, 1, 1)),),
-               jitter=0.0),
-    SynthClass(2, "square", "shape", (40, 80, 220), 1.0, (("rect", "body", (0, 0, 1, 1)),),
-               jitter=0.0),
-    SynthClass(4, "triangle", "shape", (40, 170, 60), 1.1,
-               (("polygon", "body", (0.5, 0, 1, 1, 0, 1)),)),
-    SynthClass(5, "diamond", "shape", (20, 190, 210), 0.72,
-               (("polygon", "body", (0.5, 0, 1, 0.5, 0.5, 1, 0, 0.5)),)),
-    SynthClass(7, "hexagon", "shape", (250, 140, 0), 1.12,
-               (("polygon", "body", _regular(6, start_deg=0.0)),)),
+    SynthClass(
+        1, "circle", "shape", (220, 40, 40), 1.0, (("ellipse", "body", (0, 0, 1, 1)),), jitter=0.0
+    ),
+    SynthClass(
+        2, "square", "shape", (40, 80, 220), 1.0, (("rect", "body", (0, 0, 1, 1)),), jitter=0.0
+    ),
+    SynthClass(
+        4, "triangle", "shape", (40, 170, 60), 1.1, (("polygon", "body", (0.5, 0, 1, 1, 0, 1)),)
+    ),
+    SynthClass(
+        5,
+        "diamond",
+        "shape",
+        (20, 190, 210),
+        0.72,
+        (("polygon", "body", (0.5, 0, 1, 0.5, 0.5, 1, 0, 0.5)),),
+    ),
+    SynthClass(
+        7,
+        "hexagon",
+        "shape",
+        (250, 140, 0),
+        1.12,
+        (("polygon", "body", _regular(6, start_deg=0.0)),),
+    ),
     # -- symbol --------------------------------------------------------------------------------
-    SynthClass(11, "star", "symbol", (250, 225, 0), 1.05,
-               (("polygon", "body", _regular(5, inner=0.45)),), jitter=0.05),
-    SynthClass(12, "heart", "symbol", (235, 70, 150), 1.1, (
-        ("ellipse", "body", (0, 0, 0.54, 0.56)),
-        ("ellipse", "body", (0.46, 0, 1, 0.56)),
-        ("polygon", "body", (0.02, 0.4, 0.98, 0.4, 0.5, 1)),
-    ), jitter=0.05),
-    SynthClass(14, "cross", "symbol", (120, 50, 200), 1.0, (
-        ("rect", "body", (0, 0.33, 1, 0.67)),
-        ("rect", "body", (0.33, 0, 0.67, 1)),
-    ), jitter=0.05),
-    SynthClass(15, "arrow", "symbol", (0, 128, 128), 1.7, (
-        ("rect", "body", (0, 0.33, 0.6, 0.67)),
-        ("polygon", "body", (0.52, 0, 1, 0.5, 0.52, 1)),
-    ), flippable=True),
-    SynthClass(17, "crescent", "symbol", (160, 230, 40), 0.8, (
-        ("ellipse", "body", (0, 0, 1, 1)),
-        ("ellipse", "erase", (0.38, -0.08, 1.45, 0.92)),
-    ), jitter=0.05, flippable=True),
+    SynthClass(
+        11,
+        "star",
+        "symbol",
+        (250, 225, 0),
+        1.05,
+        (("polygon", "body", _regular(5, inner=0.45)),),
+        jitter=0.05,
+    ),
+    SynthClass(
+        12,
+        "heart",
+        "symbol",
+        (235, 70, 150),
+        1.1,
+        (
+            ("ellipse", "body", (0, 0, 0.54, 0.56)),
+            ("ellipse", "body", (0.46, 0, 1, 0.56)),
+            ("polygon", "body", (0.02, 0.4, 0.98, 0.4, 0.5, 1)),
+        ),
+        jitter=0.05,
+    ),
+    SynthClass(
+        14,
+        "cross",
+        "symbol",
+        (120, 50, 200),
+        1.0,
+        (
+            ("rect", "body", (0, 0.33, 1, 0.67)),
+            ("rect", "body", (0.33, 0, 0.67, 1)),
+        ),
+        jitter=0.05,
+    ),
+    SynthClass(
+        15,
+        "arrow",
+        "symbol",
+        (0, 128, 128),
+        1.7,
+        (
+            ("rect", "body", (0, 0.33, 0.6, 0.67)),
+            ("polygon", "body", (0.52, 0, 1, 0.5, 0.52, 1)),
+        ),
+        flippable=True,
+    ),
+    SynthClass(
+        17,
+        "crescent",
+        "symbol",
+        (160, 230, 40),
+        0.8,
+        (
+            ("ellipse", "body", (0, 0, 1, 1)),
+            ("ellipse", "erase", (0.38, -0.08, 1.45, 0.92)),
+        ),
+        jitter=0.05,
+        flippable=True,
+    ),
     # -- plant ---------------------------------------------------------------------------------
-    SynthClass(21, "leaf", "plant", (0, 105, 15), 1.8, (
-        ("polygon", "body", _lens()),
-        ("rect", "paper", (0.08, 0.47, 0.9, 0.53)),
-    ), flippable=True),
+    SynthClass(
+        21,
+        "leaf",
+        "plant",
+        (0, 105, 15),
+        1.8,
+        (
+            ("polygon", "body", _lens()),
+            ("rect", "paper", (0.08, 0.47, 0.9, 0.53)),
+        ),
+        flippable=True,
+    ),
     SynthClass(22, "flower", "plant", (200, 110, 240), 1.0, _petals(), jitter=0.05),
-    SynthClass(24, "tree", "plant", (120, 150, 0), 0.75, (
-        ("polygon", "body", (0.5, 0, 1, 0.78, 0, 0.78)),
-        ("rect", "ink", (0.4, 0.78, 0.6, 1)),
-    )),
-    SynthClass(25, "mushroom", "plant", (150, 75, 20), 1.0, (
-        ("chord", "body", (0, 0, 1, 1.2, 180, 360)),
-        ("rect", "paper", (0.36, 0.58, 0.64, 1)),
-        ("ellipse", "paper", (0.25, 0.18, 0.4, 0.33)),
-        ("ellipse", "paper", (0.6, 0.25, 0.72, 0.37)),
-    ), jitter=0.1),
+    SynthClass(
+        24,
+        "tree",
+        "plant",
+        (120, 150, 0),
+        0.75,
+        (
+            ("polygon", "body", (0.5, 0, 1, 0.78, 0, 0.78)),
+            ("rect", "ink", (0.4, 0.78, 0.6, 1)),
+        ),
+    ),
+    SynthClass(
+        25,
+        "mushroom",
+        "plant",
+        (150, 75, 20),
+        1.0,
+        (
+            ("chord", "body", (0, 0, 1, 1.2, 180, 360)),
+            ("rect", "paper", (0.36, 0.58, 0.64, 1)),
+            ("ellipse", "paper", (0.25, 0.18, 0.4, 0.33)),
+            ("ellipse", "paper", (0.6, 0.25, 0.72, 0.37)),
+        ),
+        jitter=0.1,
+    ),
     # -- vehicle -------------------------------------------------------------------------------
-    SynthClass(31, "bus", "vehicle", (255, 0, 255), 1.8, (
-        ("rect", "body", (0, 0, 1, 0.84)),
-        *(("rect", "paper", (0.06 + 0.19 * i, 0.14, 0.2 + 0.19 * i, 0.44)) for i in range(5)),
-        ("ellipse", "ink", (0.12, 0.68, 0.3, 1)),
-        ("ellipse", "ink", (0.7, 0.68, 0.88, 1)),
-    ), flippable=True),
-    SynthClass(33, "boat", "vehicle", (20, 30, 140), 1.1, (
-        ("polygon", "body", (0, 0.66, 1, 0.66, 0.8, 1, 0.2, 1)),
-        ("polygon", "body", (0.52, 0, 0.52, 0.6, 0.92, 0.6)),
-        ("rect", "ink", (0.46, 0.02, 0.5, 0.66)),
-    ), flippable=True),
+    SynthClass(
+        31,
+        "bus",
+        "vehicle",
+        (255, 0, 255),
+        1.8,
+        (
+            ("rect", "body", (0, 0, 1, 0.84)),
+            *(("rect", "paper", (0.06 + 0.19 * i, 0.14, 0.2 + 0.19 * i, 0.44)) for i in range(5)),
+            ("ellipse", "ink", (0.12, 0.68, 0.3, 1)),
+            ("ellipse", "ink", (0.7, 0.68, 0.88, 1)),
+        ),
+        flippable=True,
+    ),
+    SynthClass(
+        33,
+        "boat",
+        "vehicle",
+        (20, 30, 140),
+        1.1,
+        (
+            ("polygon", "body", (0, 0.66, 1, 0.66, 0.8, 1, 0.2, 1)),
+            ("polygon", "body", (0.52, 0, 0.52, 0.6, 0.92, 0.6)),
+            ("rect", "ink", (0.46, 0.02, 0.5, 0.66)),
+        ),
+        flippable=True,
+    ),
     # -- animal --------------------------------------------------------------------------------
-    SynthClass(41, "fish", "animal", (90, 160, 250), 1.7, (
-        ("ellipse", "body", (0, 0.12, 0.76, 0.88)),
-        ("polygon", "body", (0.64, 0.5, 1, 0.06, 1, 0.94)),
-        ("ellipse", "ink", (0.12, 0.34, 0.22, 0.48)),
-    ), flippable=True),
-    SynthClass(43, "mouse", "animal", (150, 0, 110), 1.6, (
-        ("ellipse", "body", (0, 0.3, 0.78, 1)),
-        ("ellipse", "body", (0.08, 0, 0.4, 0.5)),
-        ("rect", "body", (0.7, 0.74, 1, 0.82)),
-        ("ellipse", "ink", (0.06, 0.5, 0.14, 0.6)),
-    ), flippable=True),
+    SynthClass(
+        41,
+        "fish",
+        "animal",
+        (90, 160, 250),
+        1.7,
+        (
+            ("ellipse", "body", (0, 0.12, 0.76, 0.88)),
+            ("polygon", "body", (0.64, 0.5, 1, 0.06, 1, 0.94)),
+            ("ellipse", "ink", (0.12, 0.34, 0.22, 0.48)),
+        ),
+        flippable=True,
+    ),
+    SynthClass(
+        43,
+        "mouse",
+        "animal",
+        (150, 0, 110),
+        1.6,
+        (
+            ("ellipse", "body", (0, 0.3, 0.78, 1)),
+            ("ellipse", "body", (0.08, 0, 0.4, 0.5)),
+            ("rect", "body", (0.7, 0.74, 1, 0.82)),
+            ("ellipse", "ink", (0.06, 0.5, 0.14, 0.6)),
+        ),
+        flippable=True,
+    ),
 )
 """The built-in class table: 18 classes under 5 supercategories."""
 
