@@ -38,7 +38,13 @@ from mimicgen.sources.registry import (
 )
 from mimicgen.sources.spec import SourceSpec
 
-__all__ = ["INDEX_FORMAT_VERSION", "cache_entry", "index_cache_key", "load_index"]
+__all__ = [
+    "INDEX_FORMAT_VERSION",
+    "cache_entry",
+    "index_cache_key",
+    "load_index",
+    "load_or_build",
+]
 
 #: Bump whenever a reader or the index layout changes meaning: old cache entries stop matching.
 INDEX_FORMAT_VERSION = 1
@@ -79,22 +85,34 @@ def load_index(
     ``refresh`` re-hashes every input and rebuilds even when an entry exists. FiftyOne sources
     have no file to hash and are always built in memory.
     """
+    return load_or_build(spec, rules, cache_dir=cache_dir, refresh=refresh)[0]
+
+
+def load_or_build(
+    spec: SourceSpec,
+    rules: PresenceRules | None = None,
+    *,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+) -> tuple[AnnotationIndex, Path | None, bool]:
+    """Like :func:`load_index`, also returning the cache entry (None: uncached) and whether the
+    index was built (True) or loaded (False)."""
     rules = rules or PresenceRules()
     root = cache_root(cache_dir)
     inputs = resolve_inputs(spec, root)
     if spec.kind == "fiftyone":
-        return build_index(apply_user_hierarchy(read_resolved(inputs), inputs), rules)
+        return build_index(apply_user_hierarchy(read_resolved(inputs), inputs), rules), None, True
     digests = {role: file_sha256(p, root, fresh=refresh) for role, p in inputs.hashed.items()}
     entry = root / "index" / index_cache_key(spec.kind, digests, rules)
     files = tuple(SourceFile(path=str(inputs.hashed[r]), sha256=d) for r, d in digests.items())
     if not refresh:
         cached = _read_entry(entry, inputs, files, rules)
         if cached is not None:
-            return cached
+            return cached, entry, False
     index = _build(inputs, rules, root)
     _write_entry(entry, index, replace=refresh or entry.exists())
     save_digests(list(inputs.hashed.values()), root)
-    return index
+    return index, entry, True
 
 
 def _build(inputs: ResolvedInputs, rules: PresenceRules, root: Path) -> AnnotationIndex:
