@@ -11,7 +11,7 @@ import typer
 from mimicgen.cli.app import app
 from mimicgen.sources.synthetic import render_dataset
 
-__all__ = ["synth", "summary_line"]
+__all__ = ["summary_line", "synth"]
 
 
 def summary_line(annotations: Path) -> str:
@@ -41,8 +41,6 @@ def synth(
     ] = False,
 ) -> None:
     """Render seeded synthetic scenes and write them as a COCO-format dataset."""
-    annotations = render_dataset(
-        out, images, seed, image_size=size, fmt=fmt, overwrite=overwrite
-    )
+    annotations = render_dataset(out, images, seed, image_size=size, fmt=fmt, overwrite=overwrite)
     typer.echo(f"wrote {annotations} (images in {annotations.parent / 'images'})")
     typer.echo(summary_line(annotations))

@@ -153,8 +153,9 @@ def _norm(weights: tuple[float, ...]) -> np.ndarray:
     return arr / arr.sum()
 
 
-def _fits(x: int, y: int, w: int, h: int, placed: list[tuple[int, int, int, int]],
-          p: SceneParams) -> bool:
+def _fits(
+    x: int, y: int, w: int, h: int, placed: list[tuple[int, int, int, int]], p: SceneParams
+) -> bool:
     """Whether a rectangle may go at (x, y) given the rectangles already placed."""
     for px, py, pw, ph in placed:
         ix = min(x + w, px + pw) - max(x, px)
@@ -204,14 +205,19 @@ def render_scene(
         xs = rng.integers(0, size - item.w + 1, size=p.max_tries)
         ys = rng.integers(0, size - item.h + 1, size=p.max_tries)
         spot = next(
-            ((int(x), int(y)) for x, y in zip(xs, ys, strict=True)
-             if _fits(int(x), int(y), item.w, item.h, placed, p)),
+            (
+                (int(x), int(y))
+                for x, y in zip(xs, ys, strict=True)
+                if _fits(int(x), int(y), item.w, item.h, placed, p)
+            ),
             None,
         )
         if spot is None:
             continue
-        canvas = _paint_group(item, rng) if item.members else paint_icon(
-            item.cls, item.w, item.h, item.flip
+        canvas = (
+            _paint_group(item, rng)
+            if item.members
+            else paint_icon(item.cls, item.w, item.h, item.flip)
         )
         bbox = canvas.getbbox()  # tight box of non-transparent pixels
         if bbox is None:

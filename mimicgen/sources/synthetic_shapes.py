@@ -112,6 +112,7 @@ def _petals() -> tuple[Primitive, ...]:
     return tuple(out)
 
 
+# fmt: off  (a table reads best one class per row)
 CLASSES: tuple[SynthClass, ...] = (
     # -- shape ---------------------------------------------------------------------------------
     SynthClass(
@@ -295,6 +296,7 @@ CLASSES: tuple[SynthClass, ...] = (
         flippable=True,
     ),
 )
+# fmt: on
 """The built-in class table: 18 classes under 5 supercategories."""
 
 _BY_ID = {c.id: c for c in CLASSES}

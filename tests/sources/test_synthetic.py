@@ -51,7 +51,8 @@ def _boxes(doc: dict, image_id: int) -> list[dict]:
 def _tree_digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -68,8 +69,15 @@ def test_coco_structure(dataset: tuple[Path, dict]) -> None:
     assert ann_ids == list(range(1, len(ann_ids) + 1))
     cat_ids = {c["id"] for c in doc["categories"]}
     for a in doc["annotations"]:
-        assert set(a) >= {"id", "image_id", "category_id", "bbox", "area", "iscrowd",
-                          "segmentation"}
+        assert set(a) >= {
+            "id",
+            "image_id",
+            "category_id",
+            "bbox",
+            "area",
+            "iscrowd",
+            "segmentation",
+        }
         assert a["category_id"] in cat_ids and a["iscrowd"] in (0, 1)
         assert a["segmentation"] == [] and a["area"] == a["bbox"][2] * a["bbox"][3]
 
@@ -112,8 +120,8 @@ def test_pixels_match_boxes(dataset: tuple[Path, dict]) -> None:
         covered = np.zeros(icon.shape, dtype=bool)
         for a in _boxes(doc, img["id"]):
             x, y, w, h = (int(v) for v in a["bbox"])
-            covered[y:y + h, x:x + w] = True
-            crop, crop_icon = px[y:y + h, x:x + w], icon[y:y + h, x:x + w]
+            covered[y : y + h, x : x + w] = True
+            crop, crop_icon = px[y : y + h, x : x + w], icon[y : y + h, x : x + w]
             # Tight: each border row/column of the box touches the drawn object.
             assert crop_icon[0].any() and crop_icon[-1].any()
             assert crop_icon[:, 0].any() and crop_icon[:, -1].any()
@@ -163,8 +171,9 @@ def test_image_k_independent_of_dataset_size(tmp_path: Path) -> None:
 
 
 def test_occlusion_switch_allows_overlaps(tmp_path: Path) -> None:
-    ann = render_dataset(tmp_path / "occ", 30, SEED, image_size=SIZE,
-                         scene=SceneParams(occlusion=True, p_small=0.0))
+    ann = render_dataset(
+        tmp_path / "occ", 30, SEED, image_size=SIZE, scene=SceneParams(occlusion=True, p_small=0.0)
+    )
     doc = json.loads(ann.read_text())
     overlaps = 0
     for img in doc["images"]:
@@ -184,8 +193,12 @@ def test_jpeg_option(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_images": 0, "seed": 0}, {"n_images": 3, "seed": -1},
-     {"n_images": 3, "seed": 0, "fmt": "gif"}, {"n_images": 3, "seed": 0, "image_size": 8}],
+    [
+        {"n_images": 0, "seed": 0},
+        {"n_images": 3, "seed": -1},
+        {"n_images": 3, "seed": 0, "fmt": "gif"},
+        {"n_images": 3, "seed": 0, "image_size": 8},
+    ],
 )
 def test_bad_options_are_one_line_errors_and_write_nothing(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(InputError) as exc:
@@ -195,7 +208,7 @@ def test_bad_options_are_one_line_errors_and_write_nothing(tmp_path: Path, kwarg
 
 
 def test_failure_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mimicgen.sources.synthetic as synthetic
+    from mimicgen.sources import synthetic
 
     real = synthetic.render_scene
     calls = {"n": 0}
