@@ -1,0 +1,192 @@
+"""Aggregate per-sample verdicts into METRIC blocks: overall, per task, per control value.
+
+Inputs are numpy arrays aligned with the benchmark's records; every group statistic is a
+vectorised sum. Bootstrap generators are derived from ``(seed, crc32(group key))`` so a CI does not
+depend on which other groups or models were scored.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mimicgen.io import canonical_json
+from mimicgen.scoring.extract import TASKS
+from mimicgen.scoring.ingest import Benchmark
+from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
+
+__all__ = ["Verdicts", "baselines", "evidence_positions", "group_keys", "metric_block", "task_blocks"]
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Per-record outcomes of one pipeline, aligned with ``Benchmark.records``."""
+
+    correct: np.ndarray  # bool
+    parse_failed: np.ndarray  # bool: a reply was present but could not be read
+    missing: np.ndarray  # bool: no reply for this id
+    tp: np.ndarray  # int: listing true positives
+    n_pred: np.ndarray  # int: listing predicted items
+    n_gold: np.ndarray  # int: listing gold items
+    f1: np.ndarray  # float: listing per-sample F1
+
+
+def _value_str(value: Any) -> str:
+    if isinstance(value, list | dict):
+        return canonical_json(value)
+    return str(value)
+
+
+def evidence_positions(record: dict[str, Any]) -> list[int]:
+    """Positions of the images that hold answer evidence (sorted).
+
+    Images with role ``query`` when the record has any; otherwise (common / odd-one, whose
+    images are ``context``) the images whose class counts include a gold class.
+    """
+    images = record.get("images") or []
+    query = [int(im["position"]) for im in images if im.get("role") == "query"]
+    if query:
+        return sorted(query)
+    answer = record["answer"]
+    gold = set(answer.get("counts") or answer.get("classes") or [answer.get("class")])
+    return sorted(
+        int(im["position"])
+        for im in images
+        if any((im.get("class_counts") or {}).get(c, 0) > 0 for c in gold)
+    )
+
+
+def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[str]]:
+    """For one task's rows: control name -> the value (as str) of each row.
+
+    Every key of ``controls`` whose value varies within the task, plus ``true_count``
+    (counting; the sum over classes when k > 1), ``evidence_positions`` and ``n_query_images``.
+    """
+    records = [bench.records[i] for i in rows]
+    keys: dict[str, list[str]] = {}
+    names = sorted({k for r in records for k in (r.get("controls") or {})})
+    for name in names:
+        values = [_value_str((r.get("controls") or {}).get(name)) for r in records]
+        if len(set(values)) > 1:
+            keys[name] = values
+    if task == "counting":
+        keys["true_count"] = [str(sum(r["answer"]["counts"].values())) for r in records]
+    positions = [evidence_positions(r) for r in records]
+    keys["evidence_positions"] = [",".join(map(str, p)) for p in positions]
+    keys["n_query_images"] = [str(len(p)) for p in positions]
+    return keys
+
+
+def _rng(seed: int, key: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
+def metric_block(v: Verdicts, rows: np.ndarray, listing: bool, seed: int, key: str) -> dict[str, Any]:
+    """One METRIC dict (see notes/report_schema.md) for the records ``rows``."""
+    n = len(rows)
+    k = int(v.correct[rows].sum())
+    n_fail = int(v.parse_failed[rows].sum())
+    low, high = wilson_interval(k, n)
+    out: dict[str, Any] = {
+        "n": n,
+        "accuracy": k / n if n else 0.0,
+        "ci_low": low,
+        "ci_high": high,
+        "ci_method": "wilson",
+        "parse_failure_rate": n_fail / n if n else 0.0,
+        "n_parse_failures": n_fail,
+        "n_missing": int(v.missing[rows].sum()),
+    }
+    if listing:
+        tp, n_pred, n_gold = v.tp[rows], v.n_pred[rows], v.n_gold[rows]
+        precision, recall, f1 = prf(int(tp.sum()), int(n_pred.sum()), int(n_gold.sum()))
+        f1_low, f1_high = bootstrap_micro_f1(tp, n_pred + n_gold, _rng(seed, key))
+        out.update(
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            f1_ci_low=f1_low,
+            f1_ci_high=f1_high,
+            f1_ci_method="bootstrap",
+            macro_f1=float(v.f1[rows].mean()) if n else 0.0,
+            exact_set_accuracy=out["accuracy"],
+        )
+    return out
+
+
+def task_blocks(
+    bench: Benchmark, v: Verdicts, task_rows: dict[str, np.ndarray],
+    keys: dict[str, dict[str, list[str]]], seed: int, prefix: str,
+) -> dict[str, Any]:
+    """``{task: {"overall": METRIC, "by": {control: {value: METRIC}}}}`` for one pipeline."""
+    out: dict[str, Any] = {}
+    for task, rows in task_rows.items():
+        listing = task == "listing"
+        by: dict[str, dict[str, Any]] = {}
+        for name, values in keys[task].items():
+            arr = np.asarray(values)
+            uniq, inverse = np.unique(arr, return_inverse=True)
+            by[name] = {}
+            order = sorted(range(len(uniq)), key=lambda j: _sort_key(str(uniq[j])))
+            for j in order:
+                val = str(uniq[j])
+                by[name][val] = metric_block(
+                    v, rows[inverse == j], listing, seed, f"{prefix}/{task}/{name}={val}"
+                )
+        out[task] = {
+            "overall": metric_block(v, rows, listing, seed, f"{prefix}/{task}"),
+            "by": by,
+        }
+    return out
+
+
+def _sort_key(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order first, then other strings."""
+    try:
+        return 0, float(value), value
+    except ValueError:
+        return 1, 0.0, value
+
+
+def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
+    """Chance and majority-answer accuracy per task (rules in docs/scoring.md)."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for r in bench.records:
+        by_task.setdefault(r["task"], []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for task in TASKS:
+        records = by_task.get(task)
+        if not records:
+            continue
+        answers = Counter(str(r["answer_text"]) for r in records)
+        top = min(answers.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: smallest text
+        if task == "counting":
+            chance = 1.0 / len(answers)
+        elif task == "listing":
+            members: dict[str, set[str]] = {}
+            for r in records:
+                cat = _value_str((r.get("controls") or {}).get("category"))
+                members.setdefault(cat, set()).update(r["answer"]["classes"])
+            chance = float(np.mean([
+                1.0 / (2.0 ** len(members[_value_str((r.get("controls") or {}).get("category"))]) - 1)
+                for r in records
+            ]))
+        else:
+            present = []
+            for r in records:
+                classes = {c for im in r.get("images") or []
+                           for c, n in (im.get("class_counts") or {}).items() if n > 0}
+                classes.add(r["answer"]["class"])
+                present.append(1.0 / len(classes))
+            chance = float(np.mean(present))
+        out[task] = {
+            "chance": chance,
+            "majority": top[1] / len(records),
+            "majority_answer": top[0],
+            "n": len(records),
+        }
+    return out

@@ -1,0 +1,399 @@
+"""Answer-extraction pipelines: ``strict``, ``lenient`` and ``mimic`` (rules in docs/scoring.md).
+
+Each pipeline is a set of small pure functions ``(prediction, query) -> Extraction``, one per
+task, registered with :func:`register`. ``query`` is a :class:`QueryContext` (the question's
+target classes, gold answer and the benchmark's class vocabulary). Nothing here guesses: when a
+reply cannot be read, the status says so and the sample is scored wrong (no random fallback).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from mimicgen.scoring.normalize import ClassVocabulary, normalize_text
+
+__all__ = [
+    "NUMBER_WORDS",
+    "PARSED_STATUSES",
+    "PIPELINES",
+    "TASKS",
+    "Extraction",
+    "QueryContext",
+    "extract",
+    "get_extractor",
+    "register",
+]
+
+PIPELINES: tuple[str, ...] = ("strict", "lenient", "mimic")
+TASKS: tuple[str, ...] = ("counting", "listing", "common", "odd_one")
+
+# Statuses that mean "an answer was read" (it may still be wrong); all others are parse failures.
+PARSED_STATUSES = frozenset({"ok", "multiple_classes"})
+
+
+class Extraction(NamedTuple):
+    """What a pipeline read from a reply.
+
+    ``value``: counting -> ``{class: int}``; common/odd-one -> class name (``multiple_classes``:
+    the list of names); listing -> sorted tuple of items. ``status``: ``ok``,
+    ``multiple_classes`` (read, but names several candidate classes: scored wrong), or a parse
+    failure: ``empty``, ``no_number``, ``ambiguous``, ``incomplete``, ``no_class``.
+    """
+
+    value: Any
+    status: str
+
+    @property
+    def parsed(self) -> bool:
+        return self.status in PARSED_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class QueryContext:
+    """The parts of a benchmark record that extraction needs (cheap: no pydantic per sample)."""
+
+    task: str
+    """counting | listing | common | odd_one."""
+    targets: tuple[str, ...]
+    """Counting: the asked classes in question order; listing: gold classes; else (gold,)."""
+    gold: Any
+    """The gold answer: ``{class: int}`` | tuple of classes | class name."""
+    vocab: ClassVocabulary
+    """The benchmark's class vocabulary."""
+
+
+Extractor = Callable[[str, QueryContext], Extraction]
+_REGISTRY: dict[tuple[str, str], Extractor] = {}
+
+
+def register(pipeline: str, *tasks: str) -> Callable[[Extractor], Extractor]:
+    """Decorator: register ``fn`` as the extractor of ``pipeline`` for ``tasks``."""
+
+    def deco(fn: Extractor) -> Extractor:
+        for task in tasks:
+            if (pipeline, task) in _REGISTRY:
+                raise ValueError(f"extractor for {pipeline}/{task} registered twice")
+            _REGISTRY[(pipeline, task)] = fn
+        return fn
+
+    return deco
+
+
+def get_extractor(pipeline: str, task: str) -> Extractor:
+    """The registered extractor; KeyError names the known pipelines."""
+    try:
+        return _REGISTRY[(pipeline, task)]
+    except KeyError:
+        raise KeyError(f"no extractor for pipeline {pipeline!r}, task {task!r}; "
+                       f"pipelines: {', '.join(PIPELINES)}") from None
+
+
+def extract(pipeline: str, prediction: str, query: QueryContext) -> Extraction:
+    """Run one pipeline on one reply."""
+    return _REGISTRY[(pipeline, query.task)](prediction, query)
+
+
+# --------------------------------------------------------------------------- numbers
+NUMBER_WORDS: dict[str, int] = {
+    w: i
+    for i, w in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+    )
+}
+NUMBER_WORDS["none"] = 0
+_WORDS_ALT = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+# A number: digits not glued to letters/digits (so "1st", "3rd", "v2" and "2.5" are not counts),
+# a number word, or "no" directly before a word ("no dogs"; not "No, ...").
+_NUM = rf"(?:(?<![\w.])\d+(?![\w.]\d|\.?\w)|\b(?:{_WORDS_ALT})\b|\bno\b(?=\s+[a-z]))"
+_IMAGE_REF = r"\b(?:image|img|picture|photo|frame|photograph)s?\s*(?:no\.?|number)?\s*"
+# One scan finds image references ("image 2", to skip) and numbers.
+_NUMBER_SCAN = re.compile(rf"(?P<ref>{_IMAGE_REF}(?:\d+|{_WORDS_ALT})\b)|(?P<num>{_NUM})")
+_STRONG_CUE = re.compile(
+    rf"(?:\b(?:answer|total|sum|altogether|overall|final count|count)\b(?:\s+(?:is|are|would be|"
+    rf"will be|equals|of|=))?\s*[:=]?\s*(?:approximately\s+|exactly\s+|about\s+)?(?P<a>{_NUM})"
+    rf"|\b(?:number|count|total) of [a-z ]{{1,40}}?\s(?:is|are|=|:)\s*(?P<b>{_NUM})"
+    rf"|(?P<c>{_NUM})\s+(?:[a-z]+\s+){{0,2}}?(?:in total|altogether|in all|total)\b)"
+)
+_WEAK_CUE = re.compile(
+    rf"\b(?:there (?:are|is|were|was)|i (?:can )?(?:see|count|counted|found))\s+"
+    rf"(?:a total of\s+|exactly\s+|only\s+)?(?P<n>{_NUM})"
+)
+_BOLD_NUM = re.compile(rf"\*\*\s*(?P<n>{_NUM})\s*[.]?\s*\*\*")
+_FIRST_INT = re.compile(r"\d+")
+_MIMIC_WORD = re.compile(rf"\b(?:{_WORDS_ALT})\b")
+_MIMIC_TOKEN = re.compile(rf"\d+|\b(?:{_WORDS_ALT})\b")
+
+
+def _num_value(token: str) -> int:
+    token = token.lower()
+    if token == "no":
+        return 0
+    v = NUMBER_WORDS.get(token)
+    return int(token) if v is None else v
+
+
+def _numbers(text: str) -> list[int]:
+    """All counts in reading order, skipping image references like "image 2"."""
+    return [_num_value(m.group("num")) for m in _NUMBER_SCAN.finditer(text) if m.group("num")]
+
+
+def _cued_number(low: str) -> int | None:
+    """The number an explicit cue points at: strong cue (last one), bold, or one weak value."""
+    last = None
+    for m in _STRONG_CUE.finditer(low):
+        last = m.group("a") or m.group("b") or m.group("c")
+    if last is not None:
+        return _num_value(last)
+    bold = {_num_value(m.group("n")) for m in _BOLD_NUM.finditer(low)}
+    if len(bold) == 1:
+        return bold.pop()
+    weak = {_num_value(m.group("n")) for m in _WEAK_CUE.finditer(low)}
+    if len(weak) == 1:
+        return weak.pop()
+    return None
+
+
+def _single_count(prediction: str, lenient: bool) -> tuple[int | None, str]:
+    low = prediction.lower()
+    if not low.strip():
+        return None, "empty"
+    cued = _cued_number(low)
+    if cued is not None:
+        return cued, "ok"
+    nums = _numbers(low)
+    if not nums:
+        return None, "no_number"
+    if len(set(nums)) == 1:
+        return nums[0], "ok"
+    return (nums[-1], "ok") if lenient else (None, "ambiguous")
+
+
+@lru_cache(maxsize=8192)
+def _class_count_patterns(forms: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Regexes for "<N> [adj] <class>" and "<class>: <N>" for one class's surface forms."""
+    alt = "|".join(map(re.escape, forms))
+    before = re.compile(
+        rf"(?P<n>{_NUM})\s+(?:(?!and\b|or\b)[a-z]+\s+){{0,2}}?(?:{alt})(?!\w)"
+    )
+    after = re.compile(rf"(?<!\w)(?:{alt})\s*(?:[:=\-–]|\s(?:is|are|count is))\s*(?P<n>{_NUM})")
+    return before, after
+
+
+def _per_class_counts(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
+    if not prediction.strip():
+        return Extraction(None, "empty")
+    # Keep ':' and '=' so "dog: 2" still reads as a class/count pair.
+    low = _normalize_keep_colon(prediction.lower().replace(" - ", ": ").replace("\n", " ; "))
+    counts: dict[str, int] = {}
+    status = "ok"
+    for cls in query.targets:
+        before, after = _class_count_patterns(query.vocab.forms_of(cls))
+        found = [(m.start(), _num_value(m.group("n"))) for m in before.finditer(low)]
+        found += [(m.start(), _num_value(m.group("n"))) for m in after.finditer(low)]
+        values = {v for _, v in found}
+        if len(values) == 1:
+            counts[cls] = values.pop()
+        elif values and lenient:
+            counts[cls] = max(found)[1]  # the last statement about this class
+        elif values:
+            status = "ambiguous"
+        elif status == "ok":
+            status = "incomplete"
+    if len(counts) == len(query.targets):
+        return Extraction(counts, "ok")
+    if lenient and not counts:
+        nums = _numbers(low)
+        if len(nums) == len(query.targets):
+            # Bare "2, 3": assigned in the order the question names the classes.
+            return Extraction(dict(zip(query.targets, nums, strict=True)), "ok")
+    return Extraction(None, status)
+
+
+_KEEP_COLON_NON_WORD = re.compile(r"[^\w&\s:=,;]+")
+_MARKS = re.compile(r"[*`#\"]")
+
+
+def _normalize_keep_colon(text: str) -> str:
+    """Like :func:`normalize_text` but keeps ':' and '=' (class/count separators)."""
+    text = _MARKS.sub(" ", text)
+    text = re.sub(r"(?<=\w)[-‐](?=[a-z])", " ", text)
+    text = _KEEP_COLON_NON_WORD.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _counting(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
+    if len(query.targets) > 1:
+        return _per_class_counts(prediction, query, lenient)
+    value, status = _single_count(prediction, lenient)
+    return Extraction(None if value is None else {query.targets[0]: value}, status)
+
+
+@register("strict", "counting")
+def strict_counting(prediction: str, query: QueryContext) -> Extraction:
+    """Cue ("answer: 7", "total of 7", **7**, "there are 7") > the only number; else failure."""
+    return _counting(prediction, query, lenient=False)
+
+
+@register("lenient", "counting")
+def lenient_counting(prediction: str, query: QueryContext) -> Extraction:
+    """As strict, but several different numbers without a cue -> the last one."""
+    return _counting(prediction, query, lenient=True)
+
+
+@register("mimic", "counting")
+def mimic_counting(prediction: str, query: QueryContext) -> Extraction:
+    """MIMIC's rule: int(reply), else the first number word, else the first integer."""
+    text = prediction.strip()
+    if not text:
+        return Extraction(None, "empty")
+    if len(query.targets) > 1:
+        # Not defined by the released scorer: integers in reading order, matched by position.
+        nums = [_num_value(x) for x in _MIMIC_TOKEN.findall(text.lower())]
+        if len(nums) < len(query.targets):
+            return Extraction(None, "no_number")
+        return Extraction(dict(zip(query.targets, nums, strict=False)), "ok")
+    try:
+        return Extraction({query.targets[0]: int(text)}, "ok")
+    except ValueError:
+        pass
+    m = _MIMIC_WORD.search(text.lower())
+    if m:
+        return Extraction({query.targets[0]: NUMBER_WORDS[m.group(0)]}, "ok")
+    m = _FIRST_INT.search(text)
+    if m:
+        return Extraction({query.targets[0]: int(m.group(0))}, "ok")
+    return Extraction(None, "no_number")
+
+
+# --------------------------------------------------------------------------- one class
+_CLASS_CUE = re.compile(
+    r"\b(?:answer|class|category|object|odd one out|outlier|common (?:class|category|object))"
+    r"\s*(?:is|would be|:|=)\s+(?P<tail>[^.\n;]*)"
+)
+_BOLD_SPAN = re.compile(r"\*\*(?P<tail>[^*]+)\*\*")
+
+
+def _one_class(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
+    norm = normalize_text(prediction)
+    if not norm:
+        return Extraction(None, "empty")
+    named = query.vocab.mentions(norm)
+    if len(named) == 1:
+        return Extraction(named[0], "ok")
+    if lenient and len(named) > 1:
+        # An explicit final-answer cue naming exactly one class decides ("... answer: dog").
+        for pattern in (_CLASS_CUE, _BOLD_SPAN):
+            spans = [m.group("tail") for m in pattern.finditer(prediction.lower())]
+            if spans:
+                cued = query.vocab.mentions(normalize_text(spans[-1]))
+                if len(cued) == 1:
+                    return Extraction(cued[0], "ok")
+    if not named:
+        return Extraction(None, "no_class")
+    return Extraction(sorted(named), "multiple_classes")
+
+
+@register("strict", "common", "odd_one")
+def strict_one_class(prediction: str, query: QueryContext) -> Extraction:
+    """Exactly one vocabulary class named (whole words, normalised); several -> wrong."""
+    return _one_class(prediction, query, lenient=False)
+
+
+@register("lenient", "common", "odd_one")
+def lenient_one_class(prediction: str, query: QueryContext) -> Extraction:
+    """As strict, but a cue ("answer: X", **X**) naming one class decides among several."""
+    return _one_class(prediction, query, lenient=True)
+
+
+@register("mimic", "common", "odd_one")
+def mimic_one_class(prediction: str, query: QueryContext) -> Extraction:
+    """MIMIC's rule: correct when the gold name is a substring of the lower-cased reply."""
+    low = prediction.strip().lower()
+    if not low:
+        return Extraction(None, "empty")
+    gold = query.targets[0]
+    return Extraction(gold if gold.lower() in low else low, "ok")
+
+
+# --------------------------------------------------------------------------- listing
+_LIST_SPLIT = re.compile(r"\s*(?:[,;/\n|]|\band\b|&(?!\w))\s*")
+_PREAMBLE = re.compile(r"^[^\n:]{0,120}:\s*(?=\S)")
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+", re.MULTILINE)
+_PLACEHOLDER = "\x00{}\x00"
+
+
+@lru_cache(maxsize=256)
+def _protect_re(forms: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not forms:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, forms)) + r")(?!\w)")
+
+
+def _list_items(prediction: str, vocab: ClassVocabulary) -> list[str]:
+    """Split a reply into normalised items; class names containing "and" stay whole."""
+    text = _BULLET.sub("", prediction.strip())
+    text = _PREAMBLE.sub("", text, count=1)
+    text = text.replace("**", "")
+    low = text.lower()
+    protected: list[str] = []
+    pattern = _protect_re(vocab.multiword_separator_forms())
+    if pattern is not None:
+
+        def keep(m: re.Match[str]) -> str:
+            protected.append(m.group(0))
+            return _PLACEHOLDER.format(len(protected) - 1)
+
+        low = pattern.sub(keep, low)
+    items = []
+    for raw in _LIST_SPLIT.split(low):
+        if "\x00" in raw:
+            raw = re.sub("\x00(\\d+)\x00", lambda m: protected[int(m.group(1))], raw)
+        item = normalize_text(raw)
+        if item:
+            items.append(item)
+    return items
+
+
+def _listing(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
+    if not prediction.strip():
+        return Extraction(None, "empty")
+    vocab = query.vocab
+    found: dict[str, None] = {}
+    for item in _list_items(prediction, vocab):
+        cls = vocab.lookup(item)
+        if cls is not None:
+            found.setdefault(cls, None)
+        elif lenient:
+            for named in vocab.mentions(item):  # "I also see a dog" -> dog; noise is dropped
+                found.setdefault(named, None)
+        else:
+            found.setdefault(item, None)  # strict: an unknown item is a false positive
+    if not found:
+        return Extraction(None, "no_class")
+    return Extraction(tuple(sorted(found)), "ok")
+
+
+@register("strict", "listing")
+def strict_listing(prediction: str, query: QueryContext) -> Extraction:
+    """Split on , ; / newlines "and"; each item must be a class name (else a false positive)."""
+    return _listing(prediction, query, lenient=False)
+
+
+@register("lenient", "listing")
+def lenient_listing(prediction: str, query: QueryContext) -> Extraction:
+    """As strict, but items are searched for class names and unknown words are dropped."""
+    return _listing(prediction, query, lenient=True)
+
+
+@register("mimic", "listing")
+def mimic_listing(prediction: str, query: QueryContext) -> Extraction:
+    """MIMIC's rule: split on ", ", strip, lower-case, exact match."""
+    text = prediction.strip().lower()
+    if not text:
+        return Extraction(None, "empty")
+    items = {p.strip() for p in text.split(", ") if p.strip()}
+    return Extraction(tuple(sorted(items)), "ok")

@@ -1,0 +1,269 @@
+"""Read a benchmark directory and prediction files (plain JSONL, lmms-eval logs, VLMEvalKit).
+
+Every problem is an :class:`~mimicgen.errors.InputError` naming the file and line/row, so a
+user can fix the input; ids that do not belong to the benchmark and duplicated ids are collected
+in :class:`Predictions` for the report's coverage section (``strict_ids`` makes them errors).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from mimicgen.errors import InputError
+from mimicgen.io import sha256_file
+from mimicgen.scoring.check import context_from_record, record_classes
+from mimicgen.scoring.extract import TASKS, QueryContext
+from mimicgen.scoring.normalize import ClassVocabulary
+
+__all__ = ["Benchmark", "Predictions", "detect_format", "load_benchmark", "load_predictions"]
+
+_DECODE = msgspec.json.Decoder()
+_ANSWER_KEY = {"counting": "counts", "listing": "classes", "common": "class", "odd_one": "class"}
+_EXAMPLES = 20  # how many offending ids the coverage section lists
+
+
+@dataclass
+class Benchmark:
+    """A loaded eval set: records in file order, the manifest and its hash."""
+
+    path: Path
+    records: list[dict[str, Any]]
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    index: dict[str, int] = field(default_factory=dict)
+    """id -> position in ``records``."""
+
+    @cached_property
+    def vocabulary(self) -> ClassVocabulary:
+        """Class names in answers and class counts, plus ``manifest["classes"]`` when present."""
+        names: set[str] = set(self.manifest.get("classes") or [])
+        for record in self.records:
+            names |= record_classes(record)
+        return ClassVocabulary(names)
+
+    @cached_property
+    def contexts(self) -> list[QueryContext]:
+        """Extraction contexts, one per record (built once, shared by every pipeline/model)."""
+        vocab = self.vocabulary
+        return [context_from_record(r, vocab) for r in self.records]
+
+
+def _read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded object) for each non-blank line; malformed -> InputError."""
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, _DECODE.decode(line)
+            except msgspec.DecodeError as exc:
+                raise InputError(
+                    f"{path}:{lineno}: malformed JSON line ({exc}); fix or remove that line"
+                ) from None
+
+
+def _check_record(path: Path, lineno: int, rec: Any) -> None:
+    if not isinstance(rec, dict):
+        raise InputError(f"{path}:{lineno}: expected a JSON object per line, got {type(rec).__name__}")
+    for key in ("id", "task", "answer", "answer_text"):
+        if key not in rec:
+            raise InputError(f"{path}:{lineno}: benchmark record lacks '{key}'; "
+                             "is this a file written by `mimicgen build`?")
+    task = rec["task"]
+    if task not in TASKS:
+        raise InputError(f"{path}:{lineno}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    answer = rec["answer"]
+    if not isinstance(answer, dict) or _ANSWER_KEY[task] not in answer:
+        raise InputError(f"{path}:{lineno}: a {task} answer needs the key "
+                         f"'{_ANSWER_KEY[task]}', got {answer!r}")
+
+
+def load_benchmark(path: str | Path) -> Benchmark:
+    """Load ``benchmark.jsonl`` + ``manifest.json`` from a benchmark directory."""
+    root = Path(path)
+    jsonl, manifest_path = root / "benchmark.jsonl", root / "manifest.json"
+    for p in (jsonl, manifest_path):
+        if not p.is_file():
+            raise InputError(f"{p} not found; pass a directory written by `mimicgen build`")
+    try:
+        manifest = msgspec.json.decode(manifest_path.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise InputError(f"{manifest_path}: malformed JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{manifest_path}: expected a JSON object")
+    records: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for lineno, rec in _read_json_lines(jsonl):
+        _check_record(jsonl, lineno, rec)
+        rid = str(rec["id"])
+        if rid in index:
+            raise InputError(f"{jsonl}:{lineno}: duplicate query id {rid!r}; the benchmark is corrupt")
+        index[rid] = len(records)
+        records.append(rec)
+    if not records:
+        raise InputError(f"{jsonl} holds no queries")
+    return Benchmark(root, records, manifest, sha256_file(manifest_path), index)
+
+
+@dataclass
+class Predictions:
+    """Predictions keyed by benchmark id, with what did not fit (for the coverage report)."""
+
+    path: Path
+    format: str
+    """``jsonl`` | ``lmms-eval`` | ``vlmevalkit``."""
+    by_id: dict[str, str] = field(default_factory=dict)
+    unknown_ids: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    def coverage(self, bench: Benchmark) -> dict[str, Any]:
+        """The report's coverage block, with up to 20 example ids of each problem."""
+        missing = [r["id"] for r in bench.records if str(r["id"]) not in self.by_id]
+        return {
+            "n_queries": len(bench.records),
+            "n_predicted": len(self.by_id),
+            "n_missing": len(missing),
+            "n_unknown_ids": len(self.unknown_ids),
+            "n_duplicates": len(self.duplicate_ids),
+            "missing_examples": [str(m) for m in missing[:_EXAMPLES]],
+            "unknown_id_examples": self.unknown_ids[:_EXAMPLES],
+            "duplicate_id_examples": self.duplicate_ids[:_EXAMPLES],
+        }
+
+
+def _as_text(value: Any) -> str:
+    """A reply as text: None -> "" (an empty reply), lists -> their first element."""
+    while isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return "" if value is None else str(value)
+
+
+def detect_format(path: Path) -> str:
+    """Guess the prediction file's format from its suffix and first record."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".tsv", ".csv"):
+        return "vlmevalkit"
+    with open(path, "rb") as f:
+        head = f.read(1 << 16).lstrip()
+    if head.startswith(b"["):
+        return "lmms-eval"  # older lmms-eval versions write one JSON list of samples
+    first = head.split(b"\n", 1)[0]
+    try:
+        obj = _DECODE.decode(first)
+    except msgspec.DecodeError:
+        raise InputError(f"{path}:1: malformed JSON line; expected JSONL predictions") from None
+    if isinstance(obj, dict) and "doc_id" in obj:
+        return "lmms-eval"
+    return "jsonl"
+
+
+def _rows_jsonl(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
+    for lineno, obj in _read_json_lines(path):
+        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+            raise InputError(f"{path}:{lineno}: expected an object with 'id' and 'prediction'")
+        yield str(obj["id"]), _as_text(obj["prediction"])
+
+
+def _lmms_sample(path: Path, where: str, obj: Any, bench: Benchmark) -> tuple[str, str]:
+    if not isinstance(obj, dict) or "doc_id" not in obj:
+        raise InputError(f"{path}:{where}: not an lmms-eval sample (no 'doc_id')")
+    doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
+    if "id" in doc:
+        rid = str(doc["id"])
+    else:
+        # Without the exported doc, doc_id is the row of the exported split = benchmark order.
+        pos = int(obj["doc_id"])
+        rid = str(bench.records[pos]["id"]) if 0 <= pos < len(bench.records) else f"doc_id={pos}"
+    resps = obj.get("filtered_resps", obj.get("resps"))
+    return rid, _as_text(resps)
+
+
+def _rows_lmms(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
+    with open(path, "rb") as f:
+        head = f.read(1 << 16).lstrip()
+    if head.startswith(b"["):
+        try:
+            items = msgspec.json.decode(path.read_bytes())
+        except msgspec.DecodeError as exc:
+            raise InputError(f"{path}: malformed JSON ({exc})") from None
+        for i, obj in enumerate(items):
+            yield _lmms_sample(path, f"item {i}", obj, bench)
+        return
+    for lineno, obj in _read_json_lines(path):
+        yield _lmms_sample(path, str(lineno), obj, bench)
+
+
+def _table_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if path.suffix.lower() == ".xlsx":
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{path}: cannot read as an Excel workbook ({exc})") from None
+        rows = book.active.iter_rows(values_only=True)
+        header = [str(h) for h in next(rows, ())]
+        for rowno, row in enumerate(rows, 2):
+            yield rowno, dict(zip(header, row, strict=False))
+        return
+    csv.field_size_limit(sys.maxsize)  # base64 image columns are large
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with open(path, newline="", encoding="utf-8") as f:
+        for rowno, row in enumerate(csv.DictReader(f, delimiter=delimiter), 2):
+            yield rowno, row
+
+
+def _rows_vlmevalkit(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
+    for rowno, row in _table_rows(path):
+        if "prediction" not in row:
+            raise InputError(f"{path}:{rowno}: no 'prediction' column; "
+                             "pass the VLMEvalKit result file (e.g. *_<dataset>.xlsx)")
+        if row.get("id") not in (None, ""):
+            rid = str(row["id"])
+        elif row.get("index") not in (None, ""):
+            try:
+                pos = int(row["index"])
+            except ValueError:
+                raise InputError(f"{path}:{rowno}: index {row['index']!r} is not an integer") from None
+            # mimicgen's VLMEvalKit export numbers rows 0..n-1 in benchmark order.
+            rid = str(bench.records[pos]["id"]) if 0 <= pos < len(bench.records) else f"index={pos}"
+        else:
+            raise InputError(f"{path}:{rowno}: row has neither 'id' nor 'index'")
+        yield rid, _as_text(row["prediction"])
+
+
+_READERS = {"jsonl": _rows_jsonl, "lmms-eval": _rows_lmms, "vlmevalkit": _rows_vlmevalkit}
+
+
+def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = False) -> Predictions:
+    """Read predictions in any supported format; the first prediction of an id is kept."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: prediction file not found")
+    fmt = detect_format(path)
+    preds = Predictions(path, fmt)
+    by_id, index = preds.by_id, bench.index
+    for rid, text in _READERS[fmt](path, bench):
+        if rid not in index:
+            preds.unknown_ids.append(rid)
+        elif rid in by_id:
+            preds.duplicate_ids.append(rid)
+        else:
+            by_id[rid] = text
+    if strict_ids and (preds.unknown_ids or preds.duplicate_ids):
+        bad = preds.unknown_ids[:3] or preds.duplicate_ids[:3]
+        raise InputError(
+            f"{path}: {len(preds.unknown_ids)} ids not in the benchmark and "
+            f"{len(preds.duplicate_ids)} duplicated ids (e.g. {', '.join(bad)}); "
+            "fix the file or drop --strict-ids"
+        )
+    return preds
