@@ -1,0 +1,93 @@
+"""Reading an eval set (``benchmark.jsonl`` + ``manifest.json``, SPEC §4) for plots and reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from mimicgen.errors import InputError
+
+__all__ = ["Benchmark", "controls_table", "derived_controls", "load_benchmark"]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """An eval set on disk: its folder, manifest (may be empty) and records in file order."""
+
+    root: Path
+    manifest: dict[str, Any]
+    records: list[dict[str, Any]]
+    by_id: dict[str, dict[str, Any]] = field(repr=False)
+
+    def image_path(self, image: dict[str, Any]) -> Path:
+        """Absolute path of one record image (paths in records are relative to the folder)."""
+        return self.root / image["path"]
+
+
+def load_benchmark(root: Path) -> Benchmark:
+    """Load ``root/benchmark.jsonl`` (required) and ``root/manifest.json`` (optional)."""
+    root = Path(root)
+    bench = root / "benchmark.jsonl"
+    if not bench.is_file():
+        raise InputError(f"{root}: no benchmark.jsonl; pass a folder written by `mimicgen build`")
+    records: list[dict[str, Any]] = []
+    with bench.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{bench}:{lineno}: invalid JSON ({exc.msg}); rebuild the benchmark") from None
+            if not isinstance(rec, dict) or "id" not in rec or "task" not in rec:
+                raise InputError(f"{bench}:{lineno}: record lacks 'id'/'task'; rebuild the benchmark")
+            records.append(rec)
+    manifest: dict[str, Any] = {}
+    mpath = root / "manifest.json"
+    if mpath.is_file():
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{mpath}: invalid JSON ({exc.msg}); rebuild the benchmark") from None
+    return Benchmark(root=root, manifest=manifest, records=records,
+                     by_id={str(r["id"]): r for r in records})
+
+
+def derived_controls(record: dict[str, Any]) -> dict[str, str]:
+    """Scalar controls of one record as strings, plus the derived ones the score report uses.
+
+    Values are strings (the score report's ``str(VALUE)`` keys) so tasks with different control
+    types share one table; :func:`~mimicgen.plots.report_io.sort_values` restores numeric order.
+    """
+    out: dict[str, str] = {}
+    for key, value in (record.get("controls") or {}).items():
+        if isinstance(value, (bool, int, float, str)):  # nested values are not plottable
+            out[key] = str(value)
+    images = record.get("images") or []
+    query_pos = sorted(int(im.get("position", i)) for i, im in enumerate(images)
+                       if im.get("role") == "query")
+    out["n_query_images"] = str(len(query_pos))
+    out.setdefault("n_images", str(len(images)))
+    out["evidence_positions"] = ",".join(map(str, query_pos))
+    counts = (record.get("answer") or {}).get("counts")
+    if record.get("task") == "counting" and isinstance(counts, dict) and counts:
+        distinct = set(counts.values())
+        # One total shared by every class (k=1, or balanced k>1); mixed totals have no single value.
+        if len(distinct) == 1:
+            out["true_count"] = str(distinct.pop())
+    return out
+
+
+def controls_table(bench: Benchmark) -> pl.DataFrame:
+    """One row per record: ``id``, ``task`` and every control (string columns, null when absent)."""
+    rows = [{"id": str(r["id"]), "task": str(r["task"]), **derived_controls(r)} for r in bench.records]
+    if not rows:
+        return pl.DataFrame(schema={"id": pl.Utf8, "task": pl.Utf8})
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    return pl.DataFrame({k: [row.get(k) for row in rows] for k in keys}, schema={k: pl.Utf8 for k in keys})

@@ -1,0 +1,447 @@
+"""The MIMIC study's figure kinds, one function per kind.
+
+Every function takes ``(data, out_dir, style)`` and returns a :class:`FigureResult`: the files it
+wrote, or ``skipped`` with the reason when its inputs are missing (a control never varied, no probe
+folder of the right kind). Missing data is a message, never an exception. Several models or probe
+settings given together share one figure (lines, bars or small multiples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mimicgen.plots.inputs import PlotData
+from mimicgen.plots.probe_io import ProbeRun
+from mimicgen.plots.report_io import TASKS, control_series, metric, sort_values
+from mimicgen.plots.style import ROLE_COLOURS, FigureStyle, color_for, new_figure, save_figure
+from mimicgen.plots.tables import crosstab
+
+__all__ = [
+    "FIGURES",
+    "FigureResult",
+    "accuracy_vs_k",
+    "attention_by_layer",
+    "attention_overlay",
+    "count_spread_heatmap",
+    "make_figures",
+    "pooling",
+    "query_images",
+    "stitch",
+]
+
+MAX_OVERLAY_QUERIES = 3
+"""Queries shown per attention-overlay figure (rows)."""
+_TRUE = ("true", "1", "balanced", "yes")
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """Outcome of one figure function."""
+
+    name: str
+    """Figure kind (file stem prefix)."""
+    paths: tuple[Path, ...] = ()
+    """Files written (PNG/SVG)."""
+    skipped: str | None = None
+    """Why nothing was written; None when written."""
+    note: str | None = None
+    """Caveat about what was drawn (e.g. a missing control run)."""
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for the CLI: ``wrote: ...``, ``note: ...`` or ``skipped: ...``."""
+        if self.skipped:
+            return [f"skipped: {self.name}: {self.skipped}"]
+        out = [f"wrote: {p}" for p in self.paths]
+        if self.note:
+            out.append(f"note: {self.name}: {self.note}")
+        return out
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+def _x_positions(values: list[str]) -> tuple[np.ndarray, bool]:
+    """Numeric x for control values when they are numbers, else category indices."""
+    try:
+        return np.array([float(v) for v in values]), True
+    except ValueError:
+        return np.arange(len(values), dtype=float), False
+
+
+def _errorline(ax: Any, values: list[str], acc: list[float], lo: list[float], hi: list[float],
+               color: str, label: str, linestyle: str = "-", marker: str = "o") -> None:
+    """Accuracy line with 95% CI error bars over control values."""
+    x, _ = _x_positions(values)
+    a, lo_a, hi_a = np.array(acc), np.array(lo), np.array(hi)
+    yerr = np.vstack([np.clip(a - lo_a, 0, None), np.clip(hi_a - a, 0, None)])
+    ax.errorbar(x, a, yerr=yerr, color=color, label=label, linestyle=linestyle, marker=marker,
+                markersize=4, capsize=3, linewidth=1.4)
+    # Ticks at the observed control values only (1, 2, 4, 8 - not 1.5 or 2^0).
+    ax.set_xticks(x, values)
+    ax.minorticks_off()
+
+
+def _metric_cols(metrics: list[dict[str, Any]]) -> tuple[list[float], list[float], list[float]]:
+    acc = [float(m["accuracy"]) for m in metrics]
+    lo = [float(m.get("ci_low", m["accuracy"])) for m in metrics]
+    hi = [float(m.get("ci_high", m["accuracy"])) for m in metrics]
+    return acc, lo, hi
+
+
+def _model_order(data: PlotData, df: pl.DataFrame) -> list[str]:
+    present = set(df["model"].unique().to_list())
+    order = [m["name"] for m in data.models if m["name"] in present]
+    return order + sorted(present - set(order))
+
+
+def _finish_axes(ax: Any, xlabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+
+
+def _legend(ax: Any) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, frameon=False, loc="best")
+
+
+# ------------------------------------------------------------------------------ report figures
+
+def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Accuracy vs number of query images, one line per total image count (paper Fig. 2)."""
+    name = "query_images"
+    if data.samples is not None and data.samples.height:
+        ct = crosstab(data.samples, ["model", "task", "n_images", "n_query_images"])
+        tasks = [t for t in TASKS
+                 if ct.filter(pl.col("task") == t)["n_query_images"].n_unique() >= 2]
+        if not tasks:
+            return FigureResult(name, skipped="the number of query images never varies in any task")
+        models = _model_order(data, ct)
+        fig, axes = new_figure(style, len(tasks), len(models), sharey=True)
+        for r, task in enumerate(tasks):
+            for c, model in enumerate(models):
+                ax = axes[r][c]
+                sub = ct.filter((pl.col("task") == task) & (pl.col("model") == model))
+                totals = sort_values(sub["n_images"].unique().to_list())
+                for i, total in enumerate(totals):
+                    rows = {row["n_query_images"]: row for row in
+                            sub.filter(pl.col("n_images") == total).iter_rows(named=True)}
+                    vals = sort_values(list(rows))
+                    _errorline(ax, vals, *_metric_cols([rows[v] for v in vals]), color_for(i),
+                               f"{total} images")
+                _finish_axes(ax, "query images", f"{task} · {model}")
+                _legend(ax)
+        return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
+    # Fallback: the report's one-way breakdown (total image count cannot be crossed in).
+    if not data.models:
+        return FigureResult(name, skipped="no score report given")
+    tasks = [t for t in TASKS if any(len(control_series(m, data.pipeline, t, "n_query_images")) >= 2
+                                     for m in data.models)]
+    if not tasks:
+        return FigureResult(name, skipped="the number of query images never varies in any task")
+    fig, axes = new_figure(style, 1, len(tasks), sharey=True)
+    for c, task in enumerate(tasks):
+        ax = axes[0][c]
+        for i, model in enumerate(data.models):
+            series = control_series(model, data.pipeline, task, "n_query_images")
+            if series:
+                _errorline(ax, [v for v, _ in series], *_metric_cols([m for _, m in series]),
+                           color_for(i), model["name"])
+        _finish_axes(ax, "query images", task)
+        _legend(ax)
+    reason = data.notes.get("samples", "per-sample results unavailable")
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
+                        note=f"one line per model, not per total image count ({reason})")
+
+
+def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Balanced counting: accuracy for each true count (rows) x spread (columns) (paper Fig. 3)."""
+    name = "count_spread_heatmap"
+    if data.samples is None:
+        return FigureResult(name, skipped="needs per-sample results joined with the benchmark ("
+                            + data.notes.get("samples", "none given") + ")")
+    df = data.samples.filter(pl.col("task") == "counting")
+    note = None
+    if "balanced" in df.columns:
+        df = df.filter(pl.col("balanced").str.to_lowercase().is_in(_TRUE))
+    else:
+        note = "benchmark records no 'balanced' control; all counting queries with one total shown"
+    if "k" in df.columns:
+        df = df.filter(pl.col("k").is_null() | (pl.col("k") == "1"))
+    spread = "spread" if "spread" in df.columns else "n_query_images"
+    if "true_count" not in df.columns:
+        return FigureResult(name, skipped="no counting queries with a single true count")
+    ct = crosstab(df, ["model", "true_count", spread])
+    if ct.height == 0:
+        return FigureResult(name, skipped="no balanced counting queries with a single true count")
+    models = _model_order(data, ct)
+    counts = sort_values(ct["true_count"].unique().to_list())
+    spreads = sort_values(ct[spread].unique().to_list())
+    fig, axes = new_figure(style, 1, len(models))
+    image = None
+    for c, model in enumerate(models):
+        ax = axes[0][c]
+        grid = np.full((len(counts), len(spreads)), np.nan)
+        sub = ct.filter(pl.col("model") == model)
+        for row in sub.iter_rows(named=True):  # at most a few dozen cells
+            grid[counts.index(row["true_count"]), spreads.index(row[spread])] = row["accuracy"]
+            ax.text(spreads.index(row[spread]), counts.index(row["true_count"]),
+                    f"{row['accuracy']:.2f}\nn={row['n']}", ha="center", va="center", fontsize=7,
+                    color="white" if row["accuracy"] < 0.6 else "black")
+        image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(len(spreads)), spreads)
+        ax.set_yticks(range(len(counts)), counts)
+        ax.set_xlabel("spread (images holding the instances)")
+        ax.set_ylabel("true count")
+        ax.set_title(f"counting · {model}")
+        ax.grid(False)
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)), note=note)
+
+
+def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Counting accuracy vs the number of target classes k, one line per model (paper Fig. 5)."""
+    name = "accuracy_vs_k"
+    if not data.models:
+        return FigureResult(name, skipped="no score report given")
+    series = [(i, m, control_series(m, data.pipeline, "counting", "k")) for i, m in enumerate(data.models)]
+    series = [s for s in series if len(s[2]) >= 2]
+    if not series:
+        return FigureResult(name, skipped="k never varies among the counting queries")
+    fig, axes = new_figure(style)
+    ax = axes[0][0]
+    for i, model, s in series:
+        _errorline(ax, [v for v, _ in s], *_metric_cols([m for _, m in s]), color_for(i), model["name"])
+    _finish_axes(ax, "k (classes counted per question)", f"counting accuracy vs k ({data.pipeline})")
+    _legend(ax)
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
+
+
+# ------------------------------------------------------------------------------- probe figures
+
+def _runs_by_model(runs: list[ProbeRun]) -> dict[str, list[ProbeRun]]:
+    out: dict[str, list[ProbeRun]] = {}
+    for run in runs:
+        out.setdefault(run.config.model, []).append(run)
+    return out
+
+
+def _panels(entries: list[dict[str, Any]], pipeline: str) -> list[str | None]:
+    """``None`` (overall) plus every task any entry has, in canonical order."""
+    tasks = {t for e in entries for t in ((e.get("pipelines") or {}).get(pipeline) or {}).get("tasks", {})}
+    return [None, *[t for t in TASKS if t in tasks]]
+
+
+def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Accuracy vs pooling factor (token pooling) beside the pixel-space control (paper Fig. 6)."""
+    name = "pooling"
+    runs = [r for r in data.probes if r.setting.kind in ("pool", "pixel", "none", "attn")]
+    if not any(r.setting.kind in ("pool", "pixel") for r in runs):
+        return FigureResult(name, skipped="no probe folders with pool:F or pixel:F were given")
+    notes: list[str] = []
+    # model -> kind -> [(factor, entry)]
+    curves: dict[str, dict[str, list[tuple[int, dict[str, Any]]]]] = {}
+    for model, model_runs in _runs_by_model(runs).items():
+        for run in model_runs:
+            entry, why = data.probe_model(run)
+            if entry is None:
+                notes.append(str(why))
+                continue
+            kinds = ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
+            for kind in kinds:
+                curves.setdefault(model, {}).setdefault(kind, []).append((run.setting.factor or 1, entry))
+    curves = {m: k for m, k in curves.items() if any(len(v) >= 1 for v in k.values())}
+    if not curves:
+        return FigureResult(name, skipped="; ".join(notes) or "no scored pool/pixel runs")
+    for model, kinds in curves.items():
+        if "pixel" not in kinds or all(f == 1 for f, _ in kinds["pixel"]):
+            notes.append(f"pixel-space control missing for {model}")
+    pipeline = data.pipeline
+    entries = [e for k in curves.values() for v in k.values() for _, e in v]
+    panels = _panels(entries, pipeline)
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = new_figure(style, nrows, ncols, sharey=True)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    for c, task in enumerate(panels):
+        ax = axes.ravel()[c]
+        for i, (model, kinds) in enumerate(curves.items()):
+            for kind, pts in sorted(kinds.items()):
+                got = sorted(((f, metric(e, pipeline, task)) for f, e in pts), key=lambda x: x[0])
+                got = [(f, m) for f, m in got if m]
+                if not got:
+                    continue
+                _errorline(ax, [str(f) for f, _ in got], *_metric_cols([m for _, m in got]),
+                           color_for(i), f"{model} {kind}", "-" if kind == "pool" else "--",
+                           "o" if kind == "pool" else "s")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({f for k in curves.values() for v in k.values() for f, _ in v}))
+        ax.xaxis.set_major_formatter("{x:g}")
+        ax.minorticks_off()
+        _finish_axes(ax, "factor F (1 = none)", task or "overall")
+        if c == 0:
+            _legend(ax)
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
+                        note="; ".join(notes) or None)
+
+
+def stitch(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Stitched (one composite image) vs multi-image accuracy per task (paper Table 4)."""
+    name = "stitch"
+    stitched = [r for r in data.probes if r.setting.kind == "stitch"]
+    if not stitched:
+        return FigureResult(name, skipped="no probe folders with stitch:RxC were given")
+    notes: list[str] = []
+    groups: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
+    for model, runs in _runs_by_model(data.probes).items():
+        bars: list[tuple[str, dict[str, Any]]] = []
+        base = next((r for r in runs if r.setting.kind in ("none", "attn")), None)
+        base_entry = data.probe_model(base)[0] if base else None
+        if base_entry is None:
+            base_entry = next((m for m in data.models if m["name"] == model), None)
+        if base_entry is not None:
+            bars.append(("multi-image", base_entry))
+        else:
+            notes.append(f"no multi-image baseline for {model} (probe 'none' or a report model "
+                         "of that name)")
+        for run in sorted((r for r in runs if r.setting.kind == "stitch"), key=lambda r: r.setting.text):
+            entry, why = data.probe_model(run)
+            if entry is None:
+                notes.append(str(why))
+            else:
+                bars.append((run.setting.text, entry))
+        if any(label != "multi-image" for label, _ in bars):
+            groups.append((model, bars))
+    if not groups:
+        return FigureResult(name, skipped="; ".join(notes) or "no scored stitch runs")
+    pipeline = data.pipeline
+    fig, axes = new_figure(style, 1, len(groups), sharey=True)
+    for c, (model, bars) in enumerate(groups):
+        ax = axes[0][c]
+        panels = _panels([e for _, e in bars], pipeline)
+        width = 0.8 / len(bars)
+        for j, (label, entry) in enumerate(bars):
+            ms = [metric(entry, pipeline, t) for t in panels]
+            x = np.arange(len(panels)) + (j - (len(bars) - 1) / 2) * width
+            acc = np.array([m["accuracy"] if m else np.nan for m in ms])
+            lo = np.array([m.get("ci_low", m["accuracy"]) if m else np.nan for m in ms])
+            hi = np.array([m.get("ci_high", m["accuracy"]) if m else np.nan for m in ms])
+            ax.bar(x, acc, width, color=color_for(j), label=label,
+                   yerr=np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]), capsize=2)
+        ax.set_xticks(np.arange(len(panels)), [t or "overall" for t in panels])
+        _finish_axes(ax, "task", model)
+        _legend(ax)
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
+                        note="; ".join(notes) or None)
+
+
+def attention_by_layer(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Share of vision-token attention that is intra-image, inter-image and to text, by layer."""
+    name = "attention_by_layer"
+    runs = [(r, r.attn_stats) for r in data.probes if r.attn_stats]
+    if not runs:
+        return FigureResult(name, skipped="no probe folder has attn_stats.json")
+    parts = ["intra", "inter", "text"]
+    if all(np.isnan(x.text) for _, st in runs for x in st):
+        parts = parts[:2]
+    fig, axes = new_figure(style, 1, len(parts), sharey=True)
+    for c, part in enumerate(parts):
+        ax = axes[0][c]
+        for i, (run, stats) in enumerate(runs):
+            ax.plot([x.layer for x in stats], [getattr(x, part) for x in stats], color=color_for(i),
+                    marker=".", linewidth=1.4, label=run.label)
+        ax.set_xlabel("decoder layer")
+        ax.set_ylabel("attention share")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{part}-image" if part != "text" else "to text")
+        if c == 0:
+            _legend(ax)
+    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
+
+
+def _load_rgb(path: Path, max_side: int = 192) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((max_side, max_side))
+            return np.asarray(im)
+    except OSError:
+        return None
+
+
+def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Answer-to-image attention maps over each query's images (one figure per probe run)."""
+    name = "attention_overlay"
+    runs = [r for r in data.probes if r.attn_map_ids()]
+    if not runs:
+        return FigureResult(name, skipped="no probe folder has attn_maps/*.npz")
+    paths: list[Path] = []
+    notes: list[str] = []
+    for n_run, run in enumerate(runs):
+        bench = data.bench
+        if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
+            from mimicgen.plots.bench_io import load_benchmark
+
+            bench = load_benchmark(Path(run.config.benchmark))
+        queries = [run.attn_maps(q) for q in run.attn_map_ids()[:MAX_OVERLAY_QUERIES]]
+        ncols = max(len(q.maps) for q in queries)
+        fig, axes = new_figure(style, len(queries), ncols)
+        missing_images = 0
+        for r, q in enumerate(queries):
+            record = bench.by_id.get(q.query_id) if bench else None
+            images = {int(im.get("position", j)): im for j, im in enumerate((record or {}).get("images", []))}
+            top = max((float(m.max()) for m in q.maps), default=0.0) or 1.0
+            for c in range(ncols):
+                ax = axes[r][c]
+                ax.set_axis_off()
+                if c >= len(q.maps):
+                    continue
+                amap, pos = q.maps[c] / top, q.positions[c]
+                meta = images.get(pos)
+                rgb = _load_rgb(bench.image_path(meta)) if (bench and meta) else None
+                if rgb is None:
+                    missing_images += 1
+                    ax.imshow(amap, cmap="inferno", vmin=0, vmax=1)
+                else:
+                    h, w = rgb.shape[:2]
+                    ax.imshow(rgb, extent=(0, w, h, 0))
+                    ax.imshow(amap, cmap="inferno", vmin=0, vmax=1, alpha=0.55, extent=(0, w, h, 0),
+                              interpolation="bilinear")
+                role = (meta or {}).get("role", "?")
+                ax.set_title(f"{q.query_id} #{pos} {role}" if c == 0 else f"#{pos} {role}",
+                             color=ROLE_COLOURS.get(role, "black"), fontsize=7)
+        fig.suptitle(f"answer-to-image attention · {run.label}", fontsize=9)
+        stem = name if len(runs) == 1 else f"{name}_{n_run}"
+        paths += save_figure(fig, out_dir, stem, style)
+        if missing_images:
+            notes.append(f"{run.label}: {missing_images} map(s) drawn without their image "
+                         "(benchmark images not found; pass --bench)")
+    return FigureResult(name, tuple(paths), note="; ".join(notes) or None)
+
+
+FIGURES: dict[str, Callable[[PlotData, Path, FigureStyle], FigureResult]] = {
+    "query_images": query_images,
+    "count_spread_heatmap": count_spread_heatmap,
+    "accuracy_vs_k": accuracy_vs_k,
+    "pooling": pooling,
+    "stitch": stitch,
+    "attention_by_layer": attention_by_layer,
+    "attention_overlay": attention_overlay,
+}
+"""Every figure kind by name, in the order ``mimicgen plot`` draws them."""
+
+
+def make_figures(data: PlotData, out_dir: Path, style: FigureStyle,
+                 only: list[str] | None = None) -> list[FigureResult]:
+    """Draw every (or each named) figure kind into ``out_dir``."""
+    return [fn(data, out_dir, style) for name, fn in FIGURES.items() if not only or name in only]
