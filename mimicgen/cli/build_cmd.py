@@ -1,1 +1,282 @@
-"""CLI commands (registered on mimicgen.cli.app)."""
+"""``mimicgen build`` / ``merge`` / ``validate`` / ``ls``: write, join, check and list eval sets."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mimicgen.cli.app import app
+from mimicgen.cli.source_options import (
+    SOURCE_HELP,
+    ClassesCsvOpt,
+    HierarchyOpt,
+    ImageRootOpt,
+    LabelsCsvOpt,
+    spec_from_options,
+)
+from mimicgen.errors import InputError
+from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
+from mimicgen.export.images import ImageMode, parse_image_mode
+from mimicgen.sources.spec import SourceSpec
+
+__all__ = ["apply_overrides", "build", "ls", "merge", "resolve_spec_paths", "validate"]
+
+#: ``--smoke`` caps every spec at this many queries so a whole suite runs in seconds.
+SMOKE_QUERIES = 5
+#: Output folder of a bare ``mimicgen build`` (the demo).
+DEMO_OUT = Path("demo_out")
+_SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in _SPEC_SUFFIXES and p.is_file())
+
+
+def resolve_spec_paths(args: Sequence[str]) -> list[Path]:
+    """Spec arguments -> YAML files: a file, a folder of specs, or a shipped spec name.
+
+    Shipped names are paths under ``shipped_specs_dir()`` without the suffix, as ``mimicgen ls``
+    prints them (``paper/counting_balanced``, ``demo``).
+    """
+    from mimicgen.specs import shipped_specs_dir
+
+    shipped = Path(shipped_specs_dir())
+    paths: list[Path] = []
+    for arg in args:
+        candidates = [Path(arg), shipped / arg] + [shipped / f"{arg}{s}" for s in _SPEC_SUFFIXES]
+        hit = next((c for c in candidates if c.exists()), None)
+        if hit is None:
+            raise InputError(
+                f"spec {arg!r} is neither a file nor a shipped spec; run 'mimicgen ls'"
+            )
+        found = _yaml_files(hit) if hit.is_dir() else [hit]
+        if not found:
+            raise InputError(f"{hit} holds no spec files (*.yaml)")
+        paths.extend(found)
+    return paths
+
+
+def apply_overrides(
+    specs: Sequence[Any], *, source: Any = None, seed: int | None = None, smoke: bool = False
+) -> list[Any]:
+    """Return copies of the specs with ``--source``/``--seed``/``--smoke`` applied (re-validated)."""
+    out = []
+    for spec in specs:
+        update: dict[str, Any] = {}
+        if source is not None:
+            update["source"] = source
+        if seed is not None:
+            update["seed"] = seed
+        if smoke:
+            update["num_queries"] = min(int(spec.num_queries), SMOKE_QUERIES)
+        out.append(type(spec).model_validate({**spec.model_dump(), **update}) if update else spec)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def stats_table(manifest: dict[str, Any], title: str) -> Table:
+    """Compact per-spec Table 1 view of a manifest, with an overall row."""
+    table = Table(title=title, title_justify="left")
+    for col in (
+        "spec",
+        "task",
+        "queries",
+        "images",
+        "imgs/query min-med-max",
+        "objects/q",
+        "words/q",
+    ):
+        table.add_column(col, justify="left" if col in ("spec", "task") else "right")
+    rows = [
+        (n, manifest["spec"][n].get("task", ""), s) for n, s in manifest["stats_by_spec"].items()
+    ]
+    rows.append(("overall", "", manifest["stats_overall"]))
+    for name, task, s in rows:
+        if not s.get("queries"):
+            continue
+        ipq = s["images_per_query"]
+        table.add_row(
+            name,
+            task,
+            str(s["queries"]),
+            str(s["distinct_images"]),
+            f"{ipq['min']}-{_fmt(ipq['median'])}-{ipq['max']}",
+            _fmt(s["objects_per_query"]),
+            _fmt(s["words_per_question"]["mean"]),
+        )
+    return table
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit()) or not 0 <= int(i) < int(n):
+        raise InputError(f"--shard {text!r}: write i/n with 0 <= i < n, e.g. --shard 0/4")
+    return int(i), int(n)
+
+
+def _source_override(source: str | None, *side: Path | None) -> SourceSpec | None:
+    """``--source`` plus side-file options as one SourceSpec; side files need ``--source``."""
+    if source is None:
+        if any(p is not None for p in side):
+            raise InputError("--image-root/--classes-csv/--hierarchy/--labels-csv need --source")
+        return None
+    return spec_from_options(source, *side)
+
+
+@app.command("build")
+def build(
+    specs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Spec YAML files, folders, or shipped names (mimicgen ls). "
+            "Default: the demo suite on the synthetic source."
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Override every spec's source. " + SOURCE_HELP)
+    ] = None,
+    image_root: ImageRootOpt = None,
+    classes_csv: ClassesCsvOpt = None,
+    hierarchy: HierarchyOpt = None,
+    labels_csv: LabelsCsvOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Override every spec's seed.")] = None,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke", help=f"Cap every spec at {SMOKE_QUERIES} queries (quick end-to-end run)."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
+    ] = False,
+    shard: Annotated[
+        str | None, typer.Option(help="Build block i of n (i/n); join with 'mimicgen merge'.")
+    ] = None,
+    images: Annotated[
+        str, typer.Option(help="copy | hardlink | symlink | resize:MAXPX | none")
+    ] = "copy",
+    no_images: Annotated[bool, typer.Option("--no-images", help="Same as --images none.")] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Index/render cache (default ~/.cache/mimicgen).")
+    ] = None,
+) -> None:
+    """Sample task specs into an eval set: benchmark.jsonl, manifest.json, images/."""
+    from mimicgen.index import load_index
+    from mimicgen.specs import load_suite
+
+    if specs:
+        paths = resolve_spec_paths(specs)
+    else:  # the demo: shipped demo suite, synthetic source, ./demo_out
+        from mimicgen.specs import shipped_specs_dir
+
+        paths = _yaml_files(Path(shipped_specs_dir()) / "demo")
+        out = out or DEMO_OUT
+    if out is None:
+        raise InputError("pass --out DIR for the eval set")
+    mode: ImageMode = parse_image_mode("none" if no_images else images)
+    resolved = apply_overrides(
+        load_suite(paths),
+        source=_source_override(source, image_root, classes_csv, hierarchy, labels_csv),
+        seed=seed,
+        smoke=smoke,
+    )
+    options = BuildOptions(
+        out=out,
+        image_mode=mode,
+        overwrite=overwrite,
+        shard=_parse_shard(shard),
+        seed_override=seed,
+    )
+    try:
+        result = build_eval_set(
+            resolved, options, index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir)
+        )
+    except KeyboardInterrupt:
+        print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
+        raise
+    console = Console()
+    console.print(f"wrote {result.num_queries} queries to {result.out}")
+    console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+
+
+@app.command("merge")
+def merge(
+    out: Annotated[Path, typer.Argument(help="Output folder of the joined eval set.")],
+    shards: Annotated[list[Path], typer.Argument(help="Folders written by build --shard i/n.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output folder.")
+    ] = False,
+) -> None:
+    """Join shard builds into the eval set an unsharded build writes (byte-identical)."""
+    result = merge_shards(out, shards, overwrite=overwrite)
+    print(f"wrote {result.num_queries} queries to {result.out}")
+
+
+@app.command("validate")
+def validate(
+    folder: Annotated[Path, typer.Argument(help="A folder written by mimicgen build.")],
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Render cache for synthetic sources.")
+    ] = None,
+) -> None:
+    """Re-derive every answer from the source annotations; exit 2 on any violation."""
+    from mimicgen.validate import default_source_loader, validate_benchmark
+
+    report = validate_benchmark(folder, source_loader=default_source_loader(cache_dir))
+    if report.ok:
+        print(f"{report.num_queries} queries valid")
+        return
+    for line in report.violations[:20]:
+        print(line, file=sys.stderr)
+    more = len(report.violations) - 20
+    if more > 0:
+        print(f"... and {more} more", file=sys.stderr)
+    print(
+        f"mimicgen: error: {len(report.violations)} violation(s) in {report.num_queries} queries",
+        file=sys.stderr,
+    )
+    raise typer.Exit(2)
+
+
+def _fmt_n_images(value: Any) -> str:
+    """Fixed count, ``{"min", "max"}`` range or ``[lo, hi]`` list, as ``7`` or ``2-35``."""
+    if isinstance(value, dict) and {"min", "max"} <= set(value):
+        return f"{value['min']}-{value['max']}"
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return f"{value[0]}-{value[1]}"
+    return str(value)
+
+
+@app.command("ls")
+def ls() -> None:
+    """List the shipped task specs (pass a name to mimicgen build)."""
+    from mimicgen.specs import load_spec, shipped_specs_dir
+
+    root = Path(shipped_specs_dir())
+    table = Table(title=f"shipped specs ({root})", title_justify="left")
+    for col in ("spec", "name", "task", "queries", "images", "source"):
+        table.add_column(col, justify="right" if col in ("queries", "images") else "left")
+    for path in _yaml_files(root):
+        spec = load_spec(path)
+        dumped = spec.model_dump(mode="json")
+        table.add_row(
+            str(path.relative_to(root).with_suffix("")),
+            spec.name,
+            spec.task,
+            str(spec.num_queries),
+            _fmt_n_images(dumped.get("n_images")),
+            spec.source.kind,
+        )
+    Console().print(table)

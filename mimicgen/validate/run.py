@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mimicgen.errors import InputError
 from mimicgen.export.benchmark import BENCHMARK_FILE, SCHEMA_VERSION, read_manifest, read_records
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
@@ -22,7 +23,7 @@ from mimicgen.sources.spec import SourceSpec
 from mimicgen.validate.checks import check_record
 from mimicgen.validate.facts import collect_facts
 
-__all__ = ["ValidationReport", "validate_benchmark"]
+__all__ = ["ValidationReport", "default_source_loader", "validate_benchmark"]
 
 SourceLoader = Callable[[SourceSpec], SourceData]
 
@@ -39,10 +40,11 @@ class ValidationReport:
         return not self.violations
 
 
-def _default_loader(spec: SourceSpec) -> SourceData:
-    from mimicgen.sources import read_source
+def default_source_loader(cache_dir: Path | None = None) -> SourceLoader:
+    """Reload a source with the readers of :mod:`mimicgen.sources` (not the index cache)."""
+    from mimicgen.sources import load_source
 
-    return read_source(spec)
+    return lambda spec: load_source(spec, cache_dir=cache_dir)
 
 
 def _check_sources(manifest: dict[str, Any]) -> list[str]:
@@ -126,9 +128,11 @@ def validate_benchmark(folder: Path, source_loader: SourceLoader | None = None) 
     """Run every check on the eval set in ``folder``; see the module docstring."""
     folder = Path(folder)
     manifest = read_manifest(folder)
+    if not (folder / BENCHMARK_FILE).is_file():
+        raise InputError(f"{folder / BENCHMARK_FILE} not found; is {folder} a built eval set?")
     records = list(read_records(folder / BENCHMARK_FILE))
     violations = _check_manifest(manifest, records)
     violations += _check_sources(manifest)
     violations += _check_images(folder, records, manifest.get("images", {}).get("mode", "copy"))
-    violations += _check_answers(manifest, records, source_loader or _default_loader)
+    violations += _check_answers(manifest, records, source_loader or default_source_loader())
     return ValidationReport(len(records), violations)
