@@ -1,1 +1,34 @@
-"""tasks"""
+"""Task samplers (counting, listing, common, odd-one) turning an index into queries."""
+
+from mimicgen.tasks import common_task, counting, listing, odd_one  # noqa: F401  (registration)
+from mimicgen.tasks.derive import (
+    AnswerError,
+    ClassFact,
+    common_answer,
+    count_answer,
+    listing_answer,
+    odd_one_answer,
+)
+from mimicgen.tasks.prepared import PreparedIndex, prepare
+from mimicgen.tasks.query import Query, QueryImage
+from mimicgen.tasks.registry import get_sampler, register_task, registered_tasks
+from mimicgen.tasks.sampling import image_facts, make_sampler, sample
+
+__all__ = [
+    "AnswerError",
+    "ClassFact",
+    "PreparedIndex",
+    "Query",
+    "QueryImage",
+    "common_answer",
+    "count_answer",
+    "get_sampler",
+    "image_facts",
+    "listing_answer",
+    "make_sampler",
+    "odd_one_answer",
+    "prepare",
+    "register_task",
+    "registered_tasks",
+    "sample",
+]

@@ -1,0 +1,229 @@
+"""Task specs: one frozen Pydantic model per task, sharing the common controls (SPEC §2).
+
+A spec fully determines a task's queries given an annotation index: the same spec (same
+``spec_hash``) and the same index always give the same queries. Integer controls that may vary
+per query accept either a fixed value (``7``) or an inclusive range (``[2, 35]``) from which each
+query draws uniformly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mimicgen.index.rules import PresenceRules
+from mimicgen.sources.spec import SourceSpec
+
+__all__ = [
+    "TASK_SPEC_TYPES",
+    "BaseTaskSpec",
+    "CommonSpec",
+    "CountingSpec",
+    "IntRange",
+    "ListingSpec",
+    "OddOneSpec",
+    "TaskSpec",
+    "bounds",
+]
+
+#: A fixed positive integer or an inclusive ``[min, max]`` range drawn uniformly per query.
+IntRange = int | tuple[int, int]
+
+
+def bounds(value: IntRange) -> tuple[int, int]:
+    """``(min, max)`` of a fixed value or a range."""
+    if isinstance(value, int):
+        return value, value
+    return value[0], value[1]
+
+
+def _check_range(name: str, value: IntRange | None, low: int = 1) -> None:
+    if value is None:
+        return
+    lo, hi = bounds(value)
+    if lo < low:
+        raise ValueError(f"{name} must be >= {low}, got {lo}")
+    if hi < lo:
+        raise ValueError(f"{name} range [{lo}, {hi}] is empty (min > max)")
+
+
+class BaseTaskSpec(BaseModel):
+    """Controls shared by every task."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field("spec", pattern=r"^[A-Za-z0-9_.\-]+$")
+    """Spec name, used as the query id prefix (``<name>-000042``); default: the YAML file stem."""
+
+    split: Literal["eval", "train"] = "eval"
+    """What the queries are for: an evaluation set or training data."""
+
+    source: SourceSpec = SourceSpec()
+    """Where the annotations come from (default: the built-in synthetic scenes)."""
+
+    presence: PresenceRules = PresenceRules()
+    """Presence rules (recognisable size, group boxes, OpenImages strict absence)."""
+
+    seed: int = 0
+    """Root seed: query q draws from ``SeedSequence([seed, q, stream])``."""
+
+    num_queries: int = Field(100, ge=1)
+    """Number of queries to sample; sampling fails rather than return fewer."""
+
+    n_images: IntRange = 4
+    """Images per query: a fixed number or an inclusive ``[min, max]`` range."""
+
+    class_pool: tuple[str, ...] | None = None
+    """Class names the answer/target classes are drawn from (uniformly); ``None``: every class."""
+
+    templates: str = "paper"
+    """Prompt template set: a name in ``templates/`` (``paper``) or a path to a YAML file."""
+
+    max_attempts: int = Field(300, ge=1)
+    """Rejection-sampling budget per query before sampling fails with the candidate counts."""
+
+    @field_validator("n_images")
+    @classmethod
+    def _n_images_valid(cls, v: IntRange) -> IntRange:
+        _check_range("n_images", v)
+        return v
+
+    @field_validator("class_pool")
+    @classmethod
+    def _pool_valid(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("class_pool is empty; omit it to use every class")
+            if len(set(v)) != len(v):
+                raise ValueError("class_pool lists a class twice")
+        return v
+
+
+class CountingSpec(BaseTaskSpec):
+    """Counting: how many instances of k target classes are in the images."""
+
+    task: Literal["counting"] = "counting"
+
+    k: IntRange = 1
+    """Number of target classes named in one question."""
+
+    spread: IntRange | None = None
+    """Query images holding the target instances (the rest are distractors); ``None``: any
+    feasible value from ``k`` (balanced: up to the total) to ``n_images``."""
+
+    balanced: bool = True
+    """Balanced: each class's total is fixed per query (from ``totals``) and split over the
+    query images; unbalanced: whatever the sampled query images hold."""
+
+    totals: tuple[int, ...] = (2, 3, 4)
+    """Balanced only: per-class totals; query q uses a seeded, block-balanced pick from this list,
+    so every value is used equally often."""
+
+    max_total: int | None = Field(None, ge=1)
+    """Unbalanced only: reject samples whose per-class total exceeds this."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountingSpec:
+        _check_range("k", self.k)
+        _check_range("spread", self.spread)
+        n_lo, _ = bounds(self.n_images)
+        if self.spread is not None and bounds(self.spread)[0] > n_lo:
+            raise ValueError(
+                f"spread minimum {bounds(self.spread)[0]} exceeds n_images minimum {n_lo}"
+            )
+        if bounds(self.k)[0] > n_lo:
+            raise ValueError(f"k minimum {bounds(self.k)[0]} exceeds n_images minimum {n_lo}")
+        if self.balanced:
+            if not self.totals or min(self.totals) < 1:
+                raise ValueError("balanced counting needs totals, each >= 1")
+            if self.max_total is not None:
+                raise ValueError("max_total applies to unbalanced counting only")
+        return self
+
+
+class ListingSpec(BaseTaskSpec):
+    """Listing: which member classes of a category node appear in the images."""
+
+    task: Literal["listing"] = "listing"
+
+    category: str | tuple[str, ...] | None = None
+    """Category node(s) (COCO supercategory, OpenImages hierarchy node); ``None``: any node that
+    can satisfy the query, drawn uniformly."""
+
+    n_answer: IntRange | None = None
+    """Number of member classes in the answer; ``None``: 1 up to ``min(spread, members)``."""
+
+    spread: IntRange | None = None
+    """Images holding member classes (the rest are distractors with no member class at all);
+    ``None``: any value from 1 to ``n_images``."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ListingSpec:
+        _check_range("n_answer", self.n_answer)
+        _check_range("spread", self.spread)
+        n_lo, _ = bounds(self.n_images)
+        if self.spread is not None and bounds(self.spread)[0] > n_lo:
+            raise ValueError(
+                f"spread minimum {bounds(self.spread)[0]} exceeds n_images minimum {n_lo}"
+            )
+        if isinstance(self.category, tuple) and not self.category:
+            raise ValueError("category list is empty; omit it to use every node")
+        return self
+
+
+class CommonSpec(BaseTaskSpec):
+    """Common: the one class recognisable in every image (no other class present in all)."""
+
+    task: Literal["common"] = "common"
+
+    n_images: IntRange = (3, 8)
+    """Images per query (at least 2)."""
+
+    balance_answers: bool = True
+    """Cycle answer classes over the pool in seeded blocks so each class is the answer equally
+    often (falls back to a random class for a query whose class cannot be satisfied)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CommonSpec:
+        if bounds(self.n_images)[0] < 2:
+            raise ValueError("common needs n_images >= 2")
+        return self
+
+
+class OddOneSpec(BaseTaskSpec):
+    """Odd-one: the class present in a minority of images while every other class is in a
+    strict majority."""
+
+    task: Literal["odd_one"] = "odd_one"
+
+    n_images: IntRange = (4, 6)
+    """Images per query (more than twice ``minority``)."""
+
+    minority: int = Field(1, ge=1)
+    """Number of images holding the odd class (must be a strict minority)."""
+
+    balance_answers: bool = True
+    """As for common: block-balanced answer classes over the pool."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OddOneSpec:
+        if 2 * self.minority >= bounds(self.n_images)[0]:
+            raise ValueError(
+                f"minority {self.minority} is not a strict minority of n_images "
+                f"minimum {bounds(self.n_images)[0]}; need n_images > 2 * minority"
+            )
+        return self
+
+
+#: The discriminated union over ``task`` used to validate any spec file.
+TaskSpec = Annotated[
+    CountingSpec | ListingSpec | CommonSpec | OddOneSpec, Field(discriminator="task")
+]
+
+TASK_SPEC_TYPES: dict[str, type[BaseTaskSpec]] = {
+    "counting": CountingSpec,
+    "listing": ListingSpec,
+    "common": CommonSpec,
+    "odd_one": OddOneSpec,
+}

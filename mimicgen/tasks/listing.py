@@ -1,0 +1,181 @@
+"""Listing: which member classes of a category node are recognisable in the images.
+
+Members of a node are the source classes strictly below it in the hierarchy (COCO: the classes
+of a supercategory). Construction per query:
+
+1. N, the node (uniform over the spec's nodes that can serve the query), spread s, the answer
+   size and the answer classes A (uniform over the node's usable pool members).
+2. s query images, each recognisably holding one class of A (every class of A gets at least
+   one image when |A| <= s); every member present in a query image is in A and recognisable
+   there, so no member is present only ambiguously.
+3. N - s distractors hold no annotation of any member of the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mimicgen.errors import SpecError
+from mimicgen.specs.models import ListingSpec, bounds
+from mimicgen.tasks.derive import AnswerError, ImageFacts, listing_answer
+from mimicgen.tasks.prepared import PreparedIndex, rows_of_images
+from mimicgen.tasks.registry import register_task
+from mimicgen.tasks.shared import DistractorSampler, Draft, TaskSampler, draw_int
+
+__all__ = ["ListingSampler"]
+
+_BATCH = 8  # candidate images drawn at once per slot; cheap to check together
+
+
+class _Node:
+    """Precomputed member data of one category node."""
+
+    def __init__(self, prep: PreparedIndex, members: np.ndarray, pool: np.ndarray) -> None:
+        self.members = members
+        self.is_member = np.zeros(len(prep.class_names), dtype=bool)
+        self.is_member[members] = True
+        rows = np.flatnonzero(self.is_member[prep.pair_cls])
+        # An image is unclean for the node if a member is present there but not recognisable.
+        unclean = np.unique(prep.pair_img[rows[prep.pair_rec[rows] == 0]])
+        self.clean: dict[int, np.ndarray] = {}
+        for c in members[np.isin(members, pool)].tolist():
+            rec = prep.recognisable_images(c)
+            rec = rec[~np.isin(rec, unclean, assume_unique=True)]
+            if rec.size:
+                self.clean[c] = rec
+        self.usable = np.array(sorted(self.clean), dtype=np.int64)
+
+
+@register_task("listing")
+class ListingSampler(TaskSampler):
+    spec: ListingSpec
+
+    def __init__(self, spec: ListingSpec, prep: PreparedIndex) -> None:
+        super().__init__(spec, prep)
+        self.distractors = DistractorSampler(prep)
+        hier = prep.hierarchy
+        all_nodes = hier.nodes()
+        if spec.category is None:
+            names = all_nodes
+        else:
+            names = [spec.category] if isinstance(spec.category, str) else list(spec.category)
+            unknown = [c for c in names if c not in hier.children or not hier.children[c]]
+            if unknown:
+                shown = ", ".join(all_nodes[:15]) + (" ..." if len(all_nodes) > 15 else "")
+                raise SpecError(
+                    f"listing spec '{spec.name}': unknown category node(s) {unknown}; "
+                    f"the source's nodes are: {shown or '(none)'}"
+                )
+        self.nodes: dict[str, _Node] = {}
+        for name in names:
+            members = [prep.name_to_idx[d] for d in hier.descendants(name) if d in prep.name_to_idx]
+            if members:
+                node = _Node(prep, np.array(sorted(members), dtype=np.int64), self.pool)
+                if node.usable.size:
+                    self.nodes[name] = node
+        self.node_names = sorted(self.nodes)
+        a_lo = bounds(spec.n_answer)[0] if spec.n_answer is not None else 1
+        sizes = {n: int(self.nodes[n].usable.size) for n in self.node_names}
+        if not any(v >= a_lo for v in sizes.values()):
+            raise self.fail(
+                f"no category node has {a_lo} member classes that are recognisable (without "
+                f"ambiguous members) in some image; usable members per node: {sizes or '{}'} "
+                f"of {len(names)} node(s)"
+            )
+
+    def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
+        spec, prep = self.spec, self.prep
+        n = draw_int(rng, spec.n_images)
+        assert n is not None
+        s = draw_int(rng, spec.spread if spec.spread is not None else (1, n), cap=n)
+        if s is None:
+            return "spread exceeds n_images"
+        a_range = spec.n_answer if spec.n_answer is not None else (1, s)
+        a_lo = bounds(a_range)[0]
+        fit = [nm for nm in self.node_names if self.nodes[nm].usable.size >= a_lo]
+        if not fit:
+            return f"no node has {a_lo} usable member classes"
+        name = fit[int(rng.integers(len(fit)))]
+        node = self.nodes[name]
+        a = draw_int(rng, a_range, cap=int(node.usable.size))
+        if a is None:
+            return "answer size does not fit"
+        answer = np.sort(node.usable[rng.choice(node.usable.size, a, replace=False)])
+        allowed = np.zeros(len(prep.class_names), dtype=bool)
+        allowed[answer] = True
+        primaries = list(rng.permutation(answer))
+        if s > a:
+            primaries += list(answer[rng.integers(a, size=s - a)])
+        picked: list[int] = []
+        for c in primaries[:s]:
+            img = self._pick(rng, node, int(c), allowed, picked)
+            if img is None:
+                return "no clean image holds only answer members"
+            picked.append(img)
+        query = np.array(picked, dtype=np.int64)
+        rows, _ = rows_of_images(prep.img_offsets, query)
+        seen = np.unique(prep.pair_cls[rows][node.is_member[prep.pair_cls[rows]]])
+        if seen.size != answer.size:
+            return "the query images do not cover every answer class"
+        if prep.verified_absent is not None:
+            rest = np.setdiff1d(node.members, answer)
+            if rest.size and not prep.absent_mask(query, rest).all():
+                return "a non-answer member is not verified absent"
+        distract = self.distractors.sample(rng, node.members.tolist(), n - s)
+        if isinstance(distract, str):
+            return distract
+        names = sorted(prep.class_names[c] for c in answer.tolist())
+        members = [prep.class_names[c] for c in node.members.tolist()]
+        return Draft(
+            images=picked + [int(i) for i in distract],
+            roles=["query"] * s + ["distractor"] * (n - s),
+            answer={"classes": names},
+            answer_text=", ".join(names),
+            controls={
+                "n_images": n,
+                "category": name,
+                "n_answer": a,
+                "spread": s,
+                "distractors": n - s,
+            },
+            slot=name,
+            relevant=members,
+            info={"members": members},
+        )
+
+    def _pick(
+        self, rng: np.random.Generator, node: _Node, c: int, allowed: np.ndarray, used: list[int]
+    ) -> int | None:
+        """A clean image recognisably holding ``c`` whose members are all allowed."""
+        cand = node.clean[c]
+        for _ in range(3):
+            batch = cand[rng.choice(cand.size, min(_BATCH, cand.size), replace=False)]
+            rows, owner = rows_of_images(self.prep.img_offsets, batch)
+            cls = self.prep.pair_cls[rows]
+            bad = node.is_member[cls] & ~allowed[cls]
+            ok = np.bincount(owner[bad], minlength=batch.size) == 0
+            ok &= ~np.isin(batch, used)
+            hits = np.flatnonzero(ok)
+            if hits.size:
+                return int(batch[hits[0]])
+            if cand.size <= _BATCH:
+                break
+        return None
+
+    def verify(self, draft: Draft, facts: Sequence[ImageFacts]) -> None:
+        members = draft.info["members"]
+        got = listing_answer(facts, members)
+        if got != draft.answer["classes"]:
+            raise AnswerError(f"re-derived {got} != sampled {draft.answer['classes']}")
+        for role, f in zip(draft.roles, facts, strict=True):
+            held = [c for c in members if c in f]
+            if role == "distractor" and held:
+                raise AnswerError(f"distractor holds member {held}")
+            if role == "query" and not any(f[c].recognisable for c in held):
+                raise AnswerError("query image holds no recognisable member")
+
+    def candidate_summary(self) -> str:
+        sizes = {n: int(v.usable.size) for n, v in self.nodes.items()}
+        return f"usable member classes per node: {sizes}"

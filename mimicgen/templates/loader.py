@@ -1,0 +1,90 @@
+"""Prompt template sets: YAML data files (``templates/*.yaml``) validated into frozen models."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mimicgen.errors import SpecError
+from mimicgen.specs.loader import shipped_templates_dir
+
+__all__ = ["TaskTemplates", "TemplateSet", "load_template_set", "resolve_template_path"]
+
+PLACEHOLDER = "<class_id>"
+
+
+class TaskTemplates(BaseModel):
+    """Templates of one task, each keyed by a stable id recorded in the queries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: dict[str, str] = Field(min_length=1)
+    """Question templates (id -> text); counting and listing ones contain ``<class_id>``."""
+    connector: dict[str, str] = Field(min_length=1)
+    """Connector sentences appended to the question (id -> text)."""
+    connector_multi: dict[str, str] | None = None
+    """Counting with k > 1 classes: connectors asking for one count per class."""
+
+
+class TemplateSet(BaseModel):
+    """A full template set (one file): templates for every task plus plural overrides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """Set name (the file stem for shipped sets)."""
+    lowercase_class_names: bool = True
+    """Lower-case class names inside questions (answers always keep display names)."""
+    plurals: dict[str, str] = {}
+    """Plural forms the inflection library gets wrong (lower-case singular -> plural)."""
+    counting: TaskTemplates
+    common: TaskTemplates
+    odd_one: TaskTemplates
+    listing: TaskTemplates
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> TemplateSet:
+        for task in ("counting", "listing"):
+            for tid, text in getattr(self, task).task.items():
+                if PLACEHOLDER not in text:
+                    raise ValueError(f"{task} template '{tid}' lacks the {PLACEHOLDER} placeholder")
+        return self
+
+
+def resolve_template_path(name_or_path: str) -> Path:
+    """A shipped set name (``paper``) or a path to a YAML file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        return p
+    return shipped_templates_dir() / f"{name_or_path}.yaml"
+
+
+@lru_cache(maxsize=16)
+def _load(path: Path) -> TemplateSet:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        shipped = sorted(p.stem for p in shipped_templates_dir().glob("*.yaml"))
+        raise SpecError(
+            f"template set not found: {path}; use a shipped set ({', '.join(shipped)}) or a "
+            "path to a YAML file"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
+    try:
+        return TemplateSet.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise SpecError(f"{path}: invalid template set at '{key}': {err['msg']}") from None
+
+
+def load_template_set(name_or_path: str) -> TemplateSet:
+    """Load (and cache) a template set by shipped name or path."""
+    return _load(resolve_template_path(name_or_path).resolve())

@@ -1,0 +1,63 @@
+"""Render questions: pick a task template and a connector with the query's generator, fill
+``<class_id>`` with correct plurals (inflect) or the category name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import inflect
+import numpy as np
+
+from mimicgen.templates.loader import PLACEHOLDER, TemplateSet
+
+__all__ = ["class_phrase", "plural", "render_question"]
+
+_ENGINE = inflect.engine()
+
+
+@lru_cache(maxsize=4096)
+def _inflect_plural(word: str) -> str:
+    """Plural of a lower-case noun phrase; a word that already is a plural is kept
+    ("skis", "scissors", "glasses"), guarding against inflect's "-us" -> "-u" singulars."""
+    single = _ENGINE.singular_noun(word)
+    if single and not single.endswith("u") and _ENGINE.plural_noun(single) == word:
+        return word
+    return str(_ENGINE.plural_noun(word))
+
+
+def plural(name: str, overrides: dict[str, str] | None = None) -> str:
+    """English plural of a class name, keeping a leading capital ("Person" -> "People").
+
+    inflect treats capitalised words as proper nouns ("Candys"), so it sees the lower-case form.
+    """
+    low = name.lower()
+    out = (overrides or {}).get(low) or _inflect_plural(low)
+    if name[:1].isupper():
+        out = out[:1].upper() + out[1:]
+    return out
+
+
+def class_phrase(names: Sequence[str], templates: TemplateSet) -> str:
+    """Plural names joined as English ("dogs", "dogs and cats", "dogs, cats and knives")."""
+    shown = [n.lower() if templates.lowercase_class_names else n for n in names]
+    words = [plural(n, templates.plurals) for n in shown]
+    return str(_ENGINE.join(words, final_sep=""))
+
+
+def render_question(
+    templates: TemplateSet,
+    task: str,
+    rng: np.random.Generator,
+    slot: str,
+    multi: bool = False,
+) -> tuple[str, dict[str, str]]:
+    """``(question, {"task": id, "connector": id})`` for one query."""
+    group = getattr(templates, task)
+    connectors = group.connector_multi if multi and group.connector_multi else group.connector
+    tids = sorted(group.task)
+    cids = sorted(connectors)
+    tid = tids[int(rng.integers(len(tids)))]
+    cid = cids[int(rng.integers(len(cids)))]
+    text = group.task[tid].replace(PLACEHOLDER, slot)
+    return f"{text} {connectors[cid]}", {"task": tid, "connector": cid}
