@@ -104,12 +104,17 @@ class Hierarchy:
         return sorted(seen)
 
     def leaves(self, node: str) -> list[str]:
-        """Names below ``node`` that have no children of their own, sorted.
+        """Leaf classes below ``node``, sorted: names with no children of their own.
 
-        A child named like its parent (COCO supercategory "person" holding class "person") is
-        that node's leaf, not a cycle: otherwise ``leaves("person")`` would be empty.
+        A node that lists its own name as a child (COCO supercategory "person" holding class
+        "person", or a YAML ``bird: [bird, sparrow]``) also holds the class of that name, which
+        then counts as a leaf; otherwise ``leaves("person")`` would be empty.
         """
-        return [n for n in self.descendants(node) if not set(self.children.get(n, ())) - {n}]
+        return [
+            n
+            for n in self.descendants(node)
+            if n in self.children.get(n, ()) or not self.children.get(n)
+        ]
 
 
 @dataclass(frozen=True)
