@@ -88,7 +88,7 @@ class TaskSpecLike(Protocol):
 
 
 IndexLoader = Callable[[SourceSpec, PresenceRules], AnnotationIndex]
-Sampler = Callable[[Any, AnnotationIndex, list[int]], list[Query]]
+Sampler = Callable[[Any, AnnotationIndex, range], list[Query]]
 
 
 @dataclass(frozen=True)
@@ -431,7 +431,7 @@ def build_eval_set(
                 continue
             spec = specs[chunk.spec_pos]
             index = indexes[spec_index[chunk.spec_pos]]
-            queries = sampler(spec, index, list(chunk.numbers))
+            queries = sampler(spec, index, chunk.numbers)
             if len(queries) != len(chunk.numbers):
                 raise MimicgenError(
                     f"spec {spec.name}: sampler returned {len(queries)} queries for "

@@ -50,10 +50,10 @@ def _structure(rec: Mapping[str, Any], facts: SourceFacts) -> list[str]:
                 f"image {img['source_id']!r} path {img['path']} is not its file {fact.file_name}"
             )
         for cls, n in img["class_counts"].items():
-            if n not in (fact.boxes.get(cls, 0), fact.recognisable.get(cls, 0)):
+            if n != fact.boxes.get(cls, 0):
                 out.append(
                     f"image {img['source_id']!r} class_counts[{cls!r}]={n}, annotations have "
-                    f"{fact.boxes.get(cls, 0)} boxes ({fact.recognisable.get(cls, 0)} recognisable)"
+                    f"{fact.boxes.get(cls, 0)} boxes"
                 )
     return out
 
@@ -147,11 +147,22 @@ def _odd_one(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts])
     unclear = [p for p in holders if not facts.recognisable(imgs[p], cls)]
     if unclear:
         out.append(f"odd class {cls!r} not recognisable at position(s) {unclear}")
+    if "minority" in rec["controls"] and len(holders) != rec["controls"]["minority"]:
+        out.append(
+            f"odd class in {len(holders)} images, controls.minority is "
+            f"{rec['controls']['minority']}"
+        )
     seen = set().union(*(set(i.boxes) | i.labels_present for i in imgs)) - {cls}
     for other in sorted(seen):
         k = sum(facts.present(i, other) for i in imgs)
-        if 0 < k and 2 * k <= n:
-            out.append(f"not unique: {other!r} present in only {k} of {n} images")
+        k_rec = sum(facts.recognisable(i, other) for i in imgs)
+        # Unique under both readings: present in a strict majority, and recognisable in a
+        # strict majority or nowhere (else counting only recognisable instances finds a
+        # second odd class).
+        if 2 * k <= n or (k_rec and 2 * k_rec <= n):
+            out.append(
+                f"not unique: {other!r} present in {k} and recognisable in {k_rec} of {n} images"
+            )
     return out
 
 

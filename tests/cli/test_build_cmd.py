@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import mimicgen.cli  # registers the commands
 import mimicgen.validate
-from mimicgen.cli.app import app
+from mimicgen.cli import app  # importing mimicgen.cli registers the commands
 from mimicgen.cli.build_cmd import _parse_shard, apply_overrides
 from mimicgen.errors import InputError
 from mimicgen.export.benchmark import BuildOptions, build_eval_set

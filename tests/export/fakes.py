@@ -133,7 +133,7 @@ def make_loaders(root: Path) -> tuple[Any, Any]:
     return index_loader, source_loader
 
 
-def fake_sample(spec: FakeSpec, index: AnnotationIndex, numbers: list[int]) -> list[Query]:
+def fake_sample(spec: FakeSpec, index: AnnotationIndex, numbers: range) -> list[Query]:
     """Count cats over 1-3 query images plus 0-2 distractors, from (seed, number) alone."""
     table = index.table
     cat = index.class_idx("cat")

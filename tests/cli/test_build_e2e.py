@@ -1,0 +1,121 @@
+"""End to end on the built-in synthetic source with the real samplers: build, shard, validate."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mimicgen.cli import app  # importing mimicgen.cli registers the commands
+from mimicgen.errors import InputError
+
+runner = CliRunner()
+
+SPECS = {
+    "count.yaml": "task: counting\nnum_queries: 12\nn_images: [3, 5]\nk: [1, 2]\n",
+    "common.yaml": "task: common\nnum_queries: 6\nn_images: [2, 4]\n",
+    "odd.yaml": "task: odd_one\nnum_queries: 6\nn_images: [3, 5]\n",
+    "listing.yaml": "task: listing\nnum_queries: 6\nn_images: [2, 4]\n",
+}
+SOURCE = "source: {kind: synthetic, n_images: 120, seed: 3}\nseed: 11\n"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    (root / "specs").mkdir()
+    for name, text in SPECS.items():
+        (root / "specs" / name).write_text(text + SOURCE)
+    old = os.environ.get("MIMICGEN_CACHE_DIR")
+    os.environ["MIMICGEN_CACHE_DIR"] = str(root / "cache")
+    yield root
+    if old is None:
+        os.environ.pop("MIMICGEN_CACHE_DIR")
+    else:
+        os.environ["MIMICGEN_CACHE_DIR"] = old
+
+
+def cli(*args: str):
+    res = runner.invoke(app, list(args))
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def full(env):
+    res = cli("build", str(env / "specs"), "--out", str(env / "full"))
+    assert res.exit_code == 0, res.output
+    assert "wrote 30 queries to" in res.stdout
+    return env / "full"
+
+
+def test_rebuild_is_byte_identical_and_valid(env, full):
+    cli("build", str(env / "specs"), "--out", str(env / "again"))
+    assert tree(env / "again") == tree(full)
+    res = cli("validate", str(full))
+    assert res.exit_code == 0 and res.stdout.strip() == "30 queries valid", res.output
+    recs = [json.loads(x) for x in (full / "benchmark.jsonl").read_text().splitlines()]
+    assert {r["task"] for r in recs} == {"counting", "common", "odd_one", "listing"}
+    manifest = json.loads((full / "manifest.json").read_text())
+    assert manifest["sources"][0]["kind"] == "synthetic" and manifest["seed"] == 11
+    assert list(manifest["stats"]) == ["common", "counting", "listing", "odd_one"]  # spec order
+
+
+def test_shards_concatenate_and_merge_to_the_full_build(env, full):
+    parts = []
+    for i in range(3):
+        out = env / f"shard{i}"
+        assert (
+            cli("build", str(env / "specs"), "--out", str(out), "--shard", f"{i}/3").exit_code == 0
+        )
+        parts.append(out)
+    joined = b"".join((p / "benchmark.jsonl").read_bytes() for p in parts)
+    assert joined == (full / "benchmark.jsonl").read_bytes()
+    assert cli("merge", str(env / "merged"), *map(str, parts)).exit_code == 0
+    assert tree(env / "merged") == tree(full)
+
+
+def test_validate_catches_a_tampered_real_answer(env, full, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(full, copy)
+    lines = (copy / "benchmark.jsonl").read_text().splitlines()
+    rec = json.loads(lines[0])
+    assert rec["task"] == "common"  # specs build in file-name order: common.yaml first
+    rec["answer"]["class"] = "no-such-class"
+    lines[0] = json.dumps(rec, ensure_ascii=False)
+    (copy / "benchmark.jsonl").write_text("\n".join(lines) + "\n")
+    res = cli("validate", str(copy))
+    assert res.exit_code == 2 and rec["id"] in res.stderr
+
+
+def test_seed_and_smoke_overrides(env):
+    out = env / "smoke"
+    res = cli(
+        "build",
+        str(env / "specs" / "count.yaml"),
+        "--out",
+        str(out),
+        "--smoke",
+        "--seed",
+        "5",
+        "--no-images",
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["num_queries"] == 5 and manifest["seed"] == 5
+    assert manifest["spec"]["count"]["seed"] == 5 and manifest["images"] == {"mode": "none"}
+    assert not (out / "images").exists()
+    with pytest.raises(InputError, match="--overwrite"):
+        cli("build", str(env / "specs" / "count.yaml"), "--out", str(out), "--smoke")
