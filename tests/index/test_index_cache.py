@@ -1,0 +1,105 @@
+"""Parquet cache: hit without re-parsing, invalidation on content and rule changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import mimicgen.index.cache as cache_mod
+import mimicgen.sources.coco as coco_mod
+from mimicgen.index import PresenceRules, load_index
+from mimicgen.index.cache import cache_entry, load_or_build
+from mimicgen.sources import SourceSpec
+
+
+def _no_parse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the annotation file was parsed although the cache should hit")
+
+
+@pytest.fixture
+def coco_copy(coco_tiny: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "data" / "instances_val2017.json"
+    path.parent.mkdir()
+    shutil.copy(coco_tiny / "annotations" / "instances_val2017.json", path)
+    return path
+
+
+def test_second_load_hits_the_cache(
+    coco_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    first, entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert built and entry is not None and (entry / "table.parquet").is_file()
+    monkeypatch.setattr(coco_mod, "read_coco", _no_parse)
+    monkeypatch.setattr(cache_mod, "build_index", _no_parse)
+    second, entry2, built2 = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert (entry2, built2) == (entry, False)
+    assert second.table.equals(first.table)
+    assert second.images.equals(first.images)
+    assert second.classes.equals(first.classes)
+    assert second.hierarchy == first.hierarchy
+    assert second.files == first.files
+
+
+def test_content_change_rebuilds(coco_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    before = load_index(spec, cache_dir=tmp_path / "cache")
+    raw = json.loads(coco_copy.read_text())
+    dropped = raw["annotations"].pop(0)
+    coco_copy.write_text(json.dumps(raw))
+    after, entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert built
+    assert int(after.table["n_instances"].sum()) == int(before.table["n_instances"].sum()) - 1
+    assert after.files[0].sha256 != before.files[0].sha256
+
+    def count(index: object) -> int:  # instances of the dropped box's (image, category) pair
+        img = index.images.filter(index.images["source_id"] == dropped["image_id"])["image_idx"]
+        cls = index.classes.filter(index.classes["source_class_id"] == dropped["category_id"])
+        rows = index.table.filter(
+            (index.table["image_idx"] == img[0]) & (index.table["class_idx"] == cls["class_idx"][0])
+        )
+        return int(rows["n_instances"].sum())
+
+    assert count(after) == count(before) - 1
+    assert len(list((tmp_path / "cache" / "index").iterdir())) == 2
+
+
+def test_rules_are_part_of_the_key(coco_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    a = cache_entry(spec, PresenceRules(), cache_dir=tmp_path)
+    b = cache_entry(spec, PresenceRules(min_box_area_frac=0.1), cache_dir=tmp_path)
+    assert a != b
+
+
+def test_rename_keeps_the_cache(coco_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    _, entry, _ = load_or_build(spec, cache_dir=tmp_path / "cache")
+    moved = coco_copy.with_name("renamed.json")
+    coco_copy.rename(moved)
+    _, entry2, built = load_or_build(
+        SourceSpec(kind="coco", annotations=moved), cache_dir=tmp_path / "cache"
+    )
+    assert (entry2, built) == (entry, False)
+
+
+def test_refresh_and_damaged_entry_rebuild(coco_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    index, entry, _ = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert entry is not None
+    assert load_or_build(spec, cache_dir=tmp_path / "cache", refresh=True)[2] is True
+    (entry / "table.parquet").write_bytes(b"not parquet")
+    again, entry2, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert built and entry2 == entry
+    assert again.table.equals(index.table)
+    assert load_or_build(spec, cache_dir=tmp_path / "cache")[2] is False
+
+
+def test_cache_dir_from_environment(
+    coco_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "env-cache"))
+    _, entry, _ = load_or_build(SourceSpec(kind="coco", annotations=coco_copy))
+    assert entry is not None and entry.parent.parent == tmp_path / "env-cache"
