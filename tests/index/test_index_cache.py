@@ -50,7 +50,7 @@ def test_content_change_rebuilds(coco_copy: Path, tmp_path: Path) -> None:
     raw = json.loads(coco_copy.read_text())
     dropped = raw["annotations"].pop(0)
     coco_copy.write_text(json.dumps(raw))
-    after, entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    after, _entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
     assert built
     assert int(after.table["n_instances"].sum()) == int(before.table["n_instances"].sum()) - 1
     assert after.files[0].sha256 != before.files[0].sha256

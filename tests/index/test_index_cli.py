@@ -135,7 +135,7 @@ def test_bad_coco_input(case: str, coco_tiny: Path, tmp_path: Path, monkeypatch,
     path = tmp_path / f"{case}.json"
     path.write_text(bad if isinstance(bad, str) else json.dumps(bad))
     cache = tmp_path / "cache"
-    code, out, err = run_cli(
+    code, _out, err = run_cli(
         ["index", f"coco:{path}", "--cache-dir", str(cache)], monkeypatch, capsys
     )
     assert code == 2
