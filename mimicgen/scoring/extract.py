@@ -124,8 +124,10 @@ _WEAK_CUE = re.compile(
 )
 _BOLD_NUM = re.compile(rf"\*\*\s*(?P<n>{_NUM})\s*[.]?\s*\*\*")
 _FIRST_INT = re.compile(r"\d+")
-_MIMIC_WORD = re.compile(rf"\b(?:{_WORDS_ALT})\b")
-_MIMIC_TOKEN = re.compile(rf"\d+|\b(?:{_WORDS_ALT})\b")
+# MIMIC's number words are the cardinals zero..twenty ("none"/"no" are not among them).
+_MIMIC_ALT = "|".join(sorted((w for w in NUMBER_WORDS if w != "none"), key=len, reverse=True))
+_MIMIC_WORD = re.compile(rf"\b(?:{_MIMIC_ALT})\b")
+_MIMIC_TOKEN = re.compile(rf"\d+|\b(?:{_MIMIC_ALT})\b")
 
 
 def _num_value(token: str) -> int:
@@ -272,7 +274,7 @@ def mimic_counting(prediction: str, query: QueryContext) -> Extraction:
 # --------------------------------------------------------------------------- one class
 _CLASS_CUE = re.compile(
     r"\b(?:answer|class|category|object|odd one out|outlier|common (?:class|category|object))"
-    r"\s*(?:is|would be|:|=)\s+(?P<tail>[^.\n;]*)"
+    r"\s*(?:is|would be|:|=)\s+(?P<tail>[^.\n;,]*)"
 )
 _BOLD_SPAN = re.compile(r"\*\*(?P<tail>[^*]+)\*\*")
 

@@ -1,0 +1,105 @@
+"""Prediction ingestion: plain JSONL, lmms-eval sample logs, VLMEvalKit xlsx/tsv; bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from mimicgen.errors import InputError
+from mimicgen.scoring import load_benchmark, load_predictions
+
+REPLIES = {"c1": "3", "c2": "dog: 2, cat: 1", "m1": "dog"}
+
+
+def test_jsonl(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps({"id": k, "prediction": v}) for k, v in REPLIES.items())
+                    + "\n\n" + json.dumps({"id": "c3", "prediction": None}) + "\n")
+    preds = load_predictions(path, load_benchmark(tiny_bench))
+    assert preds.format == "jsonl"
+    assert preds.by_id == {**REPLIES, "c3": ""}  # null -> empty reply
+
+
+def test_lmms_eval_samples_log(tiny_bench: Path, tmp_path: Path) -> None:
+    bench = load_benchmark(tiny_bench)
+    order = [r["id"] for r in bench.records]
+    lines = []
+    for rid, reply in REPLIES.items():
+        doc_id = order.index(rid)
+        doc = {"id": rid} if rid != "m1" else {}  # m1: no id in doc -> mapped by doc_id
+        lines.append(json.dumps({"doc_id": doc_id, "doc": doc, "target": "x",
+                                 "resps": [[reply]], "filtered_resps": [reply]}))
+    path = tmp_path / "mimicgen_samples_2024.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    preds = load_predictions(path, bench)
+    assert preds.format == "lmms-eval" and preds.by_id == REPLIES
+
+
+def test_vlmevalkit_xlsx_and_tsv(tiny_bench: Path, tmp_path: Path) -> None:
+    bench = load_benchmark(tiny_bench)
+    order = [r["id"] for r in bench.records]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["index", "question", "answer", "prediction"])  # no id column: index = row
+    for rid, reply in REPLIES.items():
+        sheet.append([order.index(rid), "q", "a", reply])
+    book.save(tmp_path / "model_MIMICGEN.xlsx")
+    assert load_predictions(tmp_path / "model_MIMICGEN.xlsx", bench).by_id == REPLIES
+    with open(tmp_path / "p.tsv", "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t")
+        writer.writerow(["index", "id", "prediction"])
+        for i, (rid, reply) in enumerate(REPLIES.items()):
+            writer.writerow([i, rid, reply])
+    preds = load_predictions(tmp_path / "p.tsv", bench)
+    assert preds.format == "vlmevalkit" and preds.by_id == REPLIES
+
+
+def test_malformed_line_names_file_and_line(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "c1", "prediction": "3"}\n{"id": "c2", "prediction": \n')
+    with pytest.raises(InputError, match=r"p\.jsonl:2: malformed JSON"):
+        load_predictions(path, load_benchmark(tiny_bench))
+
+
+def test_line_without_prediction(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "c1", "prediction": "3"}\n{"id": "c2"}\n')
+    with pytest.raises(InputError, match=r"p\.jsonl:2: expected an object with 'id' and 'prediction'"):
+        load_predictions(path, load_benchmark(tiny_bench))
+
+
+def test_strict_ids(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "nope", "prediction": "3"}\n')
+    bench = load_benchmark(tiny_bench)
+    assert load_predictions(path, bench).unknown_ids == ["nope"]
+    with pytest.raises(InputError, match="not in the benchmark"):
+        load_predictions(path, bench, strict_ids=True)
+
+
+def test_bad_benchmark(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="benchmark.jsonl not found"):
+        load_benchmark(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "benchmark.jsonl").write_text('{"id": "a", "task": "painting"}\n')
+    with pytest.raises(InputError, match="benchmark.jsonl:1: benchmark record lacks 'answer'"):
+        load_benchmark(tmp_path)
+
+
+def test_cli_error_is_one_line_exit_2(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("not json\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mimicgen", "score", str(tiny_bench), str(path),
+         "--out", str(tmp_path / "r.json")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "p.jsonl:1" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
