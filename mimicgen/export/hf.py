@@ -20,6 +20,12 @@ from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.progress import track
 from mimicgen.scoring.ingest import load_benchmark
 
+
+def _ordered_json(obj: object) -> str:
+    """Compact JSON that keeps key order: counting answers list classes in question order."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 __all__ = ["FEATURES", "SHARD_SIZE", "export_hf"]
 
 SHARD_SIZE = 500  # queries per Parquet shard: bounds memory (images are held per shard)
@@ -85,12 +91,12 @@ def _row(bench: Any, record: dict[str, Any]) -> dict[str, Any]:
         "task": record["task"],
         "question": record["question"],
         "answer_text": str(record["answer_text"]),
-        "answer": canonical_json(record["answer"]),
+        "answer": _ordered_json(record["answer"]),
         "images": [{"bytes": image_file(bench, r, record["id"]).read_bytes(), "path": Path(r).name}
                    for r in rels],
         "image_paths": rels,
         "controls": canonical_json(record.get("controls") or {}),
-        "record": canonical_json(record),
+        "record": _ordered_json(record),
     }
 
 

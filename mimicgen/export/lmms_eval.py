@@ -19,6 +19,12 @@ from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.ingest import load_benchmark
 
+
+def _ordered_json(obj: object) -> str:
+    """Compact JSON that keeps key order: counting answers list classes in question order."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 __all__ = ["DATA_FILE", "MAX_NEW_TOKENS", "export_lmms_eval"]
 
 DATA_FILE = "data/test.jsonl"
@@ -146,7 +152,7 @@ def export_lmms_eval(
             "question": record["question"],
             "answer_text": str(record["answer_text"]),
             "images": rels,
-            "record": canonical_json(record),
+            "record": _ordered_json(record),
         }))
     from mimicgen import __version__
 
