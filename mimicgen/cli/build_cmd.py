@@ -34,15 +34,12 @@ DEMO_OUT = Path("demo_out")
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in _SPEC_SUFFIXES and p.is_file())
-
-
 def resolve_spec_paths(args: Sequence[str]) -> list[Path]:
-    """Spec arguments -> YAML files: a file, a folder of specs, or a shipped spec name.
+    """Spec arguments -> files or folders for :func:`mimicgen.specs.load_suite`.
 
-    Shipped names are paths under ``shipped_specs_dir()`` without the suffix, as ``mimicgen ls``
-    prints them (``paper/counting_balanced``, ``demo``).
+    An argument is a spec file, a folder of specs, or a shipped name: a path under
+    ``shipped_specs_dir()`` without the suffix, as ``mimicgen ls`` prints it (``coco_eval``,
+    ``demo/common``).
     """
     from mimicgen.specs import shipped_specs_dir
 
@@ -55,28 +52,36 @@ def resolve_spec_paths(args: Sequence[str]) -> list[Path]:
             raise InputError(
                 f"spec {arg!r} is neither a file nor a shipped spec; run 'mimicgen ls'"
             )
-        found = _yaml_files(hit) if hit.is_dir() else [hit]
-        if not found:
-            raise InputError(f"{hit} holds no spec files (*.yaml)")
-        paths.extend(found)
+        paths.append(hit)
     return paths
 
 
 def apply_overrides(
-    specs: Sequence[Any], *, source: Any = None, seed: int | None = None, smoke: bool = False
+    specs: Sequence[Any],
+    *,
+    source: SourceSpec | None = None,
+    seed: int | None = None,
+    smoke: bool = False,
 ) -> list[Any]:
-    """Return copies of the specs with ``--source``/``--seed``/``--smoke`` applied (re-validated)."""
+    """Copies of the specs with ``--source``/``--seed``/``--smoke`` applied and re-validated."""
+    from mimicgen.specs import with_overrides
+
     out = []
     for spec in specs:
         update: dict[str, Any] = {}
         if source is not None:
-            update["source"] = source
+            update["source"] = source.model_dump(mode="json", exclude_none=True)
         if seed is not None:
             update["seed"] = seed
         if smoke:
             update["num_queries"] = min(int(spec.num_queries), SMOKE_QUERIES)
-        out.append(type(spec).model_validate({**spec.model_dump(), **update}) if update else spec)
+        out.append(with_overrides(spec, update) if update else spec)
     return out
+
+
+def _console() -> Console:
+    """A console that does not squeeze tables to 80 columns when output is piped."""
+    return Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 
 
 def _fmt(value: Any) -> str:
@@ -181,7 +186,7 @@ def build(
     else:  # the demo: shipped demo suite, synthetic source, ./demo_out
         from mimicgen.specs import shipped_specs_dir
 
-        paths = _yaml_files(Path(shipped_specs_dir()) / "demo")
+        paths = [Path(shipped_specs_dir()) / "demo"]
         out = out or DEMO_OUT
     if out is None:
         raise InputError("pass --out DIR for the eval set")
@@ -206,7 +211,7 @@ def build(
     except KeyboardInterrupt:
         print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
         raise
-    console = Console()
+    console = _console()
     console.print(f"wrote {result.num_queries} queries to {result.out}")
     console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
 
@@ -262,21 +267,23 @@ def _fmt_n_images(value: Any) -> str:
 @app.command("ls")
 def ls() -> None:
     """List the shipped task specs (pass a name to mimicgen build)."""
-    from mimicgen.specs import load_spec, shipped_specs_dir
+    from mimicgen.specs import load_spec, shipped_specs_dir, spec_files
 
     root = Path(shipped_specs_dir())
     table = Table(title=f"shipped specs ({root})", title_justify="left")
-    for col in ("spec", "name", "task", "queries", "images", "source"):
+    for col in ("spec", "task", "split", "queries", "images", "source"):
         table.add_column(col, justify="right" if col in ("queries", "images") else "left")
-    for path in _yaml_files(root):
+    for path in spec_files(root):
         spec = load_spec(path)
-        dumped = spec.model_dump(mode="json")
+        label = str(path.relative_to(root).with_suffix(""))
+        if spec.name != path.stem:  # the name prefixes query ids: show it when it differs
+            label += f" ({spec.name})"
         table.add_row(
-            str(path.relative_to(root).with_suffix("")),
-            spec.name,
+            label,
             spec.task,
+            spec.split,
             str(spec.num_queries),
-            _fmt_n_images(dumped.get("n_images")),
+            _fmt_n_images(spec.model_dump(mode="json").get("n_images")),
             spec.source.kind,
         )
-    Console().print(table)
+    _console().print(table)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 import mimicgen.validate
 from mimicgen.cli import app  # importing mimicgen.cli registers the commands
-from mimicgen.cli.build_cmd import _parse_shard, apply_overrides
-from mimicgen.errors import InputError
+from mimicgen.cli.build_cmd import _parse_shard, apply_overrides, resolve_spec_paths
+from mimicgen.errors import InputError, SpecError
 from mimicgen.export.benchmark import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
 from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders
@@ -81,13 +81,32 @@ def test_bad_shard_argument(text):
 
 
 def test_overrides_revalidate_and_cap():
+    from mimicgen.specs import CountingSpec
+
     specs = [
-        FakeSpec(name="a", source=SourceSpec(), num_queries=40, seed=1),
-        FakeSpec(name="b", source=SourceSpec(), num_queries=3, seed=2),
+        CountingSpec(name="a", num_queries=40, seed=1),
+        CountingSpec(name="b", num_queries=3, seed=2),
     ]
-    out = apply_overrides(
-        specs, source=SourceSpec(kind="synthetic", n_images=50), seed=9, smoke=True
-    )
+    src = SourceSpec(kind="synthetic", n_images=50)
+    out = apply_overrides(specs, source=src, seed=9, smoke=True)
     assert [s.num_queries for s in out] == [5, 3]
-    assert {s.seed for s in out} == {9} and out[0].source.n_images == 50
+    assert {s.seed for s in out} == {9} and out[0].source == src
     assert specs[0].num_queries == 40  # originals untouched
+    with pytest.raises(SpecError):  # re-validated: a bad override is a one-line spec error
+        apply_overrides(specs, seed="x")  # type: ignore[arg-type]
+
+
+def test_ls_lists_every_shipped_spec_and_build_resolves_names():
+    from mimicgen.specs import shipped_specs_dir, spec_files
+
+    res = runner.invoke(app, ["ls"])
+    assert res.exit_code == 0, res.output
+    root = shipped_specs_dir()
+    files = spec_files(root)
+    assert files, "task_specs/ ships specs"
+    for f in files:
+        assert str(f.relative_to(root).with_suffix("")) in res.stdout
+    assert resolve_spec_paths(["demo"]) == [root / "demo"]
+    assert resolve_spec_paths(["demo/common"]) == [root / "demo" / "common.yaml"]
+    with pytest.raises(InputError, match="mimicgen ls"):
+        resolve_spec_paths(["no/such/spec"])
