@@ -1,0 +1,36 @@
+"""Model adapters (import torch/transformers; load lazily via :func:`load_adapter`)."""
+
+from __future__ import annotations
+
+__all__ = ["ADAPTERS", "adapter_for", "load_adapter"]
+
+ADAPTERS = ("qwen2_vl", "qwen2_5_vl", "llava_onevision")
+"""``config.model_type`` values with an adapter."""
+
+
+def adapter_for(model_type: str) -> type:
+    """The adapter class for a ``config.model_type``."""
+    from mimicgen.errors import InputError
+    from mimicgen.probes.adapters.llava_onevision import LlavaOnevisionAdapter
+    from mimicgen.probes.adapters.qwen2_vl import Qwen2VLAdapter, Qwen25VLAdapter
+
+    for cls in (Qwen2VLAdapter, Qwen25VLAdapter, LlavaOnevisionAdapter):
+        if model_type in cls.model_types:
+            return cls
+    raise InputError(f"no probe adapter for model_type {model_type!r}; supported: "
+                     f"{', '.join(ADAPTERS)}")
+
+
+def load_adapter(path: str, dtype: str = "auto", device: str | None = None,
+                 device_map: str | None = None):  # noqa: ANN201 (torch types stay lazy)
+    """Read ``config.json`` of a hub id / local folder and load it with the matching adapter."""
+    from transformers import AutoConfig
+
+    from mimicgen.errors import InputError
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
+                         "pass a local model folder or a cached hub id") from None
+    return adapter_for(config.model_type).from_pretrained(path, dtype, device, device_map)

@@ -1,0 +1,256 @@
+"""Model adapter interface: load a VLM, turn (images, question) into decoder inputs, generate.
+
+An adapter owns everything family-specific (prompt format, image encoding, token grid, rotary
+positions). Everything else (pooling, masks, statistics, greedy decoding) is shared and works on
+the adapter's :class:`PreparedInput`: input embeddings with the vision features already in place,
+the position ids, and the :class:`~mimicgen.probes.tokens.TokenMap`.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from mimicgen.errors import InputError
+from mimicgen.probes.attention import ATTN_IMPLEMENTATION, ProbeState, probe_state, register
+from mimicgen.probes.pooling import avg_pool_tokens
+from mimicgen.probes.tokens import TokenMap, pool_cells, token_map_from_ids
+
+__all__ = ["EncodedImages", "PreparedInput", "VLMAdapter", "IMAGE_MARKER", "resolve_dtype"]
+
+IMAGE_MARKER = "<image>"
+"""In a question, marks where an image goes (if the count matches, images are interleaved)."""
+
+
+@dataclass
+class EncodedImages:
+    """Vision features of a query's images, as the language model will receive them."""
+
+    features: list[torch.Tensor]
+    """Per image ``(n_i, hidden)`` features in sequence order."""
+    cells: list[np.ndarray]
+    """Per image ``(n_i, 2)`` grid cell of each token (-1 where a token has no cell)."""
+    grids: list[tuple[int, int]]
+    """Per image ``(rows, cols)`` of its token grid."""
+    extra: dict[str, Any]
+    """Family-specific leftovers needed for positions (e.g. Qwen's ``image_grid_thw``)."""
+
+
+@dataclass
+class PreparedInput:
+    """One prompt ready for the decoder."""
+
+    input_ids: torch.Tensor
+    """``(1, L)`` token ids with image placeholders."""
+    inputs_embeds: torch.Tensor
+    """``(1, L, hidden)`` embeddings with the vision features scattered into the placeholders."""
+    position_ids: torch.Tensor
+    """Position ids in the decoder's own layout (``(1, L)``, or ``(3, 1, L)`` for M-RoPE)."""
+    tokens: TokenMap
+    """Which image / grid cell each position holds."""
+    next_position: int
+    """Rotary position of the first generated token."""
+
+
+def resolve_dtype(name: str) -> torch.dtype | str:
+    """``auto`` | ``float32`` | ``float16`` | ``bfloat16`` -> a torch dtype (or ``"auto"``)."""
+    table = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if name == "auto":
+        return "auto"
+    if name not in table:
+        raise InputError(f"unknown --dtype {name!r}; use auto, float32, float16 or bfloat16")
+    return table[name]
+
+
+class VLMAdapter(ABC):
+    """Base class: one per model family. Subclasses set ``model_types`` and the hooks below."""
+
+    model_types: ClassVar[tuple[str, ...]] = ()
+    """``config.model_type`` values this adapter handles."""
+    image_token: ClassVar[str]
+    """The image placeholder token string of this family's tokenizer."""
+
+    def __init__(self, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.image_token_id = int(model.config.image_token_id)
+        layers = self.language_model.layers
+        self.layer_of = {id(layer.self_attn): i for i, layer in enumerate(layers)}
+
+    # ---- loading -------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str, dtype: str = "auto", device: str | None = None,
+                        device_map: str | None = None) -> VLMAdapter:
+        """Load model, tokenizer and image processor from a hub id or local folder."""
+        from transformers import AutoTokenizer
+
+        register()
+        kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype),
+                                  "attn_implementation": cls.attn_implementation()}
+        if device_map:
+            kwargs["device_map"] = device_map
+        model = cls.model_class().from_pretrained(path, **kwargs)
+        if device and not device_map:
+            model = model.to(device)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        return cls(model, tokenizer, cls.image_processor_class().from_pretrained(path))
+
+    @classmethod
+    def attn_implementation(cls) -> dict[str, str]:
+        """Probe attention for the language model; the vision tower keeps fast ``sdpa``."""
+        return {"text_config": ATTN_IMPLEMENTATION, "vision_config": "sdpa"}
+
+    @classmethod
+    @abstractmethod
+    def model_class(cls) -> type:
+        """The transformers model class to instantiate."""
+
+    @classmethod
+    @abstractmethod
+    def image_processor_class(cls) -> type:
+        """The (PIL-backend) image processor class."""
+
+    # ---- family hooks --------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def language_model(self) -> nn.Module:
+        """The decoder (has ``.layers`` and ``.embed_tokens``)."""
+
+    @abstractmethod
+    def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
+        """Run the vision tower (+ projector) on the images."""
+
+    @abstractmethod
+    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
+        """Wrap user ``segments`` (text, or an image index) in the chat format."""
+
+    @abstractmethod
+    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
+                  pooled: bool) -> tuple[torch.Tensor, int]:
+        """Position ids for the prompt and the position of the first generated token."""
+
+    @abstractmethod
+    def decode_positions(self, position: int) -> torch.Tensor:
+        """Position ids for one generated token at rotary position ``position``."""
+
+    # ---- shared machinery ----------------------------------------------------------------
+    @property
+    def num_layers(self) -> int:
+        return len(self.language_model.layers)
+
+    @property
+    def device(self) -> torch.device:
+        return self.language_model.embed_tokens.weight.device
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id or self.model.config.text_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        if self.tokenizer.eos_token_id is not None:
+            ids = [*ids, self.tokenizer.eos_token_id]
+        return {int(i) for i in ids if i is not None}
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @staticmethod
+    def user_segments(question: str, n_images: int) -> list[str | int]:
+        """Images where the question marks them with ``<image>``, else all images first."""
+        parts = re.split(re.escape(IMAGE_MARKER), question)
+        if len(parts) == n_images + 1 and n_images:
+            out: list[str | int] = [parts[0]]
+            for i, text in enumerate(parts[1:]):
+                out += [i, text]
+            return [s for s in out if s != ""]
+        return [*range(n_images), question.replace(IMAGE_MARKER, "").strip()]
+
+    @torch.no_grad()
+    def prepare(self, images: Sequence[Image.Image], question: str, pool: int = 1) -> PreparedInput:
+        """Build decoder inputs for ``images`` + ``question``, pooling vision tokens by ``pool``."""
+        enc = self.encode_images(images)
+        if pool > 1:
+            enc.features = [avg_pool_tokens(f, pool) for f in enc.features]
+            enc.cells = [pool_cells(c, pool) for c in enc.cells]
+        ids: list[int] = []
+        for part in self.prompt_parts(self.user_segments(question, len(images))):
+            ids += self._ids(part) if isinstance(part, str) else [self.image_token_id] * len(
+                enc.features[part])
+        input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
+        tokens = token_map_from_ids(np.asarray(ids), self.image_token_id, enc.cells, enc.grids)
+        embeds = self.language_model.embed_tokens(input_ids)
+        if enc.features:
+            where = torch.from_numpy(np.flatnonzero(tokens.is_vision)).to(self.device)
+            feats = torch.cat(enc.features).to(embeds.dtype)
+            embeds[0, where] = feats
+        position_ids, next_position = self.positions(input_ids, enc, pooled=pool > 1)
+        return PreparedInput(input_ids, embeds, position_ids, tokens, next_position)
+
+    @torch.no_grad()
+    def layer_outputs(self, prepared: PreparedInput, state: ProbeState | None = None
+                      ) -> list[torch.Tensor]:
+        """Output hidden states ``(L, hidden)`` of every decoder layer for the prompt."""
+        outs: list[torch.Tensor] = []
+
+        def keep(_module: nn.Module, _args: Any, output: Any) -> None:
+            outs.append((output[0] if isinstance(output, tuple) else output)[0].detach())
+
+        hooks = [layer.register_forward_hook(keep) for layer in self.language_model.layers]
+        try:
+            with probe_state(state or self.state(prepared)):
+                self.language_model(inputs_embeds=prepared.inputs_embeds,
+                                    position_ids=prepared.position_ids, use_cache=False)
+        finally:
+            for h in hooks:
+                h.remove()
+        return outs
+
+    def state(self, prepared: PreparedInput, mask: np.ndarray | None = None,
+              mask_layers: frozenset[int] = frozenset(), recorder: Any = None) -> ProbeState:
+        """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``)."""
+        m = None
+        if mask is not None:
+            m = torch.from_numpy(mask)[None, None].to(self.device)
+        return ProbeState(layer_of=self.layer_of, prompt_len=len(prepared.tokens), mask=m,
+                          mask_layers=mask_layers, recorder=recorder)
+
+    @torch.no_grad()
+    def generate(self, prepared: PreparedInput, max_new_tokens: int,
+                 state: ProbeState | None = None) -> list[int]:
+        """Greedy decoding with a KV cache; stops at an end-of-sequence token."""
+        from transformers import DynamicCache
+
+        state = state or self.state(prepared)
+        eos = self.eos_token_ids
+        lm_head = self.model.lm_head
+        cache = DynamicCache(config=self.model.config.get_text_config())
+        out_ids: list[int] = []
+        with probe_state(state):
+            out = self.language_model(inputs_embeds=prepared.inputs_embeds,
+                                      position_ids=prepared.position_ids,
+                                      past_key_values=cache, use_cache=True)
+            for step in range(max_new_tokens):
+                nxt = int(lm_head(out.last_hidden_state[:, -1]).argmax(-1))
+                if nxt in eos:
+                    break
+                out_ids.append(nxt)
+                if step == max_new_tokens - 1:
+                    break
+                emb = self.language_model.embed_tokens(torch.tensor([[nxt]], device=self.device))
+                out = self.language_model(inputs_embeds=emb,
+                                          position_ids=self.decode_positions(
+                                              prepared.next_position + step),
+                                          past_key_values=out.past_key_values, use_cache=True)
+        return out_ids
+
+    def decode_text(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()

@@ -1,0 +1,104 @@
+"""Qwen2-VL and Qwen2.5-VL adapters (M-RoPE positions, merged 2x2 patch tokens)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
+from mimicgen.probes.tokens import grid_cells
+
+__all__ = ["Qwen2VLAdapter", "Qwen25VLAdapter"]
+
+SYSTEM = "You are a helpful assistant."
+
+
+class Qwen2VLAdapter(VLMAdapter):
+    """Qwen2-VL: each image becomes ``(h/2) x (w/2)`` merged tokens between vision start/end."""
+
+    model_types = ("qwen2_vl",)
+    image_token = "<|image_pad|>"
+
+    @classmethod
+    def model_class(cls) -> type:
+        from transformers import Qwen2VLForConditionalGeneration
+
+        return Qwen2VLForConditionalGeneration
+
+    @classmethod
+    def image_processor_class(cls) -> type:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+            Qwen2VLImageProcessorPil,
+        )
+
+        return Qwen2VLImageProcessorPil
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.model.language_model
+
+    @property
+    def merge(self) -> int:
+        return int(self.model.config.vision_config.spatial_merge_size)
+
+    @torch.no_grad()
+    def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
+        if not images:
+            return EncodedImages([], [], [], {"image_grid_thw": None})
+        batch = self.image_processor(images=list(images), return_tensors="pt")
+        thw = batch["image_grid_thw"].to(self.device)
+        pixels = batch["pixel_values"].to(self.device)
+        feats = self.model.model.get_image_features(pixels, thw).pooler_output
+        grids = [(int(h) // self.merge, int(w) // self.merge) for _, h, w in thw.tolist()]
+        cells = [grid_cells(r, c) for r, c in grids]
+        return EncodedImages(list(feats), cells, grids, {"image_grid_thw": thw})
+
+    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
+        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
+        for seg in segments:
+            parts += [seg] if isinstance(seg, str) else ["<|vision_start|>", seg, "<|vision_end|>"]
+        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
+
+    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
+                  pooled: bool) -> tuple[torch.Tensor, int]:
+        thw = enc.extra["image_grid_thw"]
+        if thw is None:
+            pos = torch.arange(input_ids.shape[1], device=self.device).view(1, 1, -1).expand(3, 1, -1)
+            return pos, input_ids.shape[1]
+        if pooled:
+            # Pooled tokens are a 1-D sequence: lay each image out as a 1 x n grid, so M-RoPE gives
+            # them consecutive width positions (the grid in merged-token units times the merge).
+            m = self.merge
+            thw = torch.tensor([[1, m, m * len(f)] for f in enc.features], device=self.device)
+        types = (input_ids == self.image_token_id).int()
+        pos, _ = self.model.model.get_rope_index(input_ids, mm_token_type_ids=types,
+                                                 image_grid_thw=thw)
+        return pos, int(pos.max()) + 1
+
+    def decode_positions(self, position: int) -> torch.Tensor:
+        return torch.full((3, 1, 1), position, dtype=torch.long, device=self.device)
+
+    @staticmethod
+    def rope_cells(position_ids: torch.Tensor, input_ids: torch.Tensor,
+                   image_token_id: int) -> np.ndarray:
+        """(row, col) of each image token as M-RoPE encodes it: the height and width positions
+        minus the image's start position (which the temporal position holds for a still image)."""
+        pos = position_ids[:, 0].cpu().numpy()
+        where = np.flatnonzero(input_ids[0].cpu().numpy() == image_token_id)
+        return np.stack([pos[1, where] - pos[0, where], pos[2, where] - pos[0, where]], axis=1)
+
+
+class Qwen25VLAdapter(Qwen2VLAdapter):
+    """Qwen2.5-VL: same prompt format and token layout; its own model class and vision tower."""
+
+    model_types = ("qwen2_5_vl",)
+
+    @classmethod
+    def model_class(cls) -> type:
+        from transformers import Qwen2_5_VLForConditionalGeneration
+
+        return Qwen2_5_VLForConditionalGeneration

@@ -1,0 +1,122 @@
+"""Adapters on tiny random models: token maps, masks in chosen layers, pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.probes.conftest import FAMILIES, noise_image
+
+torch = pytest.importorskip("torch")
+
+from mimicgen.probes.masks import additive_mask, allowed_pairs  # noqa: E402
+from mimicgen.probes.pooling import avg_pool_tokens  # noqa: E402
+
+QUESTION = "how many dog are there ?"
+
+
+def _outputs(adapter, images, kind=None, layers=frozenset()):
+    prepared = adapter.prepare(images, QUESTION)
+    state = None
+    if kind is not None:
+        mask = additive_mask(allowed_pairs(prepared.tokens, kind), torch.finfo(torch.float32).min)
+        state = adapter.state(prepared, mask=mask, mask_layers=frozenset(layers))
+    return prepared.tokens, adapter.layer_outputs(prepared, state)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_token_map_matches_placeholders(adapters, family):
+    adapter = adapters[family]
+    images = [noise_image(i, size) for i, size in enumerate([(56, 56), (28, 56), (56, 28)])]
+    prepared = adapter.prepare(images, QUESTION)
+    ids = prepared.input_ids[0].numpy()
+    tokens = prepared.tokens
+    placeholder = np.flatnonzero(ids == adapter.image_token_id)
+    np.testing.assert_array_equal(np.flatnonzero(tokens.is_vision), placeholder)
+    # Images appear in order, each a contiguous run.
+    assert list(tokens.image[placeholder]) == sorted(tokens.image[placeholder])
+    for i in range(3):
+        pos = tokens.positions(i)
+        assert np.all(np.diff(pos) == 1)
+    assert tokens.n_text == len(ids) - len(placeholder)
+    assert (tokens.row[~tokens.is_vision] == -1).all()
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl"])
+def test_qwen_token_cells_agree_with_mrope(adapters, family):
+    adapter = adapters[family]
+    images = [noise_image(0, (56, 56)), noise_image(1, (28, 56))]
+    prepared = adapter.prepare(images, QUESTION)
+    rope = adapter.rope_cells(prepared.position_ids, prepared.input_ids, adapter.image_token_id)
+    vis = prepared.tokens.is_vision
+    np.testing.assert_array_equal(rope[:, 0], prepared.tokens.row[vis])
+    np.testing.assert_array_equal(rope[:, 1], prepared.tokens.col[vis])
+    # The processor's grid (patches of 14 px merged 2x2): 56x56 -> 2x2, 28 wide x 56 high -> 2x1.
+    assert prepared.tokens.grids == ((2, 2), (2, 1))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_blockdiag_isolates_images_and_text_sees_all(adapters, family):
+    adapter = adapters[family]
+    layer = adapter.num_layers - 2
+    base = [noise_image(10), noise_image(11), noise_image(12)]
+    changed = [base[0], noise_image(99), base[2]]  # change image j = 1
+    masked = frozenset(range(layer + 1))  # mask layers 0..L so no earlier layer mixes images
+    tokens, a = _outputs(adapter, base, "blockdiag", masked)
+    _, b = _outputs(adapter, changed, "blockdiag", masked)
+    _, a0 = _outputs(adapter, base)
+    _, b0 = _outputs(adapter, changed)
+    before, after = tokens.positions(0), tokens.positions(2)
+    last = len(tokens) - 1  # a text token after all images
+    # Under the mask: images before and after j are untouched by j's pixels.
+    torch.testing.assert_close(a[layer][before], b[layer][before], rtol=0, atol=1e-6)
+    torch.testing.assert_close(a[layer][after], b[layer][after], rtol=0, atol=1e-6)
+    # Without it, the later image sees j (causal attention: the earlier one cannot).
+    assert (a0[layer][after] - b0[layer][after]).abs().max() > 1e-4
+    # Text still sees every image under the mask.
+    assert (a[layer][last] - b[layer][last]).abs().max() > 1e-4
+    # And cross-image attention both ways makes even the earlier image depend on j.
+    _, c = _outputs(adapter, base, "bidirectional", masked)
+    _, d = _outputs(adapter, changed, "bidirectional", masked)
+    assert (c[layer][before] - d[layer][before]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_mask_only_in_chosen_layers(adapters, family):
+    adapter = adapters[family]
+    images = [noise_image(20), noise_image(21)]
+    top = adapter.num_layers - 1
+    _, dense = _outputs(adapter, images)
+    _, late = _outputs(adapter, images, "blockdiag", {top})
+    # Layers below the masked one are bit-identical to the dense run; the masked one differs.
+    for layer in range(top):
+        torch.testing.assert_close(dense[layer], late[layer], rtol=0, atol=0)
+    assert (dense[top] - late[top]).abs().max() > 1e-5
+
+
+def _hand_pool(x: np.ndarray, f: int) -> np.ndarray:
+    return np.stack([x[i:i + f].mean(0) for i in range(0, len(x), f)])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pool_divides_tokens_and_averages(adapters, family):
+    adapter = adapters[family]
+    images = [noise_image(30, (56, 56)), noise_image(31, (56, 56))]
+    full = adapter.prepare(images, QUESTION)
+    pooled = adapter.prepare(images, QUESTION, pool=2)
+    n_full, n_pooled = full.tokens.vision_counts(), pooled.tokens.vision_counts()
+    assert n_pooled == [-(-n // 2) for n in n_full]
+    assert full.tokens.n_text == pooled.tokens.n_text
+    feats = adapter.encode_images(images).features
+    for i, f in enumerate(feats):
+        got = pooled.inputs_embeds[0, pooled.tokens.positions(i)].numpy()
+        np.testing.assert_allclose(got, _hand_pool(f.numpy(), 2), rtol=1e-5, atol=1e-6)
+    ids = adapter.generate(pooled, 3)
+    assert len(ids) <= 3
+
+
+def test_avg_pool_tokens_hand_written():
+    x = torch.arange(14, dtype=torch.float32).reshape(7, 2)
+    out = avg_pool_tokens(x, 3)
+    np.testing.assert_allclose(out.numpy(), [[2, 3], [8, 9], [12, 13]])
+    assert avg_pool_tokens(x, 1) is x
