@@ -58,6 +58,9 @@ class SceneParams(BaseModel):
     """Random positions tried per icon; an icon that finds no room is dropped (never annotated)."""
 
 
+_DEFAULTS = SceneParams()
+
+
 @dataclass(frozen=True)
 class SceneBox:
     """An annotated object: exact pixel bounds of what was drawn (right/bottom exclusive)."""
@@ -90,30 +93,36 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def render_background(rng: np.random.Generator, size: int) -> np.ndarray:
+def render_background(rng: np.random.Generator, size: int) -> Image.Image:
     """A low-saturation textured background: gradient + stripes + soft blotches + fine grain.
 
-    Built with whole-array numpy operations. All channels share one luminance field plus a small
-    constant tint, so the result is always greyish and never matches an icon colour.
+    One luminance field is built with whole-array numpy operations (stripes via the separable
+    identity sin(a+b) = sin a cos b + cos a sin b, so no per-pixel trigonometry), then mapped to
+    RGB through per-channel lookup tables that add a small tint and clamp to ``BACKGROUND_RANGE``:
+    the result is always greyish and never matches an icon colour.
     """
     lo, hi = BACKGROUND_RANGE
-    coords = np.arange(size, dtype=np.float32) / size
-    x, y = coords[None, :], coords[:, None]
-    angle = rng.uniform(0.0, 2 * math.pi)
-    lum = np.float32(rng.uniform(-35, 35)) * (x * math.cos(angle) + y * math.sin(angle))
+    coords = np.arange(size, dtype=np.float32) / np.float32(size)
+    angle, slope = rng.uniform(0.0, 2 * math.pi), np.float32(rng.uniform(-35, 35))
+    gx, gy = slope * math.cos(angle) * coords, slope * math.sin(angle) * coords
+    lum = gy[:, None] + gx[None, :]
     if rng.random() < 0.6:  # stripes at a random angle and period
         theta, period = rng.uniform(0.0, math.pi), rng.uniform(0.04, 0.2)
-        phase = (x * math.cos(theta) + y * math.sin(theta)) * (2 * math.pi / period)
-        lum = lum + np.float32(rng.uniform(4, 18)) * np.sin(phase + rng.uniform(0, 2 * math.pi))
+        amp, phase = np.float32(rng.uniform(4, 18)), rng.uniform(0, 2 * math.pi)
+        ax = coords * np.float32(math.cos(theta) * 2 * math.pi / period)
+        ay = coords * np.float32(math.sin(theta) * 2 * math.pi / period) + np.float32(phase)
+        lum += np.outer(amp * np.cos(ay), np.sin(ax)) + np.outer(amp * np.sin(ay), np.cos(ax))
     grid = int(rng.integers(3, 10))  # soft blotches: bicubic-upsampled coarse noise
     coarse = rng.standard_normal((grid, grid)).astype(np.float32)
-    blotch = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
-    lum = lum + np.float32(rng.uniform(4, 16)) * blotch
-    lum = lum + rng.integers(-2, 3, size=(size, size)).astype(np.float32)  # fine grain
-    tint = rng.integers(-12, 13, size=3).astype(np.float32)
-    base = rng.uniform(lo + 45, hi - 45)
-    rgb = base + lum[:, :, None] + tint[None, None, :]
-    return np.clip(rgb, lo, hi).astype(np.uint8)
+    coarse *= np.float32(rng.uniform(4, 16))
+    lum += np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
+    lum += rng.integers(-2, 3, size=(size, size), dtype=np.int8)  # fine grain
+    lum += np.float32(rng.uniform(lo + 45, hi - 45))
+    grey = Image.fromarray(np.clip(lum, 0, 255).astype(np.uint8))
+    tint = rng.integers(-12, 13, size=3)
+    levels = np.arange(256)
+    luts = [np.clip(levels + int(t), lo, hi).tolist() for t in tint]
+    return Image.merge("RGB", [grey.point(lut) for lut in luts])
 
 
 def _choose_items(rng: np.random.Generator, size: int, p: SceneParams) -> list[_Item]:
@@ -195,9 +204,9 @@ def render_scene(
     Items are placed largest first at random free positions; one that finds no room within
     ``max_tries`` is dropped before drawing, so every box annotates exactly one drawn object.
     """
-    p = params or SceneParams()
+    p = params or _DEFAULTS
     rng = scene_rng(seed, index)
-    image = Image.fromarray(render_background(rng, size))
+    image = render_background(rng, size)
     items = sorted(_choose_items(rng, size, p), key=lambda it: -(it.w * it.h))
     placed: list[tuple[int, int, int, int]] = []
     boxes: list[SceneBox] = []
