@@ -25,10 +25,11 @@ from urllib.parse import quote
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from mimicgen.errors import InputError
 from mimicgen.io import atomic_write_text
 from mimicgen.plots.bench_io import Benchmark, load_benchmark
-from mimicgen.plots.inputs import PlotData, gather_inputs, score_predictions
-from mimicgen.plots.report_io import PIPELINES, TASKS, control_series, sort_values
+from mimicgen.plots.inputs import PlotData, gather_inputs
+from mimicgen.plots.report_io import PIPELINES, SAMPLE_SCHEMA, TASKS, control_series, sort_values
 from mimicgen.plots.style import ROLE_COLOURS, FigureStyle
 
 __all__ = ["ReportOptions", "fmt_value", "render_report", "score_in_memory", "write_report"]
@@ -79,31 +80,19 @@ def _num_td(value: Any, key: list[Any]) -> str:
 # ------------------------------------------------------------------------------------- scoring
 
 def score_in_memory(bench_dir: Path, pred_paths: list[Path], pipeline: str, seed: int
-                    ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
-    """Score prediction files: report model entries plus per-sample results of ``pipeline``."""
-    from mimicgen.scoring.check import check
-    from mimicgen.scoring.ingest import load_benchmark as load_scoring_bench
-    from mimicgen.scoring.ingest import load_predictions
-
-    bench = load_benchmark(bench_dir)
-    sbench = load_scoring_bench(bench_dir)
-    vocab = sbench.vocabulary
-    entries: list[dict[str, Any]] = []
+                    ) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Score prediction files (``mimicgen.scoring.score_files``): the report and its per-sample
+    results for ``pipeline``."""
+    try:
+        from mimicgen.scoring import score_files
+    except ImportError:
+        raise InputError("mimicgen.scoring is not available in this install; score with "
+                         "`mimicgen score` and pass --scores report.json instead") from None
     rows: list[dict[str, Any]] = []
-    for path in pred_paths:
-        entry = dict(score_predictions(bench, path, seed))
-        entry.setdefault("name", path.stem)
-        entries.append(entry)
-        preds = load_predictions(path, sbench)
-        for rec in sbench.records:  # one verdict per query; bounded by the benchmark size
-            pred = preds.by_id.get(str(rec["id"]))
-            res = check(rec["task"], pred, rec, pipeline, vocab=vocab)
-            rows.append({"model": entry["name"], "pipeline": pipeline, "id": str(rec["id"]),
-                         "task": rec["task"], "prediction": pred, "parsed": res.parsed,
-                         "correct": res.correct})
-    schema = {"model": pl.Utf8, "pipeline": pl.Utf8, "id": pl.Utf8, "task": pl.Utf8,
-              "prediction": pl.Utf8, "parsed": pl.Boolean, "correct": pl.Boolean}
-    return entries, pl.DataFrame(rows, schema=schema)
+    report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
+    cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}
+    cols["id"] = [str(x) for x in cols["id"]]
+    return report, pl.DataFrame(cols, schema=SAMPLE_SCHEMA)
 
 
 # -------------------------------------------------------------------------------------- tables
@@ -283,7 +272,8 @@ def _cards_html(data: PlotData, bench: Benchmark, thumbs: _Thumbs, n: int) -> tu
             preds.append(f"<tr class=\"{'ok' if ok else 'bad'}\"><td>{_e(model)}</td><td>{_e(text)}</td>"
                          f"<td>{'✓' if ok else '✗'}</td></tr>")
         cards.append(
-            f"<article class=\"card\" data-task=\"{_e(rec['task'])}\" data-correct=\"{','.join(flags)}\">"
+            f"<article class=\"card\" data-id=\"{_e(rid)}\" data-task=\"{_e(rec['task'])}\" "
+            f"data-correct=\"{','.join(flags)}\">"
             f"<header><b>{_e(rid)}</b> <span class=\"task\">{_e(rec['task'])}</span></header>"
             f"<div class=\"strip\">{''.join(imgs)}</div>"
             f"<p class=\"q\">{_e(rec.get('question', ''))}</p>"
@@ -390,11 +380,13 @@ def write_report(bench_dir: Path, out: Path, predictions: list[Path], scores: li
                  probes: list[Path], options: ReportOptions) -> list[str]:
     """Score/load everything, render the page and write it atomically; returns notes for the CLI."""
     bench = load_benchmark(bench_dir)
-    extra_models, extra_samples = [], None
+    scored: dict[str, Any] = {"models": []}
+    extra_samples = None
     if predictions:
-        extra_models, extra_samples = score_in_memory(bench_dir, predictions, options.pipeline, options.seed)
+        scored, extra_samples = score_in_memory(bench_dir, predictions, options.pipeline, options.seed)
     data = gather_inputs([*scores, *probes], bench_dir=bench_dir, pipeline=options.pipeline,
-                         extra_models=extra_models, extra_samples=extra_samples)
+                         extra_models=scored["models"], extra_samples=extra_samples)
+    data.baselines = data.baselines or dict(scored.get("baselines") or {})
     page = render_report(data, bench, out, options, data.baselines)
     atomic_write_text(out, page)
     return [f"note: {v}" for v in data.notes.values()]

@@ -131,10 +131,12 @@ def gather_inputs(paths: list[Path], bench_dir: Path | None = None, pipeline: st
             sample_frames.append(df.with_columns(pl.col("model").replace(renames)))
         else:
             notes["samples"] = f"per-sample results {sp} not found"
+    extra_renames: dict[str, str] = {}
     for model in extra_models or []:
-        models.append({**model, "name": _unique(str(model["name"]), seen)})
+        extra_renames[str(model["name"])] = _unique(str(model["name"]), seen)
+        models.append({**model, "name": extra_renames[str(model["name"])]})
     if extra_samples is not None:
-        sample_frames.append(extra_samples)
+        sample_frames.append(extra_samples.with_columns(pl.col("model").replace(extra_renames)))
 
     bench: Benchmark | None = None
     if bench_dir is not None:
