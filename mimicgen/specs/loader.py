@@ -29,6 +29,7 @@ __all__ = [
     "load_suite",
     "shipped_specs_dir",
     "shipped_templates_dir",
+    "spec_files",
     "spec_from_dict",
     "spec_hash",
     "with_overrides",
@@ -147,17 +148,32 @@ def load_spec(path: str | os.PathLike[str]) -> TaskSpec:
     return spec_from_dict(data, str(path))
 
 
+def spec_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Spec files under ``folder`` (recursive, sorted), skipping include-only folders: any
+    folder named ``base`` or starting with ``_`` holds fragments, not complete specs."""
+    root = Path(folder)
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).parts[:-1]
+        if p.suffix not in (".yaml", ".yml") or not p.is_file():
+            continue
+        if any(part == "base" or part.startswith("_") for part in rel):
+            continue
+        out.append(p)
+    return out
+
+
 def load_suite(paths: Iterable[str | os.PathLike[str]]) -> list[TaskSpec]:
-    """Load several specs; a directory contributes its ``*.yaml`` files (sorted, not recursive,
-    so a ``base/`` folder of includes is skipped). Spec names must be unique."""
+    """Load several specs; a directory contributes its :func:`spec_files`. Spec names must be
+    unique (they prefix query ids)."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            found = spec_files(p)
             if not found:
                 raise SpecError(f"{p}: no *.yaml spec files in this directory")
-            files.extend(sorted(found))
+            files.extend(found)
         else:
             files.append(p)
     specs = [load_spec(f) for f in files]

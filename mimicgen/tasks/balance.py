@@ -7,6 +7,8 @@ balanced to within one per value, and query q's value never depends on other que
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 __all__ = ["block_balanced_index"]
@@ -20,5 +22,10 @@ def block_balanced_index(seed: int, q: int, n: int, salt: int = 0) -> int:
     if n <= 0:
         raise ValueError("cannot balance over an empty set")
     block, pos = divmod(q, n)
+    return _block_permutation(seed, salt, block, n)[pos]
+
+
+@lru_cache(maxsize=1024)
+def _block_permutation(seed: int, salt: int, block: int, n: int) -> tuple[int, ...]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, _BALANCE_STREAM, salt, block]))
-    return int(rng.permutation(n)[pos])
+    return tuple(rng.permutation(n).tolist())

@@ -36,6 +36,77 @@ _ANCHOR_CANDIDATES = 256  # majority candidates examined per anchor proposal
 _KEY_SEED = 0x0DD0E  # fixed: signature keys are an implementation detail, not a random choice
 
 
+class _SignatureTable:
+    """Images grouped by a hash of their class set, and the candidate odd rows.
+
+    ``key_rec``/``key_other`` are the per-class keys used for a class that is recognisable /
+    only present in an image. With the same key for both, the hash is the plain set of present
+    classes; with different keys it also fixes which classes are recognisable, so a majority
+    drawn from one group agrees on recognisability and always passes the strict re-check.
+    """
+
+    def __init__(
+        self,
+        prep: PreparedIndex,
+        pool: np.ndarray,
+        m: int,
+        key_rec: np.ndarray,
+        key_other: np.ndarray,
+    ) -> None:
+        lens = np.diff(prep.img_offsets)
+        pair_key = np.where(prep.pair_rec > 0, key_rec[prep.pair_cls], key_other[prep.pair_cls])
+        sig = np.zeros(lens.size, dtype=np.int64)
+        nonempty = np.flatnonzero(lens > 0)
+        if nonempty.size:
+            sig[nonempty] = np.bitwise_xor.reduceat(pair_key, prep.img_offsets[nonempty])
+        sig[~np.isin(np.arange(lens.size), prep.image_ids)] = 0
+        self.sig = sig
+        self.order = np.argsort(sig, kind="stable")
+        self.sorted = sig[self.order]
+        # Candidate odd rows: (image, answer class) pairs recognisable, class in the pool, with
+        # at least m images sharing the odd image's signature, and some context.
+        rows = np.flatnonzero((prep.pair_rec > 0) & np.isin(prep.pair_cls, pool))
+        rows = rows[lens[prep.pair_img[rows]] >= 2]
+        rows = rows[self.group_size(sig[prep.pair_img[rows]]) >= m]
+        ctx = sig[prep.pair_img[rows]] ^ pair_key[rows]
+        n_ctx = self.group_size(ctx)
+        # Per class, rows sorted by context group size (descending): the rows usable for a
+        # query of N images are then a prefix, found with one searchsorted.
+        order = np.lexsort((-n_ctx, prep.pair_cls[rows]))
+        self.rows, self.ctx, self.neg_n_ctx = rows[order], ctx[order], -n_ctx[order]
+        cls_sorted = prep.pair_cls[self.rows]
+        uniq, starts = np.unique(cls_sorted, return_index=True)
+        ends = np.append(starts[1:], cls_sorted.size)
+        self.span = {int(c): (int(a), int(b)) for c, a, b in zip(uniq, starts, ends, strict=True)}
+        self.prep = prep
+
+    def group_size(self, values: np.ndarray) -> np.ndarray:
+        """How many images have each signature in ``values``."""
+        lo = np.searchsorted(self.sorted, values, side="left")
+        return np.searchsorted(self.sorted, values, side="right") - lo
+
+    def group(self, value: int) -> np.ndarray:
+        lo = np.searchsorted(self.sorted, value, side="left")
+        hi = np.searchsorted(self.sorted, value, side="right")
+        return self.order[lo:hi]
+
+    def usable(self, a: int, need: int) -> tuple[int, int]:
+        """Row range of class ``a`` whose context group has at least ``need`` images."""
+        lo, hi = self.span.get(a, (0, 0))
+        return lo, lo + int(np.searchsorted(self.neg_n_ctx[lo:hi], -need, side="right"))
+
+    def propose(
+        self, rng: np.random.Generator, lo: int, hi: int, n: int, m: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        j = lo + int(rng.integers(hi - lo))
+        odd_img = int(self.prep.pair_img[self.rows[j]])
+        same = self.group(int(self.sig[odd_img]))
+        others = same[same != odd_img]
+        odd = np.concatenate(([odd_img], others[rng.choice(others.size, m - 1, replace=False)]))
+        ctx = self.group(int(self.ctx[j]))
+        return odd, ctx[rng.choice(ctx.size, n - m, replace=False)]
+
+
 @register_task("odd_one")
 class OddOneSampler(TaskSampler):
     spec: OddOneSpec
@@ -44,33 +115,16 @@ class OddOneSampler(TaskSampler):
         super().__init__(spec, prep)
         m = spec.minority
         n_lo = bounds(spec.n_images)[0]
-        keys = np.random.default_rng(_KEY_SEED).integers(
-            1, np.iinfo(np.int64).max, size=len(prep.class_names), dtype=np.int64
+        key_rng = np.random.default_rng(_KEY_SEED)
+        top = np.iinfo(np.int64).max
+        key_rec = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
+        key_other = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
+        # Flagged table first (always valid under both readings), plain table second.
+        self.tables = (
+            _SignatureTable(prep, self.pool, m, key_rec, key_other),
+            _SignatureTable(prep, self.pool, m, key_rec, key_rec),
         )
-        lens = np.diff(prep.img_offsets)
-        sig = np.zeros(lens.size, dtype=np.int64)
-        nonempty = np.flatnonzero(lens > 0)
-        if nonempty.size:
-            sig[nonempty] = np.bitwise_xor.reduceat(keys[prep.pair_cls], prep.img_offsets[nonempty])
-        sig[~np.isin(np.arange(lens.size), prep.image_ids)] = 0
-        self.sig = sig
-        self.sig_order = np.argsort(sig, kind="stable")
-        self.sig_sorted = sig[self.sig_order]
-        # Candidate odd rows: (image, answer class) pairs recognisable, class in the pool.
-        rows = np.flatnonzero((prep.pair_rec > 0) & np.isin(prep.pair_cls, self.pool))
-        rows = rows[lens[prep.pair_img[rows]] >= 2]  # the odd image must have context
-        ctx = sig[prep.pair_img[rows]] ^ keys[prep.pair_cls[rows]]
-        n_ctx = self._group_size(ctx)
-        n_same = self._group_size(sig[prep.pair_img[rows]])
         self.n_rec = np.array([prep.recognisable_images(int(c)).size for c in self.pool])
-        self.rows, self.ctx, self.n_ctx, self.n_same = rows, ctx, n_ctx, n_same
-        order = np.argsort(prep.pair_cls[rows], kind="stable")
-        sorted_cls = prep.pair_cls[rows][order]
-        uniq, starts = np.unique(sorted_cls, return_index=True)
-        ends = np.append(starts[1:], sorted_cls.size)
-        self.rows_by_class = {
-            int(c): order[lo:hi] for c, lo, hi in zip(uniq, starts, ends, strict=True)
-        }
         if not (self.n_rec >= m).any():
             raise self.fail(
                 f"no pool class is recognisable in {m} image(s) (minority); pool has "
@@ -79,17 +133,6 @@ class OddOneSampler(TaskSampler):
         if prep.n_images < n_lo:
             raise self.fail(f"n_images minimum {n_lo} exceeds the {prep.n_images} source images")
 
-    def _group_size(self, values: np.ndarray) -> np.ndarray:
-        """How many images have each signature in ``values``."""
-        lo = np.searchsorted(self.sig_sorted, values, side="left")
-        hi = np.searchsorted(self.sig_sorted, values, side="right")
-        return hi - lo
-
-    def _group(self, value: int) -> np.ndarray:
-        lo = np.searchsorted(self.sig_sorted, value, side="left")
-        hi = np.searchsorted(self.sig_sorted, value, side="right")
-        return self.sig_order[lo:hi]
-
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         prep, m = self.prep, self.spec.minority
         n = draw_int(rng, self.spec.n_images)
@@ -97,21 +140,20 @@ class OddOneSampler(TaskSampler):
         a = pick_answer_class(self, q, rng, attempt, self.n_rec, m, self.spec.balance_answers)
         if a is None:
             return "no pool class is recognisable in enough images"
-        cand = self.rows_by_class.get(a, np.zeros(0, dtype=np.int64))
-        good = cand[(self.n_ctx[cand] >= n - m) & (self.n_same[cand] >= m)]
-        if good.size and attempt % 2 == 0:
-            j = int(good[rng.integers(good.size)])
-            odd_img = int(prep.pair_img[self.rows[j]])
-            same = self._group(int(self.sig[odd_img]))
-            others = same[same != odd_img]
-            odd = np.concatenate(([odd_img], others[rng.choice(others.size, m - 1, replace=False)]))
-            ctx = self._group(int(self.ctx[j]))
-            majority = ctx[rng.choice(ctx.size, n - m, replace=False)]
-        else:
+        picked: tuple[np.ndarray, np.ndarray] | str | None = None
+        # Every fourth attempt skips the signature tables so odd cases they cannot express
+        # still get proposals from the anchor construction.
+        if attempt % 4 != 3:
+            for table in self.tables:
+                lo, hi = table.usable(a, n - m)
+                if hi > lo:
+                    picked = table.propose(rng, lo, hi, n, m)
+                    break
+        if picked is None:
             picked = self._anchor(rng, a, n, m)
-            if isinstance(picked, str):
-                return picked
-            odd, majority = picked
+        if isinstance(picked, str):
+            return picked
+        odd, majority = picked
         if not prep.absent_mask(majority, [a]).all():
             return "the odd class is not absent in a majority image"
         name = prep.class_names[a]
@@ -166,7 +208,8 @@ class OddOneSampler(TaskSampler):
     def candidate_summary(self) -> str:
         n_lo = bounds(self.spec.n_images)[0]
         m = self.spec.minority
-        ok = int(np.unique(self.prep.pair_cls[self.rows[self.n_ctx >= n_lo - m]]).size)
+        table = self.tables[1]
+        ok = int(np.unique(self.prep.pair_cls[table.rows[-table.neg_n_ctx >= n_lo - m]]).size)
         return (
             f"{ok} of {self.pool.size} pool classes have an odd image whose context class set "
             f"is shared by >= {n_lo - m} images"

@@ -73,6 +73,8 @@ class PreparedIndex:
     img_offsets: np.ndarray
     by_class: np.ndarray
     cls_offsets: np.ndarray
+    img_by_class: np.ndarray
+    """``pair_img[by_class]``: each class's present images as one contiguous sorted run."""
     hierarchy: Hierarchy
     """The source's category tree (listing nodes)."""
     verified_absent: dict[int, np.ndarray] | None
@@ -96,8 +98,8 @@ class PreparedIndex:
         return self.by_class[self.cls_offsets[c] : self.cls_offsets[c + 1]]
 
     def present_images(self, c: int) -> np.ndarray:
-        """Sorted images where class ``c`` is present."""
-        return self.pair_img[self.class_rows(c)]
+        """Sorted images where class ``c`` is present (a view, no copy)."""
+        return self.img_by_class[self.cls_offsets[c] : self.cls_offsets[c + 1]]
 
     def recognisable_images(self, c: int) -> np.ndarray:
         """Sorted images holding at least one recognisable instance of ``c``."""
@@ -137,21 +139,23 @@ class PreparedIndex:
         lists = [self.verified_absent.get(int(c), _EMPTY) for c in classes]
         return min(lists, key=len) if lists else None
 
-    def facts(self, image: int) -> dict[str, tuple[int, int, int, int]]:
-        """``{class: (n_instances, n_recognisable, n_small, n_group)}`` of one image."""
-        lo, hi = self.img_offsets[image], self.img_offsets[image + 1]
+    def facts(self, images: list[int]) -> list[dict[str, tuple[int, int, int, int]]]:
+        """Per image: ``{class: (n_instances, n_recognisable, n_small, n_group)}`` for every
+        class present (one gather for all images, then plain Python over a few rows)."""
+        rows, owner = rows_of_images(self.img_offsets, np.asarray(images, dtype=np.int64))
+        out: list[dict[str, tuple[int, int, int, int]]] = [{} for _ in images]
         names = self.class_names
-        return {
-            names[int(c)]: (int(i), int(r), int(s), int(g))
-            for c, i, r, s, g in zip(
-                self.pair_cls[lo:hi],
-                self.pair_inst[lo:hi],
-                self.pair_rec[lo:hi],
-                self.pair_small[lo:hi],
-                self.pair_group[lo:hi],
-                strict=True,
-            )
-        }
+        for o, c, i, r, s, g in zip(
+            owner.tolist(),
+            self.pair_cls[rows].tolist(),
+            self.pair_inst[rows].tolist(),
+            self.pair_rec[rows].tolist(),
+            self.pair_small[rows].tolist(),
+            self.pair_group[rows].tolist(),
+            strict=True,
+        ):
+            out[o][names[c]] = (i, r, s, g)
+        return out
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -224,6 +228,7 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
         img_offsets=img_offsets,
         by_class=by_class,
         cls_offsets=cls_offsets,
+        img_by_class=pair_img[by_class],
         hierarchy=index.hierarchy,
         verified_absent=verified,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from mimicgen.errors import SpecError
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.progress import track
@@ -18,7 +20,7 @@ from mimicgen.tasks.derive import AnswerError, ClassFact, ImageFacts
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.registry import get_sampler
-from mimicgen.tasks.shared import STREAM_PRESENT, STREAM_SAMPLE, Draft, TaskSampler, query_rng
+from mimicgen.tasks.shared import Draft, TaskSampler, query_rng
 from mimicgen.templates.loader import TemplateSet, load_template_set
 from mimicgen.templates.render import class_phrase, render_question
 
@@ -33,12 +35,13 @@ def make_sampler(spec: BaseTaskSpec, index: AnnotationIndex) -> TaskSampler:
     return cls(spec, prep)  # type: ignore[no-any-return]
 
 
-def image_facts(prep: PreparedIndex, image: int) -> dict[str, ClassFact]:
-    """The derive-level facts of one image (every class present)."""
-    return {name: ClassFact(*vals) for name, vals in prep.facts(image).items()}
+def image_facts(prep: PreparedIndex, images: list[int]) -> list[dict[str, ClassFact]]:
+    """The derive-level facts of each image (every class present)."""
+    return [{name: ClassFact(*vals) for name, vals in f.items()} for f in prep.facts(images)]
 
 
 def _build_query(
+    rng: np.random.Generator,
     spec: BaseTaskSpec,
     q: int,
     draft: Draft,
@@ -46,7 +49,6 @@ def _build_query(
     prep: PreparedIndex,
     templates: TemplateSet,
 ) -> Query:
-    rng = query_rng(spec.seed, q, STREAM_PRESENT)
     order = rng.permutation(len(draft.images))
     slot = draft.slot
     if spec.task == "counting":  # type: ignore[attr-defined]
@@ -108,20 +110,21 @@ def sample(
     prep = sampler.prep
     out: list[Query] = []
     for q in track(numbers, f"sampling {spec.name}", total=len(numbers)):
-        rng = query_rng(spec.seed, q, STREAM_SAMPLE)
+        rng = query_rng(spec.seed, q)
         reasons: Counter[str] = Counter()
         for attempt in range(spec.max_attempts):
             draft = sampler.draw(q, rng, attempt)
             if isinstance(draft, str):
                 reasons[draft] += 1
                 continue
-            facts: list[ImageFacts] = [image_facts(prep, i) for i in draft.images]
+            facts: list[ImageFacts] = image_facts(prep, draft.images)
             try:
                 sampler.verify(draft, facts)
             except AnswerError as exc:
                 reasons[f"re-check failed: {exc}"] += 1
                 continue
-            out.append(_build_query(spec, q, draft, facts, prep, templates))
+            # Presentation (order, template) draws continue the query's generator after sampling.
+            out.append(_build_query(rng, spec, q, draft, facts, prep, templates))
             break
         else:
             raise sampler.exhausted(q, reasons)

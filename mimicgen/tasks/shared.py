@@ -18,8 +18,6 @@ from mimicgen.tasks.prepared import PreparedIndex, in_sorted
 from mimicgen.tasks.query import Role
 
 __all__ = [
-    "STREAM_PRESENT",
-    "STREAM_SAMPLE",
     "DistractorSampler",
     "Draft",
     "TaskSampler",
@@ -29,15 +27,12 @@ __all__ = [
     "resolve_pool",
 ]
 
-#: Independent random streams per query: what is sampled vs how it is presented (image order,
-#: template), so changing a template set never changes which images a query uses.
-STREAM_SAMPLE = 0
-STREAM_PRESENT = 1
 
-
-def query_rng(seed: int, q: int, stream: int) -> np.random.Generator:
-    """The generator of query ``q``: a pure function of (seed, q, stream)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, q, stream]))
+def query_rng(seed: int, q: int) -> np.random.Generator:
+    """The generator of query ``q``: a pure function of (seed, q). Sampling draws come first,
+    then presentation (image order, template), so templates never change which images a
+    query uses."""
+    return np.random.default_rng(np.random.SeedSequence([seed, q]))
 
 
 def draw_int(rng: np.random.Generator, value: IntRange, cap: int | None = None) -> int | None:

@@ -40,8 +40,14 @@ def plural(name: str, overrides: dict[str, str] | None = None) -> str:
 
 def class_phrase(names: Sequence[str], templates: TemplateSet) -> str:
     """Plural names joined as English ("dogs", "dogs and cats", "dogs, cats and knives")."""
-    shown = [n.lower() if templates.lowercase_class_names else n for n in names]
-    words = [plural(n, templates.plurals) for n in shown]
+    overrides = tuple(sorted(templates.plurals.items()))
+    return _phrase(tuple(names), templates.lowercase_class_names, overrides)
+
+
+@lru_cache(maxsize=65536)
+def _phrase(names: tuple[str, ...], lowercase: bool, overrides: tuple[tuple[str, str], ...]) -> str:
+    table = dict(overrides)
+    words = [plural(n.lower() if lowercase else n, table) for n in names]
     return str(_ENGINE.join(words, final_sep=""))
 
 
