@@ -16,7 +16,111 @@ from mimicgen.cli.app import app
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
 
-__all__ = ["flops_cmd"]
+__all__ = ["flops_cmd", "probe_cmd", "probe_merge_cmd", "probe_tiny_model_cmd"]
+
+
+def _need_torch() -> None:
+    """Raise MissingExtraError unless torch and transformers are importable."""
+    from mimicgen.errors import MissingExtraError
+
+    for package in ("torch", "transformers"):
+        try:
+            __import__(package)
+        except ImportError:
+            raise MissingExtraError("probes", package) from None
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard {text!r}: use i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise InputError(f"--shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def _parse_budgets(values: list[str]) -> dict[str, int]:
+    from mimicgen.probes.runner import DEFAULT_MAX_NEW_TOKENS
+
+    budgets = dict(DEFAULT_MAX_NEW_TOKENS)
+    for v in values:
+        task, _, num = v.rpartition("=")
+        if not num.isdigit() or int(num) < 1:
+            raise InputError(f"--max-new-tokens {v!r}: use TASK=N or N (N >= 1)")
+        if task:
+            budgets[task] = int(num)
+        else:
+            budgets = {k: int(num) for k in budgets}
+    return budgets
+
+
+@app.command("probe")
+def probe_cmd(
+    model: Annotated[str, typer.Option("--model", help="Hub id or local folder of the VLM.")],
+    benchmark: Annotated[Path, typer.Option("--benchmark", help="Benchmark folder (benchmark.jsonl + images).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (one sub-folder per probe configuration).")],
+    probe: Annotated[list[str], typer.Option("--probe", help="A configuration, e.g. none, pool:4, pool:4+mask:blockdiag@12-23+attn. Repeat for several.")] = [],  # noqa: B006
+    probe_file: Annotated[Path | None, typer.Option("--probe-file", help="Probe YAML with 'configs: [...]'.")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, float16 or bfloat16.")] = "auto",
+    device: Annotated[str | None, typer.Option("--device", help="Device, e.g. cpu or cuda:0.")] = None,
+    device_map: Annotated[str | None, typer.Option("--device-map", help="transformers device_map, e.g. auto.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="i/n: run every n-th query from i; merge with probe-merge.")] = None,
+    max_new_tokens: Annotated[list[str], typer.Option("--max-new-tokens", help="TASK=N (or N for all tasks); repeatable.")] = [],  # noqa: B006
+) -> None:
+    """Run a VLM on a benchmark under probe configurations; write predictions per configuration."""
+    from mimicgen.probes.spec import check_unique, load_probe_yaml, parse_config
+
+    configs = [parse_config(p) for p in probe]
+    if probe_file is not None:
+        configs += load_probe_yaml(probe_file)
+    if not configs:
+        configs = [parse_config("none")]
+    configs = check_unique(configs)
+    options_kwargs = {"max_new_tokens": _parse_budgets(max_new_tokens), "limit": limit,
+                      "shard": _parse_shard(shard)}
+    _need_torch()
+    from mimicgen.probes.adapters import load_adapter
+    from mimicgen.probes.benchmark import load_benchmark
+    from mimicgen.probes.runner import RunOptions, run_probes
+
+    load_benchmark(benchmark)  # validate before the (slow) model load
+    adapter = load_adapter(model, dtype=dtype, device=device, device_map=device_map)
+    ran = run_probes(adapter, benchmark, configs, out, RunOptions(**options_kwargs), model)
+    for name, n in ran.items():
+        typer.echo(f"{name}: {n} new samples -> {out / name}")
+
+
+@app.command("probe-merge")
+def probe_merge_cmd(
+    out: Annotated[Path, typer.Argument(help="The --out folder of sharded 'mimicgen probe' runs.")],
+) -> None:
+    """Merge the shards of sharded probe runs into one predictions file per configuration."""
+    from mimicgen.probes.runner import merge_shards
+
+    for name, n in merge_shards(out).items():
+        typer.echo(f"{name}: merged {n} predictions")
+
+
+@app.command("probe-tiny-model")
+def probe_tiny_model_cmd(
+    out: Annotated[Path, typer.Argument(help="Folder to write the checkpoint to.")],
+    family: Annotated[str, typer.Option("--family", help="qwen2_vl, qwen2_5_vl or llava_onevision.")] = "qwen2_vl",
+    layers: Annotated[int, typer.Option("--layers", min=1, help="Decoder layers.")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Weight initialisation seed.")] = 0,
+) -> None:
+    """Write a tiny random VLM checkpoint (for trying 'mimicgen probe' without downloads)."""
+    _need_torch()
+    from mimicgen.probes.tiny import FAMILIES, build_tiny_model
+
+    if family not in FAMILIES:
+        raise InputError(f"--family {family!r}: choose one of {', '.join(FAMILIES)}")
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out} is not empty; choose a new folder")
+    typer.echo(str(build_tiny_model(family, out, layers=layers, seed=seed)))
 
 
 @app.command("flops")

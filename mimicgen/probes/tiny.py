@@ -68,8 +68,8 @@ def _qwen(family: str, text: dict, vocab: dict):  # noqa: ANN202
         Qwen2VLImageProcessorPil,
     )
 
-    # 28-56 px images -> 2x2 to 4x4 patch grids -> 1 to 4 merged tokens per side... kept small.
-    processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=56 * 56)
+    # 14 px patches merged 2x2: a 56x56 image is 2x2 = 4 tokens; up to 112x112 px is kept.
+    processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112)
     if family == "qwen2_vl":
         from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 

@@ -26,6 +26,10 @@ def tiny_checkpoints(tmp_path_factory):
     """family -> folder of a tiny random checkpoint (model, tokenizer, image processor)."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
+    import torch
+
+    # One thread: the tiny models gain nothing from more, and a busy machine punishes spinning.
+    torch.set_num_threads(1)
     from mimicgen.probes.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny_vlms")
@@ -44,3 +48,29 @@ def noise_image(seed: int, size: tuple[int, int] = (56, 56)) -> Image.Image:
     """A deterministic random RGB image."""
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def write_benchmark(folder, sizes=((56, 56), (28, 56), (56, 28))):
+    """A hand-written 3-query benchmark (SPEC §4 records, tiny PNGs) in ``folder``."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True)
+    queries = [("q-0", "counting", "how many dog are there ?", [0, 1]),
+               ("q-1", "listing", "list every class in these images", [2, 0, 1]),
+               ("q-2", "common", "which class is in all images ?", [1, 2])]
+    lines = []
+    for qid, task, question, picks in queries:
+        images = []
+        for pos, k in enumerate(picks):
+            name = f"images/{qid}-{pos}.png"
+            noise_image(100 + 10 * k + pos, sizes[k]).save(folder / name)
+            images.append({"path": name, "source_id": k, "position": pos, "role": "query",
+                           "class_counts": {"dog": 1}})
+        lines.append(json.dumps({"id": qid, "task": task, "question": question,
+                                 "answer": {"counts": {"dog": 1}}, "answer_text": "1",
+                                 "images": images, "controls": {"n_images": len(picks)},
+                                 "template": {"task": "t", "connector": "c"}}))
+    (folder / "benchmark.jsonl").write_text("\n".join(lines) + "\n")
+    return folder

@@ -1,0 +1,55 @@
+"""Read the probe-relevant part of a benchmark folder (``benchmark.jsonl`` + images, SPEC §4)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mimicgen.errors import InputError
+
+__all__ = ["BenchmarkItem", "load_benchmark"]
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    """One query as the probe runner needs it."""
+
+    index: int
+    """0-based line number in ``benchmark.jsonl`` (the merge order)."""
+    id: str
+    task: str
+    question: str
+    image_paths: tuple[Path, ...]
+    """Absolute image paths in presentation order."""
+
+
+def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
+    """Parse ``folder/benchmark.jsonl``; every referenced image must exist."""
+    folder = Path(folder)
+    path = folder / "benchmark.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path} not found; pass the folder written by 'mimicgen build'")
+    items: list[BenchmarkItem] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                qid, task, question = str(rec["id"]), str(rec["task"]), str(rec["question"])
+                images = sorted(rec["images"], key=lambda im: im.get("position", 0))
+                paths = tuple(folder / str(im["path"]) for im in images)
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise InputError(f"{path}:{n}: not a benchmark record ({exc.__class__.__name__}: "
+                                 f"{exc}); needs id, task, question, images[].path") from None
+            if qid in seen:
+                raise InputError(f"{path}:{n}: duplicate id {qid!r}; ids must be unique")
+            seen.add(qid)
+            missing = [p for p in paths if not p.is_file()]
+            if missing:
+                raise InputError(f"{path}:{n}: image {missing[0]} not found; images are relative "
+                                 "to the benchmark folder")
+            items.append(BenchmarkItem(len(items), qid, task, question, paths))
+    return items

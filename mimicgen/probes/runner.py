@@ -1,0 +1,301 @@
+"""Run a VLM on a benchmark under probe configurations; resumable, shardable, mergeable.
+
+Layout under ``--out`` (one folder per configuration, named :attr:`ProbeConfig.name`)::
+
+    <config>/run.json            model, probes, generation budgets (a resume must match them;
+                                 --limit may grow between resumes)
+    <config>/predictions.jsonl   {"id", "prediction"}: what ``mimicgen score`` reads
+    <config>/samples.jsonl       {"id", "index", "task", "n_images", "vision_tokens", ...}
+    <config>/attn.jsonl          per-sample attention statistics (``attn`` probe)
+    <config>/attn_summary.json   per-layer means over all samples (``attn`` probe)
+    <config>/maps/<id>.npz       answer-to-image attention maps (``attn`` probe)
+
+With ``--shard i/n`` the same files go to ``<config>/shards/<i>-of-<n>/``; :func:`merge_shards`
+joins them into ``<config>/``. Every line is written whole and flushed; a resume drops a torn last
+line and skips ids already in ``predictions.jsonl`` (written last for each sample).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mimicgen.errors import InputError
+from mimicgen.io import atomic_write_text
+from mimicgen.probes.adapters.base import VLMAdapter
+from mimicgen.probes.attention import AttentionRecorder
+from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark
+from mimicgen.probes.masks import additive_mask, allowed_pairs
+from mimicgen.probes.pixel import pixel_degrade
+from mimicgen.probes.spec import ProbeConfig, resolve_layers
+from mimicgen.probes.stitch import stitch_images
+from mimicgen.progress import track
+
+__all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
+    "RunOptions",
+    "run_probes",
+    "run_sample",
+    "merge_shards",
+    "select_items",
+]
+
+DEFAULT_MAX_NEW_TOKENS = {"counting": 16, "common": 16, "odd_one": 16, "listing": 64}
+"""Greedy generation budget per task (listing answers are longer)."""
+_FALLBACK_MAX_NEW = 32
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Generation and selection settings shared by all configurations of a run."""
+
+    max_new_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
+    """Per-task generation budget; tasks not listed get 32."""
+    limit: int | None = None
+    """Only the first ``limit`` queries of the benchmark."""
+    shard: tuple[int, int] | None = None
+    """``(i, n)``: this process runs queries ``i, i+n, i+2n, ...`` (after ``limit``)."""
+
+    def budget(self, task: str) -> int:
+        return self.max_new_tokens.get(task, _FALLBACK_MAX_NEW)
+
+
+def select_items(items: list[BenchmarkItem], options: RunOptions) -> list[BenchmarkItem]:
+    """Apply ``limit`` then ``shard`` to the benchmark's queries."""
+    if options.limit is not None:
+        items = items[: options.limit]
+    if options.shard is not None:
+        i, n = options.shard
+        items = items[i::n]
+    return items
+
+
+def run_sample(adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig,
+               max_new_tokens: int) -> dict[str, Any]:
+    """Run one query under one configuration; returns prediction, token counts, statistics."""
+    images = [Image.open(p).convert("RGB") for p in item.image_paths]
+    if (pixel := config.get("pixel")) is not None:
+        images = [pixel_degrade(im, pixel.factor) for im in images]
+    if (stitch := config.get("stitch")) is not None:
+        images = [stitch_images(images, stitch.rows, stitch.cols, stitch.resize)]
+    pool = config.get("pool")
+    prepared = adapter.prepare(images, item.question, pool=pool.factor if pool else 1)
+    tokens = prepared.tokens
+    mask, layers = None, frozenset()
+    if (mprobe := config.get("mask")) is not None:
+        layers = resolve_layers(mprobe, adapter.num_layers)
+        neg = torch.finfo(prepared.inputs_embeds.dtype).min
+        mask = additive_mask(allowed_pairs(tokens, mprobe.mask), neg)
+    recorder = AttentionRecorder(tokens, adapter.num_layers) if config.get("attn") else None
+    state = adapter.state(prepared, mask=mask, mask_layers=layers, recorder=recorder)
+    ids = adapter.generate(prepared, max_new_tokens, state)
+    result: dict[str, Any] = {
+        "prediction": adapter.decode_text(ids),
+        "sample": {"id": item.id, "index": item.index, "task": item.task,
+                   "n_images": len(images), "vision_tokens": tokens.n_vision,
+                   "text_tokens": tokens.n_text, "vision_tokens_per_image": tokens.vision_counts(),
+                   "generated_tokens": len(ids)},
+    }
+    if recorder is not None:
+        mass, entropy = recorder.image_stats()
+        result["attn"] = {"id": item.id, "index": item.index,
+                          "shares": _rows3(recorder.shares),
+                          "image_mass": _round(mass), "image_entropy": _round(entropy)}
+        if config.get("attn").maps:
+            result["maps"] = {**recorder.maps(),
+                              "answer_attention": recorder.answer_attention().astype(np.float32),
+                              "image_index": tokens.image}
+    return result
+
+
+def _round(a: np.ndarray) -> list:
+    return np.round(a.astype(float), 6).tolist()
+
+
+def _rows3(shares: np.ndarray) -> list[dict[str, float | None]]:
+    out = []
+    for intra, inter, text in shares:
+        if np.isnan(intra):
+            out.append({"intra": None, "inter": None, "text": None})
+        else:
+            out.append({"intra": round(float(intra), 6), "inter": round(float(inter), 6),
+                        "text": round(float(text), 6)})
+    return out
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file, dropping (and truncating away) a torn last line."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+    return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+
+
+class _Appender:
+    """Append whole JSON lines and flush each (so a crash tears at most the last line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.f = path.open("a", encoding="utf-8")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _config_dir(out: Path, config: ProbeConfig, shard: tuple[int, int] | None) -> Path:
+    base = out / config.name
+    return base / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else base
+
+
+def _prepare_dir(folder: Path, meta: dict[str, Any]) -> set[str]:
+    """Create or resume ``folder``; return ids already done. Refuses a different earlier run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    run_file = folder / "run.json"
+    if run_file.exists():
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+        if old != meta:
+            diff = sorted(k for k in meta if old.get(k) != meta[k])
+            raise InputError(f"{folder} holds a run with different settings ({', '.join(diff)}); "
+                             "use another --out or delete that folder")
+    else:
+        atomic_write_text(run_file, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    done = {r["id"] for r in _read_jsonl(folder / "predictions.jsonl")}
+    # Side files may hold rows of a sample whose prediction never got written: drop those.
+    for name in ("samples.jsonl", "attn.jsonl"):
+        path = folder / name
+        rows = _read_jsonl(path)
+        kept = [r for r in rows if r["id"] in done]
+        if len(kept) != len(rows):
+            atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+    return done
+
+
+def run_probes(adapter: VLMAdapter, benchmark: str | Path, configs: Iterable[ProbeConfig],
+               out: str | Path, options: RunOptions, model_name: str) -> dict[str, int]:
+    """Run every configuration over the selected queries; returns ``{config: samples run}``."""
+    items = select_items(load_benchmark(benchmark), options)
+    out = Path(out)
+    ran: dict[str, int] = {}
+    for config in configs:
+        if (m := config.get("mask")) is not None:
+            resolve_layers(m, adapter.num_layers)  # fail before any work
+        folder = _config_dir(out, config, options.shard)
+        meta = {"model": model_name, "adapter": type(adapter).__name__,
+                "probes": config.spec_string, "max_new_tokens": options.max_new_tokens}
+        done = _prepare_dir(folder, meta)
+        todo = [it for it in items if it.id not in done]
+        files = {n: _Appender(folder / f"{n}.jsonl") for n in ("samples", "attn", "predictions")}
+        try:
+            for item in track(todo, f"probe {config.name}", total=len(todo)):
+                res = run_sample(adapter, item, config, options.budget(item.task))
+                files["samples"].write(res["sample"])
+                if "attn" in res:
+                    files["attn"].write(res["attn"])
+                if "maps" in res:
+                    _save_npz(folder / "maps" / f"{_safe(item.id)}.npz", res["maps"])
+                files["predictions"].write({"id": item.id, "prediction": res["prediction"]})
+        finally:
+            for f in files.values():
+                f.close()
+        if config.get("attn"):
+            _write_attn_summary(folder)
+        for name in ("attn",):
+            p = folder / f"{name}.jsonl"
+            if p.exists() and p.stat().st_size == 0:
+                p.unlink()
+        ran[config.name] = len(todo)
+    return ran
+
+
+def _safe(qid: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in qid)
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(tmp, path)
+
+
+def _write_attn_summary(folder: Path) -> None:
+    """Per-layer mean shares and per-position mean image mass/entropy over all samples."""
+    rows = _read_jsonl(folder / "attn.jsonl")
+    if not rows:
+        return
+    n_layers = len(rows[0]["shares"])
+    summary: dict[str, Any] = {"n_samples": len(rows), "layers": []}
+    for layer in range(n_layers):
+        vals = [r["shares"][layer] for r in rows if r["shares"][layer]["intra"] is not None]
+        entry: dict[str, Any] = {"layer": layer}
+        for key in ("intra", "inter", "text"):
+            entry[key] = round(float(np.mean([v[key] for v in vals])), 6) if vals else None
+        masses = [m for r in rows for m in r["image_mass"][layer]]
+        entry["image_mass_mean"] = round(float(np.mean(masses)), 6) if masses else None
+        ents = [e for r in rows for e in r["image_entropy"][layer]]
+        entry["image_entropy_mean"] = round(float(np.mean(ents)), 6) if ents else None
+        summary["layers"].append(entry)
+    atomic_write_text(folder / "attn_summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def merge_shards(out: str | Path) -> dict[str, int]:
+    """Join ``<config>/shards/*-of-n/`` into ``<config>/``; returns ``{config: rows merged}``."""
+    out = Path(out)
+    merged: dict[str, int] = {}
+    for shard_root in sorted(out.glob("*/shards")):
+        folder = shard_root.parent
+        parts = sorted(p for p in shard_root.iterdir() if p.is_dir())
+        counts = {p.name.split("-of-")[1] for p in parts}
+        if len(counts) != 1:
+            raise InputError(f"{shard_root} mixes shard counts {sorted(counts)}; keep one split")
+        n = int(counts.pop())
+        missing = sorted(set(range(n)) - {int(p.name.split("-of-")[0]) for p in parts})
+        if missing:
+            raise InputError(f"{shard_root}: shards {missing} of {n} are missing; run them first")
+        metas = [json.loads((p / "run.json").read_text(encoding="utf-8")) for p in parts]
+        rows: dict[str, list[dict[str, Any]]] = {"predictions": [], "samples": [], "attn": []}
+        for p in parts:
+            for name in rows:
+                rows[name] += _read_jsonl(p / f"{name}.jsonl")
+        order = {r["id"]: r["index"] for r in rows["samples"]}
+        if len(order) != len(rows["predictions"]):
+            raise InputError(f"{shard_root}: shards disagree on their samples; re-run them")
+        if (folder / "predictions.jsonl").exists():
+            raise InputError(f"{folder}/predictions.jsonl already exists; remove it to re-merge")
+        meta = {**metas[0], "merged_from": n}
+        atomic_write_text(folder / "run.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        for name, rs in rows.items():
+            if name == "attn" and not rs:
+                continue
+            rs.sort(key=lambda r: order[r["id"]])
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rs)
+            atomic_write_text(folder / f"{name}.jsonl", text)
+        for p in parts:
+            if (p / "maps").is_dir():
+                (folder / "maps").mkdir(exist_ok=True)
+                for f in (p / "maps").glob("*.npz"):
+                    shutil.copy2(f, folder / "maps" / f.name)
+        if rows["attn"]:
+            _write_attn_summary(folder)
+        merged[folder.name] = len(rows["predictions"])
+    if not merged:
+        raise InputError(f"no '<config>/shards/' folders under {out}; run 'mimicgen probe --shard "
+                         "i/n' first")
+    return merged

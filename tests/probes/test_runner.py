@@ -1,0 +1,132 @@
+"""The probe runner and CLI end to end on a tiny saved model and a hand-written benchmark."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mimicgen.cli.app import app
+from mimicgen.errors import InputError, SpecError
+from tests.probes.conftest import write_benchmark
+
+pytest.importorskip("torch")
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _probe(*args):
+    res = CliRunner().invoke(app, ["probe", *args], catch_exceptions=True)
+    return res
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    return write_benchmark(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture(scope="module")
+def model(tiny_checkpoints):
+    return str(tiny_checkpoints["qwen2_vl"])
+
+
+def test_run_resume_and_token_counts(tmp_path, bench, model):
+    out = tmp_path / "out"
+    common = ["--model", model, "--benchmark", str(bench), "--out", str(out), "--dtype", "float32",
+              "--max-new-tokens", "5"]
+    res = _probe(*common, "--probe", "none", "--probe", "pool:2+mask:blockdiag@1-2", "--limit", "2")
+    assert res.exit_code == 0, res.output
+    base, pooled = out / "none", out / "pool-2_mask-blockdiag-L1-2"
+    preds = _rows(base / "predictions.jsonl")
+    assert [set(r) for r in preds] == [{"id", "prediction"}] * 2
+    assert [r["id"] for r in preds] == ["q-0", "q-1"]
+    s_base, s_pool = _rows(base / "samples.jsonl"), _rows(pooled / "samples.jsonl")
+    for a, b in zip(s_base, s_pool, strict=True):
+        assert b["vision_tokens_per_image"] == [-(-n // 2) for n in a["vision_tokens_per_image"]]
+        assert a["text_tokens"] == b["text_tokens"]
+    # Hand count: 56x56 -> 4 merged tokens, 28x56 or 56x28 -> 2 (q-0 uses images 0 and 1).
+    assert s_base[0]["vision_tokens_per_image"] == [4, 2]
+    # Tear the last line, then resume without --limit: only the missing queries run.
+    with (base / "predictions.jsonl").open("a") as f:
+        f.write('{"id": "q-9", "predi')
+    res = _probe(*common, "--probe", "none")
+    assert res.exit_code == 0, res.output
+    assert "1 new samples" in res.output
+    again = _rows(base / "predictions.jsonl")
+    assert [r["id"] for r in again] == ["q-0", "q-1", "q-2"] and again[:2] == preds
+    assert [r["id"] for r in _rows(base / "samples.jsonl")] == ["q-0", "q-1", "q-2"]
+
+
+def test_shards_merge_to_the_unsharded_run(tmp_path, bench, model):
+    common = ["--model", model, "--benchmark", str(bench), "--dtype", "float32",
+              "--probe", "pixel:2", "--max-new-tokens", "4"]
+    assert _probe(*common, "--out", str(tmp_path / "full")).exit_code == 0
+    for i in range(2):
+        res = _probe(*common, "--out", str(tmp_path / "sh"), "--shard", f"{i}/2")
+        assert res.exit_code == 0, res.output
+    part = _rows(tmp_path / "sh/pixel-2/shards/1-of-2/predictions.jsonl")
+    assert [r["id"] for r in part] == ["q-1"]
+    res = CliRunner().invoke(app, ["probe-merge", str(tmp_path / "sh")])
+    assert res.exit_code == 0, res.output
+    merged = _rows(tmp_path / "sh/pixel-2/predictions.jsonl")
+    assert merged == _rows(tmp_path / "full/pixel-2/predictions.jsonl")
+    assert all(len(r["prediction"].split()) <= 4 for r in merged)
+
+
+def test_attn_statistics_and_maps(tmp_path, bench, model):
+    out = tmp_path / "out"
+    res = _probe("--model", model, "--benchmark", str(bench), "--out", str(out),
+                 "--dtype", "float32", "--probe", "attn", "--probe", "none",
+                 "--max-new-tokens", "6", "--max-new-tokens", "listing=3")
+    assert res.exit_code == 0, res.output
+    rows = _rows(out / "attn/attn.jsonl")
+    samples = _rows(out / "attn/samples.jsonl")
+    assert len(rows) == 3
+    for row, sample in zip(rows, samples, strict=True):
+        assert len(row["shares"]) == 4  # one entry per decoder layer
+        for s in row["shares"]:
+            assert s["intra"] + s["inter"] + s["text"] == pytest.approx(1.0, abs=1e-4)
+            assert min(s.values()) >= -1e-6
+        for mass in row["image_mass"]:
+            assert len(mass) == sample["n_images"] and 0 < sum(mass) <= 1 + 1e-6
+        assert all(0 <= e <= 1 + 1e-6 for layer in row["image_entropy"] for e in layer)
+        maps = np.load(out / "attn/maps" / f"{row['id']}.npz")
+        for i, n in enumerate(sample["vision_tokens_per_image"]):
+            grid = maps[f"image{i}"]
+            assert grid.shape[0] == 4 and grid.shape[1] * grid.shape[2] == n
+            np.testing.assert_allclose(grid.sum(axis=(1, 2)), [m[i] for m in row["image_mass"]],
+                                       rtol=1e-4, atol=1e-6)
+    summary = json.loads((out / "attn/attn_summary.json").read_text())
+    assert summary["n_samples"] == 3 and len(summary["layers"]) == 4
+    # Eager attention (to read weights) and the default sdpa path give the same answers.
+    assert _rows(out / "attn/predictions.jsonl") == _rows(out / "none/predictions.jsonl")
+
+
+def test_stitch_runs_one_image(tmp_path, bench, model):
+    out = tmp_path / "out"
+    res = _probe("--model", model, "--benchmark", str(bench), "--out", str(out),
+                 "--dtype", "float32", "--probe", "stitch:auto", "--limit", "1",
+                 "--max-new-tokens", "2")
+    assert res.exit_code == 0, res.output
+    (sample,) = _rows(out / "stitch-auto/samples.jsonl")
+    # q-0: a 56x56 and a 28x56 image -> 1x2 grid of 56x56 cells = 112x56 px -> 4x2 merged tokens.
+    assert sample["n_images"] == 1 and sample["vision_tokens_per_image"] == [8]
+
+
+def test_bad_inputs_fail_cleanly(tmp_path, bench, model):
+    out = tmp_path / "out"
+    common = ["--model", model, "--benchmark", str(bench), "--out", str(out)]
+    res = _probe(*common, "--probe", "mask:blockdiag@2-9")
+    assert isinstance(res.exception, SpecError) and not (out / "mask-blockdiag-L2-9").exists()
+    res = _probe(*common, "--probe", "pool:x")
+    assert isinstance(res.exception, SpecError)
+    res = _probe(*common, "--shard", "3/2")
+    assert isinstance(res.exception, InputError)
+    res = _probe("--model", model, "--benchmark", str(tmp_path), "--out", str(out))
+    assert isinstance(res.exception, InputError) and "benchmark.jsonl" in str(res.exception)
+    res = CliRunner().invoke(app, ["probe-merge", str(out)])
+    assert isinstance(res.exception, InputError)
