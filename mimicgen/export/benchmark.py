@@ -339,10 +339,11 @@ class _ChunkWriter:
                         sources[rel] = str(Path(index.image_root or ".") / img.file_name)
             self._materialise(sources)
         shas = self.shas if self.mode.kind != "none" else None
-        lines = [dump_record(query_record(q, spec_name, prefix, shas)) for q in queries]
+        records = [query_record(q, spec_name, prefix, shas) for q in queries]
         # The image list goes first: a chunk counts as done only once its .jsonl exists.
         atomic_write_text(self._path(number, ".images.json"), json.dumps(sources, indent=0))
-        atomic_write_text(self._path(number, ".jsonl"), "".join(lines))
+        atomic_write_text(self._path(number, ".jsonl"), "".join(map(dump_record, records)))
+        return records
 
     def restore(self, number: int) -> None:
         """For a chunk finished earlier: make sure its images are still in place."""
@@ -423,6 +424,7 @@ def build_eval_set(
     (work / "chunks").mkdir(parents=True, exist_ok=True)
     writer = _ChunkWriter(work, options.image_mode)
     resumed = 0
+    fresh: dict[int, list[dict[str, Any]]] = {}
     try:
         for number, chunk in enumerate(track(chunks, "sampling", total=len(chunks))):
             if writer.done(number):
@@ -437,10 +439,10 @@ def build_eval_set(
                     f"spec {spec.name}: sampler returned {len(queries)} queries for "
                     f"{len(chunk.numbers)} query numbers; this is a bug, please report it"
                 )
-            writer.write(
+            fresh[number] = writer.write(
                 number, queries, spec.name, index, entries[spec_entry[chunk.spec_pos]]["prefix"]
             )
-        result = _assemble(out, options, work, len(chunks), header, shard_info)
+        result = _assemble(out, options, work, len(chunks), fresh, header, shard_info)
     except MimicgenError:
         shutil.rmtree(work, ignore_errors=True)  # a user error would recur: keep nothing
         raise
@@ -453,17 +455,21 @@ def _assemble(
     options: BuildOptions,
     work: Path,
     n_chunks: int,
+    fresh: Mapping[int, list[dict[str, Any]]],
     header: Mapping[str, Any],
     shard_info: Mapping[str, int] | None,
 ) -> BuildResult:
-    """Concatenate chunk files, write the manifest, and swap the folder into place."""
+    """Concatenate chunk files, write the manifest, and swap the folder into place.
+
+    ``fresh`` holds the records of chunks written by this run; only resumed chunks are parsed.
+    """
     records: list[dict[str, Any]] = []
     with atomic_output_dir(out, overwrite=options.overwrite) as final:
         with open(final / BENCHMARK_FILE, "wb") as dst:
             for number in range(n_chunks):
                 chunk = work / "chunks" / f"{number:06d}.jsonl"
                 dst.write(chunk.read_bytes())
-                records.extend(read_records(chunk))
+                records.extend(fresh[number] if number in fresh else read_records(chunk))
         if (work / "images").exists():
             os.replace(work / "images", final / "images")
         manifest = _manifest(header, records, str(options.image_mode), shard_info)

@@ -9,11 +9,12 @@ fixed encoder settings, no metadata), so the same inputs give byte-identical fil
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,17 +64,19 @@ def parse_image_mode(text: str) -> ImageMode:
     )
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def image_relpath(prefix: str, file_name: str) -> str:
     """Stable output path of a source image, relative to the output folder (POSIX separators).
 
-    Rejects names that would escape the images folder (absolute paths, ``..``).
+    Rejects names that would escape the images folder (absolute paths, ``..``). Plain string
+    work, cached: it runs once per image of every query.
     """
-    rel = PurePosixPath(file_name.replace("\\", "/"))
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+    parts = [p for p in file_name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if file_name.startswith(("/", "\\")) or ".." in parts or not parts or ":" in parts[0]:
         raise InputError(
             f"image file name {file_name!r} is not a relative path inside the image root"
         )
-    return str(PurePosixPath(IMAGES_DIR, prefix, rel))
+    return "/".join((IMAGES_DIR, prefix, *parts))
 
 
 def _write_via_temp(dest: Path, make: Callable[[Path], None]) -> None:
