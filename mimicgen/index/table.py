@@ -63,26 +63,30 @@ def aggregate_boxes(
     rules: PresenceRules,
     keys: Sequence[str] = ("image_idx", "class_idx"),
     extra: Sequence[pl.Expr] = (),
+    sort: bool = True,
 ) -> pl.LazyFrame:
     """The per-(image, class) group-by; works on a lazy frame so huge box tables can stream.
 
     ``keys`` lets a streaming reader group by its raw ids (OpenImages ``ImageID``/``LabelName``)
-    before dense indices exist; ``extra`` adds aggregations such as a bad-row count.
+    before dense indices exist; ``extra`` adds aggregations such as a bad-row count. ``sort=False``
+    skips the final sort by ``keys`` (costly on string keys; the caller sorts dense ids later).
     """
     small = (pl.col("area_frac") < rules.min_box_area_frac) & ~pl.col("is_group")
-    return (
-        boxes.group_by(*keys)
-        .agg(
-            *extra,
-            pl.len().cast(pl.UInt32).alias("n_instances"),
-            (~small & ~pl.col("is_group")).sum().cast(pl.UInt32).alias("n_recognisable"),
-            small.sum().cast(pl.UInt32).alias("n_small"),
-            pl.col("is_group").sum().cast(pl.UInt32).alias("n_group"),
-            pl.col("area_frac").min().cast(pl.Float32).alias("min_area_frac"),
-            pl.col("area_frac").max().cast(pl.Float32).alias("max_area_frac"),
-        )
-        .sort(*keys)
+    grouped = boxes.group_by(*keys).agg(
+        *extra,
+        pl.len().cast(pl.UInt32).alias("n_instances"),
+        small.sum().cast(pl.UInt32).alias("n_small"),
+        pl.col("is_group").sum().cast(pl.UInt32).alias("n_group"),
+        pl.col("area_frac").min().cast(pl.Float32).alias("min_area_frac"),
+        pl.col("area_frac").max().cast(pl.Float32).alias("max_area_frac"),
     )
+    # Derived after the group-by (one aggregation fewer per group): the rest are recognisable.
+    recognisable = pl.col("n_instances") - pl.col("n_small") - pl.col("n_group")
+    stats = [c for c in INDEX_SCHEMA if c not in ("image_idx", "class_idx")]
+    grouped = grouped.with_columns(recognisable.alias("n_recognisable")).select(
+        *keys, *(e.meta.output_name() for e in extra), *stats
+    )
+    return grouped.sort(*keys) if sort else grouped
 
 
 def build_index(source: SourceData, rules: PresenceRules | None = None) -> AnnotationIndex:

@@ -33,13 +33,13 @@ from mimicgen.sources.base import (
     SourceFile,
 )
 from mimicgen.sources.digest import file_sha256
-from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
+from mimicgen.sources.validate import raise_first, require_unique
 
 __all__ = [
     "BOX_COLUMNS",
     "ROOT_LABEL",
     "OpenImagesScan",
-    "image_table",
+    "number_rows",
     "read_classes_csv",
     "read_hierarchy_json",
     "read_openimages",
@@ -141,20 +141,8 @@ def read_openimages(
     raw = collect_checked(scan.boxes, scan)
     if raw.get_column("bad").any():
         scan.fail_on_bad_rows()
-    classes = scan.classes.select(pl.col("source_class_id").alias("LabelName"), "class_idx")
-    if raw.join(classes, on="LabelName", how="anti").height:
-        scan.fail_on_bad_rows()
-    images = image_table(raw.get_column("ImageID"), scan.boxes_csv)
-    boxes = (
-        raw.join(
-            images.select(pl.col("source_id").alias("ImageID"), "image_idx"),
-            on="ImageID",
-            maintain_order="left",
-        )
-        .join(classes, on="LabelName", maintain_order="left")
-        .select(list(BOX_SCHEMA))
-        .cast(BOX_SCHEMA)  # type: ignore[arg-type]
-    )
+    numbered, images = number_rows(raw, scan)
+    boxes = numbered.select(list(BOX_SCHEMA)).cast(BOX_SCHEMA)  # type: ignore[arg-type]
     return SourceData(
         kind="openimages",
         images=images,
@@ -175,25 +163,60 @@ def collect_checked(frame: pl.LazyFrame, scan: OpenImagesScan) -> pl.DataFrame:
         scan.fail_on_bad_rows()
 
 
-def image_table(image_ids: pl.Series, path: Path) -> pl.DataFrame:
-    """One row per distinct ImageID, numbered in sorted order (content-determined)."""
-    ids = image_ids.unique().sort().alias("source_id").to_frame()
+def number_rows(frame: pl.DataFrame, scan: OpenImagesScan) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add dense ``image_idx`` (sorted ImageID order) and ``class_idx`` to rows with raw ids.
+
+    Returns ``(frame, images)``. A dense rank avoids joining millions of rows on string keys;
+    an unknown LabelName (null class) sends the caller to the row-level error report.
+    """
+    lookup = dict(zip(scan.classes["source_class_id"], scan.classes["class_idx"], strict=True))
+    frame = frame.with_columns(
+        _sorted_order(frame.get_column("ImageID")).alias("image_idx"),
+        pl.col("LabelName")
+        .replace_strict(lookup, default=None, return_dtype=pl.UInt32)
+        .alias("class_idx"),
+    )
+    if frame.get_column("class_idx").null_count():
+        scan.fail_on_bad_rows()
+    ids = (
+        frame.select("image_idx", pl.col("ImageID").alias("source_id"))
+        .unique("image_idx")
+        .sort("image_idx")
+    )
     raise_first(
         ids,
-        escapes_root_expr("source_id") | pl.col("source_id").str.contains(r"[/\\]"),
-        path,
+        pl.col("source_id").str.contains(r"[/\\:]") | pl.col("source_id").is_in(["", ".", ".."]),
+        scan.boxes_csv,
         lambda r: (
             f"ImageID {r['source_id']!r} is not a plain file stem (contains a path "
-            "separator or '..'); fix that ImageID"
+            "separator, ':' or is '..'); fix that ImageID"
         ),
     )
-    return ids.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("image_idx"),
+    images = ids.select(
+        "image_idx",
         "source_id",
         (pl.col("source_id") + ".jpg").alias("file_name"),
         pl.lit(None, dtype=pl.Int32).alias("width"),
         pl.lit(None, dtype=pl.Int32).alias("height"),
     )
+    return frame, images
+
+
+def _sorted_order(ids: pl.Series) -> pl.Series:
+    """Dense 0-based rank of each id in sorted string order (UInt32).
+
+    Real ImageIDs are 16 lowercase hex digits; for those, the numeric value orders exactly like
+    the string, and ranking 64-bit integers is ~15x faster than ranking millions of strings.
+    Any other id format falls back to the string rank (same result, slower).
+    """
+    as_int = ids.str.to_integer(base=16, strict=False, dtype=pl.UInt64)
+    plain_hex = (
+        as_int.null_count() == 0
+        and ids.str.len_bytes().min() == ids.str.len_bytes().max() == 16
+        and not ids.str.contains("[A-F]").any()
+    )
+    ranked = as_int if plain_hex else ids
+    return (ranked.rank("dense") - 1).cast(pl.UInt32)
 
 
 def read_classes_csv(path: str | Path) -> pl.DataFrame:

@@ -140,3 +140,18 @@ def test_duplicate_display_name_rejected(tmp_path: Path) -> None:
     path.write_text("LabelName,DisplayName\n/m/01,Cat\n/m/02,Cat\n")
     with pytest.raises(InputError, match="duplicate DisplayName 'Cat'"):
         read_classes_csv(path)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["00000000000000ff", "0000000000000001", "ffffffffffffffff", "0000000000000001"],
+        ["00000000000000ab", "00000000000000AB", "00000000000000ab"],  # case matters
+        ["b", "a", "0000000000000001", "b"],  # not hex ids: string order
+    ],
+)
+def test_image_numbering_is_sorted_string_order(ids: list[str]) -> None:
+    from mimicgen.sources.openimages import _sorted_order
+
+    want = {v: i for i, v in enumerate(sorted(set(ids)))}
+    assert _sorted_order(pl.Series(ids)).to_list() == [want[v] for v in ids]
