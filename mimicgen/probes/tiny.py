@@ -87,4 +87,21 @@ def _qwen(family: str, text: dict, vocab: dict):  # noqa: ANN202
 
 
 def _llava_onevision(text: dict, vocab: dict):  # noqa: ANN202
-    raise NotImplementedError
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil,
+    )
+
+    # 28 px tower with 14 px patches: 2 x 2 grid + 1 newline = 5 tokens per image.
+    pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
+    cfg = LlavaOnevisionConfig(
+        text_config={**text, "model_type": "qwen2"},
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": 32,
+                       "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "image_size": 28, "patch_size": 14, "vision_use_head": False},
+        image_token_index=vocab["<image>"], video_token_index=vocab["<video>"],
+        image_grid_pinpoints=pinpoints, vision_feature_layer=-1,
+        vision_feature_select_strategy="full")
+    processor = LlavaOnevisionImageProcessorPil(size={"height": 28, "width": 28},
+                                                image_grid_pinpoints=pinpoints)
+    return LlavaOnevisionForConditionalGeneration(cfg), processor

@@ -120,3 +120,23 @@ def test_avg_pool_tokens_hand_written():
     out = avg_pool_tokens(x, 3)
     np.testing.assert_allclose(out.numpy(), [[2, 3], [8, 9], [12, 13]])
     assert avg_pool_tokens(x, 1) is x
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prepared_inputs_reproduce_the_models_own_forward(adapters, family):
+    """Our embeddings/positions give the same last-token logits as the model's forward()."""
+    adapter = adapters[family]
+    images = [noise_image(40), noise_image(41), noise_image(42)]
+    prepared = adapter.prepare(images, QUESTION)
+    batch = adapter.image_processor(images=images, return_tensors="pt")
+    kwargs = {"input_ids": prepared.input_ids, "pixel_values": batch["pixel_values"]}
+    if family == "llava_onevision":
+        kwargs |= {"image_sizes": batch["image_sizes"], "batch_num_images": torch.tensor([3])}
+    else:
+        kwargs |= {"image_grid_thw": batch["image_grid_thw"],
+                   "mm_token_type_ids": (prepared.input_ids == adapter.image_token_id).int()}
+    with torch.no_grad():
+        ref = adapter.model(**kwargs).logits[0, -1]
+    hidden = adapter.layer_outputs(prepared)[-1]
+    mine = adapter.model.lm_head(adapter.language_model.norm(hidden[-1:]))[0]
+    torch.testing.assert_close(mine, ref, rtol=1e-4, atol=1e-5)

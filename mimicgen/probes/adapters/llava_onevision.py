@@ -1,11 +1,84 @@
-"""LLaVA-OneVision adapter (placeholder until implemented)."""
+"""LLaVA-OneVision adapter (SigLIP tower, base-resolution grid + one newline token per image)."""
 
 from __future__ import annotations
 
-from mimicgen.probes.adapters.base import VLMAdapter
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+from torch import nn
+
+from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
+from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["LlavaOnevisionAdapter"]
 
+SYSTEM = "You are a helpful assistant."
 
-class LlavaOnevisionAdapter(VLMAdapter):  # type: ignore[misc]
+
+class LlavaOnevisionAdapter(VLMAdapter):
+    """Each image is encoded at base resolution: ``side x side`` tokens plus a newline token.
+
+    This is how LLaVA-OneVision encodes every image of a multi-image prompt (27 x 27 + 1 = 730
+    tokens at 384 px, the paper's count). The adapter uses it for single images too (where the
+    official code would tile at higher resolution), so token counts stay comparable across N and
+    under ``stitch``.
+    """
+
     model_types = ("llava_onevision",)
+    image_token = "<image>"
+
+    @classmethod
+    def model_class(cls) -> type:
+        from transformers import LlavaOnevisionForConditionalGeneration
+
+        return LlavaOnevisionForConditionalGeneration
+
+    @classmethod
+    def image_processor_class(cls) -> type:
+        from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+            LlavaOnevisionImageProcessorPil,
+        )
+
+        return LlavaOnevisionImageProcessorPil
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.model.language_model
+
+    @torch.no_grad()
+    def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
+        if not images:
+            return EncodedImages([], [], [], {})
+        cfg = self.model.config
+        batch = self.image_processor(images=list(images), return_tensors="pt")
+        # Patch 0 of each image is the whole image resized to the tower's resolution.
+        base = batch["pixel_values"][:, 0].to(self.device, self.model.model.vision_tower.dtype)
+        out = self.model.model.vision_tower(base, output_hidden_states=True)
+        layer = cfg.vision_feature_layer
+        if isinstance(layer, int):
+            feats = out.hidden_states[layer]
+        else:
+            feats = torch.cat([out.hidden_states[i] for i in layer], dim=-1)
+        if cfg.vision_feature_select_strategy == "default":
+            feats = feats[:, 1:]  # drop the CLS token
+        feats = self.model.model.multi_modal_projector(feats)
+        newline = self.model.model.image_newline[None].to(feats.dtype)
+        side = cfg.vision_config.image_size // cfg.vision_config.patch_size
+        features = [torch.cat([f, newline]) for f in feats]
+        cells = [grid_cells(side, side, extra=1) for _ in images]
+        return EncodedImages(features, cells, [(side, side)] * len(images), {})
+
+    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
+        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
+        for seg in segments:
+            parts += [seg] if isinstance(seg, str) else [seg, "\n"]
+        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
+
+    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
+                  pooled: bool) -> tuple[torch.Tensor, int]:
+        n = input_ids.shape[1]
+        return torch.arange(n, device=self.device)[None], n
+
+    def decode_positions(self, position: int) -> torch.Tensor:
+        return torch.tensor([[position]], device=self.device)
