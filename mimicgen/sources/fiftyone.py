@@ -133,8 +133,13 @@ def _fetch(view: Any, label_field: str) -> dict[str, Any]:
     paths = [id_field, "filepath", "metadata.width", "metadata.height", f"{det}.label"]
     paths += [f"{det}.bounding_box"] + [f"{det}.{a}" for a in attrs]
     values = view.values(paths)
-    columns = dict(zip(["source_id", "filepath", "width", "height", "label", "bbox", *attrs],
-                       values, strict=True))
+    columns = dict(
+        zip(
+            ["source_id", "filepath", "width", "height", "label", "bbox", *attrs],
+            values,
+            strict=True,
+        )
+    )
     columns["id_is_int"] = id_field.endswith("coco_id")
     return columns
 
@@ -186,8 +191,10 @@ def _classes(columns: dict[str, Any], info: dict[str, Any], declared: list[str])
     if labels.is_null().any() or (labels == "").any():
         raise InputError("a FiftyOne detection has no label; label or remove it")
     categories = info.get("categories")
-    if isinstance(categories, list) and categories and all(
-        isinstance(c, dict) and "id" in c and "name" in c for c in categories
+    if (
+        isinstance(categories, list)
+        and categories
+        and all(isinstance(c, dict) and "id" in c and "name" in c for c in categories)
     ):
         # COCO import: keep the file's category ids, order and supercategories.
         ids = [int(c["id"]) for c in categories]
