@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -127,10 +128,11 @@ def _rendered(
     thread exists; on exit, unfinished jobs are cancelled instead of awaited.
     """
     jobs = [(spec.seed, k, spec.image_size, spec.fmt, spec.scene) for k in range(spec.n_images)]
-    if workers <= 1:
+    # Only fork: spawn/forkserver re-import the caller's __main__, which breaks unguarded scripts.
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
         yield map(_render_one, jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
     try:
         yield pool.map(_render_one, jobs, chunksize=8)  # map keeps image order
     finally:

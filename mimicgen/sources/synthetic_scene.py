@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mimicgen.sources.synthetic_shapes import BACKGROUND_RANGE, CLASSES, SynthClass, paint_icon
 
@@ -56,6 +56,20 @@ class SceneParams(BaseModel):
 
     max_tries: int = Field(60, ge=1)
     """Random positions tried per icon; an icon that finds no room is dropped (never annotated)."""
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> SceneParams:
+        """Weights need a positive total; (lo, hi) ranges need 0 < lo <= hi (areas <= 1)."""
+        for name in ("classes_per_image", "instances_per_class"):
+            weights = getattr(self, name)
+            if not weights or min(weights) < 0 or sum(weights) <= 0:
+                raise ValueError(f"{name} must be non-negative weights with a positive sum")
+        for name in ("small_area", "large_area", "group_area", "group_members"):
+            lo, hi = getattr(self, name)
+            top = math.inf if name == "group_members" else 1
+            if not 0 < lo <= hi <= top:
+                raise ValueError(f"{name} must be a range 0 < lo <= hi (areas at most 1)")
+        return self
 
 
 _DEFAULTS = SceneParams()
