@@ -34,7 +34,7 @@ from mimicgen.sources.base import (
     SourceKind,
 )
 from mimicgen.sources.digest import known_sha256, remember_sha256
-from mimicgen.sources.validate import escapes_root_expr, raise_first, require_known, require_unique
+from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
 if TYPE_CHECKING:  # pycocotools is a core dependency, but only needed for type hints here
     from pycocotools.coco import COCO
@@ -141,8 +141,12 @@ def _where(exc: msgspec.ValidationError) -> str:
 
 
 def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
-    # map/attrgetter iterate in C: no Python-level loop body over the (large) record lists.
-    return pl.Series(attr, list(map(attrgetter(attr), items)), dtype=dtype)
+    """One attribute of every record as a Series; map/attrgetter iterate in C (no Python loop
+    body), and numeric columns go through ``np.fromiter`` (no intermediate list)."""
+    values = map(attrgetter(attr), items)
+    if dtype == pl.Int64:
+        return pl.Series(attr, np.fromiter(values, dtype=np.int64, count=len(items)))
+    return pl.Series(attr, list(values), dtype=dtype)
 
 
 def _to_source(
@@ -184,8 +188,8 @@ def _to_source(
             _col(anns, "iscrowd", pl.Int64),
         ]
     )
-    _validate(cats, imgs, boxes, path)
-
+    _check_categories(cats, path)
+    _check_images(imgs, path)
     classes = cats.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("class_idx"),
         pl.col("id").alias("source_class_id"),
@@ -199,36 +203,49 @@ def _to_source(
         pl.col("width"),
         pl.col("height"),
     ).cast(IMAGE_SCHEMA)  # type: ignore[arg-type]
-    box_table = _normalise_boxes(boxes, images, classes)
     return SourceData(
         kind=kind,
         images=images,
         classes=classes,
-        boxes=box_table,
+        boxes=_boxes(boxes, images, classes, path),
         hierarchy=coco_hierarchy(classes),
         files=files,
         image_root=image_root,
     )
 
 
-def _normalise_boxes(
-    boxes: pl.DataFrame, images: pl.DataFrame, classes: pl.DataFrame
+def _boxes(
+    raw: pl.DataFrame, images: pl.DataFrame, classes: pl.DataFrame, path: str | Path
 ) -> pl.DataFrame:
-    """Pixel ``[x, y, w, h]`` -> normalised corners clipped to the image, plus box area fraction."""
-    sized = boxes.join(
-        images.select(pl.col("source_id").alias("image_id"), "image_idx", "width", "height"),
-        on="image_id",
-        how="left",
-        maintain_order="left",
-    ).join(
-        classes.select(pl.col("source_class_id").alias("category_id"), "class_idx"),
-        on="category_id",
-        how="left",
-        maintain_order="left",
+    """Check the annotations and turn pixel ``[x, y, w, h]`` into normalised, clipped corners.
+
+    The joins with images/classes run once and feed both the checks and the output
+    (``collect_all`` shares the common plan); only on failure is the first offender located.
+    """
+    sized = (
+        raw.lazy()
+        .join(
+            images.lazy().select(
+                pl.col("source_id").alias("image_id"), "image_idx", "width", "height"
+            ),
+            on="image_id",
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            classes.lazy().select(pl.col("source_class_id").alias("category_id"), "class_idx"),
+            on="category_id",
+            how="left",
+            maintain_order="left",
+        )
     )
     w = pl.col("width").cast(pl.Float64)
     h = pl.col("height").cast(pl.Float64)
-    return sized.select(
+    checks = _box_checks()
+    flags = sized.select(
+        *(expr.fill_null(True).any().alias(name) for name, (expr, _) in checks.items())
+    )
+    out = sized.select(
         "image_idx",
         "class_idx",
         (pl.col("bx") / w).clip(0.0, 1.0).alias("x0"),
@@ -240,7 +257,56 @@ def _normalise_boxes(
         pl.lit(False).alias("is_occluded"),
         pl.lit(False).alias("is_truncated"),
         pl.lit(False).alias("is_depiction"),
-    ).cast(BOX_SCHEMA)  # type: ignore[arg-type]
+    )
+    failed, boxes = pl.collect_all([flags, out])
+    for name, (expr, describe) in checks.items():
+        if failed.item(0, name):
+            if name == "duplicate_id":
+                require_unique(raw, "id", path, "annotation id")
+            raise_first(sized.collect(), expr, path, describe)
+    return boxes.cast(BOX_SCHEMA)  # type: ignore[arg-type]
+
+
+def _box_checks() -> dict[str, tuple[pl.Expr, Any]]:
+    """Name -> (row is bad, message for that row), in reporting order."""
+    tol = BOX_TOLERANCE_PX
+    x, y, bw, bh = (pl.col(c) for c in ("bx", "by", "bw", "bh"))
+    return {
+        "duplicate_id": (
+            pl.col("id").is_duplicated(),
+            lambda r: f"duplicate annotation id {r['id']}",
+        ),
+        "unknown_image": (
+            pl.col("image_idx").is_null(),
+            lambda r: f"annotation id={r['id']} refers to unknown image_id {r['image_id']}",
+        ),
+        "unknown_category": (
+            pl.col("class_idx").is_null(),
+            lambda r: f"annotation id={r['id']} refers to unknown category_id {r['category_id']}",
+        ),
+        "iscrowd": (
+            ~pl.col("iscrowd").is_in([0, 1]),
+            lambda r: f"annotation id={r['id']} has iscrowd={r['iscrowd']} (must be 0 or 1)",
+        ),
+        "size": (
+            (bw <= 0) | (bh <= 0) | ~pl.all_horizontal(pl.col("bx", "by", "bw", "bh").is_finite()),
+            lambda r: (
+                f"annotation id={r['id']} has a box with non-positive size "
+                f"[x={r['bx']}, y={r['by']}, w={r['bw']}, h={r['bh']}]; fix or remove it"
+            ),
+        ),
+        "outside": (
+            (x < -tol)
+            | (y < -tol)
+            | (x + bw > pl.col("width") + tol)
+            | (y + bh > pl.col("height") + tol),
+            lambda r: (
+                f"annotation id={r['id']} box [x={r['bx']}, y={r['by']}, w={r['bw']}, "
+                f"h={r['bh']}] lies outside its image id={r['image_id']} "
+                f"({r['width']}x{r['height']}); fix or remove it"
+            ),
+        ),
+    }
 
 
 def coco_hierarchy(classes: pl.DataFrame) -> Hierarchy:
@@ -253,14 +319,13 @@ def coco_hierarchy(classes: pl.DataFrame) -> Hierarchy:
     return Hierarchy(children={row[0]: tuple(row[1]) for row in grouped.iter_rows()})
 
 
-def _validate(
-    cats: pl.DataFrame, imgs: pl.DataFrame, boxes: pl.DataFrame, path: str | Path
-) -> None:
-    """Every check of SPEC/issue 'bad input', vectorised; the first offender is reported."""
+def _check_categories(cats: pl.DataFrame, path: str | Path) -> None:
     require_unique(cats, "id", path, "category id")
     require_unique(cats, "name", path, "category name")
+
+
+def _check_images(imgs: pl.DataFrame, path: str | Path) -> None:
     require_unique(imgs, "id", path, "image id")
-    require_unique(boxes, "id", path, "annotation id")
     raise_first(
         imgs,
         (pl.col("width") <= 0) | (pl.col("height") <= 0),
@@ -274,53 +339,5 @@ def _validate(
         lambda r: (
             f"image id={r['id']} file_name {r['file_name']!r} escapes the image root "
             "(absolute, empty or '..' paths are not allowed); use a path relative to the image root"
-        ),
-    )
-    require_known(
-        boxes,
-        "image_id",
-        imgs.get_column("id"),
-        path,
-        lambda r: f"annotation id={r['id']} refers to unknown image_id {r['image_id']}",
-    )
-    require_known(
-        boxes,
-        "category_id",
-        cats.get_column("id"),
-        path,
-        lambda r: f"annotation id={r['id']} refers to unknown category_id {r['category_id']}",
-    )
-    raise_first(
-        boxes,
-        ~pl.col("iscrowd").is_in([0, 1]),
-        path,
-        lambda r: f"annotation id={r['id']} has iscrowd={r['iscrowd']} (must be 0 or 1)",
-    )
-    raise_first(
-        boxes,
-        (pl.col("bw") <= 0)
-        | (pl.col("bh") <= 0)
-        | ~pl.all_horizontal(pl.col("bx", "by", "bw", "bh").is_finite()),
-        path,
-        lambda r: (
-            f"annotation id={r['id']} has a box with non-positive size "
-            f"[x={r['bx']}, y={r['by']}, w={r['bw']}, h={r['bh']}]; fix or remove it"
-        ),
-    )
-    sized = boxes.join(
-        imgs.select(pl.col("id").alias("image_id"), "width", "height"), on="image_id", how="left"
-    )
-    tol = BOX_TOLERANCE_PX
-    raise_first(
-        sized,
-        (pl.col("bx") < -tol)
-        | (pl.col("by") < -tol)
-        | (pl.col("bx") + pl.col("bw") > pl.col("width") + tol)
-        | (pl.col("by") + pl.col("bh") > pl.col("height") + tol),
-        path,
-        lambda r: (
-            f"annotation id={r['id']} box [x={r['bx']}, y={r['by']}, w={r['bw']}, "
-            f"h={r['bh']}] lies outside its image id={r['image_id']} "
-            f"({r['width']}x{r['height']}); fix or remove it"
         ),
     )
