@@ -60,16 +60,42 @@ def _parse_budgets(values: list[str]) -> dict[str, int]:
 @app.command("probe")
 def probe_cmd(
     model: Annotated[str, typer.Option("--model", help="Hub id or local folder of the VLM.")],
-    benchmark: Annotated[Path, typer.Option("--benchmark", help="Benchmark folder (benchmark.jsonl + images).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (one sub-folder per probe configuration).")],
-    probe: Annotated[list[str], typer.Option("--probe", help="A configuration, e.g. none, pool:4, pool:4+mask:blockdiag@12-23+attn. Repeat for several.")] = [],  # noqa: B006
-    probe_file: Annotated[Path | None, typer.Option("--probe-file", help="Probe YAML with 'configs: [...]'.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, float16 or bfloat16.")] = "auto",
-    device: Annotated[str | None, typer.Option("--device", help="Device, e.g. cpu or cuda:0.")] = None,
-    device_map: Annotated[str | None, typer.Option("--device-map", help="transformers device_map, e.g. auto.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N queries.")] = None,
-    shard: Annotated[str | None, typer.Option("--shard", help="i/n: run every n-th query from i; merge with probe-merge.")] = None,
-    max_new_tokens: Annotated[list[str], typer.Option("--max-new-tokens", help="TASK=N (or N for all tasks); repeatable.")] = [],  # noqa: B006
+    benchmark: Annotated[
+        Path, typer.Option("--benchmark", help="Benchmark folder (benchmark.jsonl + images).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (one sub-folder per probe configuration).")
+    ],
+    probe: Annotated[
+        list[str],
+        typer.Option(
+            "--probe",
+            help="A configuration, e.g. none, pool:4, pool:4+mask:blockdiag@12-23+attn "
+            "(repeatable).",
+        ),
+    ] = [],  # noqa: B006
+    probe_file: Annotated[
+        Path | None, typer.Option("--probe-file", help="Probe YAML with 'configs: [...]'.")
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="auto, float32, float16 or bfloat16.")
+    ] = "auto",
+    device: Annotated[
+        str | None, typer.Option("--device", help="Device, e.g. cpu or cuda:0.")
+    ] = None,
+    device_map: Annotated[
+        str | None, typer.Option("--device-map", help="transformers device_map, e.g. auto.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="i/n: run every n-th query from i; merge with probe-merge."),
+    ] = None,
+    max_new_tokens: Annotated[
+        list[str], typer.Option("--max-new-tokens", help="TASK=N (or N for all tasks); repeatable.")
+    ] = [],  # noqa: B006
 ) -> None:
     """Run a VLM on a benchmark under probe configurations; write predictions per configuration."""
     from mimicgen.probes.spec import check_unique, load_probe_yaml, parse_config
@@ -80,8 +106,11 @@ def probe_cmd(
     if not configs:
         configs = [parse_config("none")]
     configs = check_unique(configs)
-    options_kwargs = {"max_new_tokens": _parse_budgets(max_new_tokens), "limit": limit,
-                      "shard": _parse_shard(shard)}
+    options_kwargs = {
+        "max_new_tokens": _parse_budgets(max_new_tokens),
+        "limit": limit,
+        "shard": _parse_shard(shard),
+    }
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
@@ -108,7 +137,9 @@ def probe_merge_cmd(
 @app.command("probe-tiny-model")
 def probe_tiny_model_cmd(
     out: Annotated[Path, typer.Argument(help="Folder to write the checkpoint to.")],
-    family: Annotated[str, typer.Option("--family", help="qwen2_vl, qwen2_5_vl or llava_onevision.")] = "qwen2_vl",
+    family: Annotated[
+        str, typer.Option("--family", help="qwen2_vl, qwen2_5_vl or llava_onevision.")
+    ] = "qwen2_vl",
     layers: Annotated[int, typer.Option("--layers", min=1, help="Decoder layers.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Weight initialisation seed.")] = 0,
 ) -> None:
@@ -125,26 +156,42 @@ def probe_tiny_model_cmd(
 
 @app.command("flops")
 def flops_cmd(
-    hidden: Annotated[list[int], typer.Option("--hidden", "-d", help="Hidden size(s) d.")] = [896, 1536],  # noqa: B006
-    images: Annotated[float, typer.Option("--images", "-m", help="Images per query M (may be a mean).")] = 10.4,
+    hidden: Annotated[
+        list[int] | None, typer.Option("--hidden", "-d", help="Hidden size(s) d [896, 1536].")
+    ] = None,
+    images: Annotated[
+        float, typer.Option("--images", "-m", help="Images per query M (may be a mean).")
+    ] = 10.4,
     text_tokens: Annotated[float, typer.Option("--text-tokens", help="Text tokens N_t.")] = 17.4,
-    vision_tokens: Annotated[float, typer.Option("--vision-tokens", help="Vision tokens per image.")] = 730.0,
-    layers: Annotated[int, typer.Option("--layers", help="Decoder layers summed over (1 = per layer, as Table 7).")] = 1,
-    masked_layers: Annotated[int | None, typer.Option("--masked-layers", help="How many layers carry the mask (default: all).")] = None,
+    vision_tokens: Annotated[
+        float, typer.Option("--vision-tokens", help="Vision tokens per image.")
+    ] = 730.0,
+    layers: Annotated[
+        int,
+        typer.Option("--layers", help="Decoder layers summed over (1 = per layer, as Table 7)."),
+    ] = 1,
+    masked_layers: Annotated[
+        int | None,
+        typer.Option("--masked-layers", help="How many layers carry the mask (default: all)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Dense vs block-diagonal attention cost (reproduces the MIMIC paper's Table 7 by default)."""
     rows = []
-    for d in hidden:
+    for d in hidden or [896, 1536]:
         try:
             cost = attention_cost(images, text_tokens, vision_tokens, d, layers, masked_layers)
         except ValueError as exc:
             raise InputError(f"flops: {exc}") from None
-        rows.append({"hidden": d, "dense": cost.dense, "masked": cost.masked, "saving": cost.saving})
+        rows.append(
+            {"hidden": d, "dense": cost.dense, "masked": cost.masked, "saving": cost.saving}
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     typer.echo(f"{'d':>6} {'dense':>10} {'masked':>10} {'saving':>7}")
     for r in rows:
-        typer.echo(f"{r['hidden']:>6} {r['dense'] / 1e9:>9.1f}B {r['masked'] / 1e9:>9.1f}B "
-                   f"{r['saving']:>7.1%}")
+        typer.echo(
+            f"{r['hidden']:>6} {r['dense'] / 1e9:>9.1f}B {r['masked'] / 1e9:>9.1f}B "
+            f"{r['saving']:>7.1%}"
+        )

@@ -33,8 +33,8 @@ __all__ = [
     "ATTN_IMPLEMENTATION",
     "AttentionRecorder",
     "ProbeState",
-    "probe_state",
     "probe_attention_forward",
+    "probe_state",
     "register",
 ]
 
@@ -58,8 +58,9 @@ class ProbeState:
     """Collects attention statistics when set (forces eager attention)."""
 
 
-_STATE: contextvars.ContextVar[ProbeState | None] = contextvars.ContextVar("mimicgen_probe",
-                                                                            default=None)
+_STATE: contextvars.ContextVar[ProbeState | None] = contextvars.ContextVar(
+    "mimicgen_probe", default=None
+)
 
 
 @contextmanager
@@ -72,8 +73,14 @@ def probe_state(state: ProbeState) -> Iterator[ProbeState]:
         _STATE.reset(token)
 
 
-def _eager(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-           attention_mask: torch.Tensor | None, scaling: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _eager(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Eager attention (as in the models' ``eager_attention_forward``), returning the weights."""
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
@@ -99,14 +106,16 @@ def probe_attention_forward(
     state = _STATE.get()
     layer = state.layer_of.get(id(module)) if state is not None else None
     if layer is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask,
-                                      dropout=dropout, scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     square_prompt = query.shape[2] == key.shape[2] == state.prompt_len
     if square_prompt and layer in state.mask_layers and state.mask is not None:
         attention_mask = state.mask.to(query.dtype)
     if state.recorder is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask,
-                                      dropout=dropout, scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
     out, weights = _eager(module, query, key, value, attention_mask, scale)
     state.recorder.observe(layer, weights)
@@ -160,8 +169,11 @@ class AttentionRecorder:
                 per_image = rows @ self._onehot
                 intra = per_image.gather(1, self._img[self._vis][:, None]).squeeze(1)
                 vision = per_image.sum(1)
-                self.shares[layer] = [intra.mean().item(), (vision - intra).mean().item(),
-                                      (1.0 - vision).mean().item()]
+                self.shares[layer] = [
+                    intra.mean().item(),
+                    (vision - intra).mean().item(),
+                    (1.0 - vision).mean().item(),
+                ]
             last = w[-1:]
         else:
             last = w[:, :n]

@@ -42,14 +42,18 @@ def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
                 images = sorted(rec["images"], key=lambda im: im.get("position", 0))
                 paths = tuple(folder / str(im["path"]) for im in images)
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise InputError(f"{path}:{n}: not a benchmark record ({exc.__class__.__name__}: "
-                                 f"{exc}); needs id, task, question, images[].path") from None
+                raise InputError(
+                    f"{path}:{n}: not a benchmark record ({exc.__class__.__name__}: "
+                    f"{exc}); needs id, task, question, images[].path"
+                ) from None
             if qid in seen:
                 raise InputError(f"{path}:{n}: duplicate id {qid!r}; ids must be unique")
             seen.add(qid)
             missing = [p for p in paths if not p.is_file()]
             if missing:
-                raise InputError(f"{path}:{n}: image {missing[0]} not found; images are relative "
-                                 "to the benchmark folder")
+                raise InputError(
+                    f"{path}:{n}: image {missing[0]} not found; images are relative "
+                    "to the benchmark folder"
+                )
             items.append(BenchmarkItem(len(items), qid, task, question, paths))
     return items

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AttentionCost", "attention_cost", "attended_pairs"]
+__all__ = ["AttentionCost", "attended_pairs", "attention_cost"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ class AttentionCost:
         return 1.0 - self.masked / self.dense if self.dense else 0.0
 
 
-def attended_pairs(n_images: float, text_tokens: float, vision_per_image: float,
-                   masked: bool) -> float:
+def attended_pairs(
+    n_images: float, text_tokens: float, vision_per_image: float, masked: bool
+) -> float:
     """Number of (query, key) pairs that attend, dense or under the block-diagonal mask."""
     n = n_images * vision_per_image + text_tokens
     if not masked:
@@ -67,8 +68,12 @@ def attention_cost(
         raise ValueError(f"masked_layers must be between 0 and layers ({layers}), got {k}")
     n = n_images * vision_per_image + text_tokens
     projections = n * hidden**2
-    dense_layer = projections + attended_pairs(n_images, text_tokens, vision_per_image, False) * hidden
-    masked_layer = projections + attended_pairs(n_images, text_tokens, vision_per_image, True) * hidden
+    dense_layer = (
+        projections + attended_pairs(n_images, text_tokens, vision_per_image, False) * hidden
+    )
+    masked_layer = (
+        projections + attended_pairs(n_images, text_tokens, vision_per_image, True) * hidden
+    )
     return AttentionCost(
         dense=dense_layer * layers,
         masked=masked_layer * k + dense_layer * (layers - k),

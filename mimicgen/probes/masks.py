@@ -19,7 +19,7 @@ import numpy as np
 from mimicgen.probes.spec import MaskKind
 from mimicgen.probes.tokens import TokenMap
 
-__all__ = ["allowed_pairs", "additive_mask"]
+__all__ = ["additive_mask", "allowed_pairs"]
 
 
 def allowed_pairs(tokens: TokenMap, kind: MaskKind) -> np.ndarray:
@@ -44,7 +44,7 @@ def allowed_pairs(tokens: TokenMap, kind: MaskKind) -> np.ndarray:
 
 
 def additive_mask(allowed: np.ndarray, neg: float) -> np.ndarray:
-    """Float mask to *add* to attention scores: 0 where allowed, ``neg`` (a huge negative) elsewhere.
+    """Float mask to *add* to scores: 0 where allowed, ``neg`` (a huge negative) elsewhere.
 
     Additive, not boolean: eager attention adds the mask to the scores, so a boolean mask would add
     0/1 and mask nothing.

@@ -13,7 +13,7 @@ def pooled_length(n: int, factor: int) -> int:
 
 
 def avg_pool_tokens(features: torch.Tensor, factor: int) -> torch.Tensor:
-    """Average consecutive windows of ``factor`` tokens of ``features`` ``(n, d)`` in sequence order.
+    """Average consecutive windows of ``factor`` tokens of ``features`` ``(n, d)``, in order.
 
     Returns ``(ceil(n / factor), d)``; the last window averages only the tokens it has.
     """

@@ -2,8 +2,8 @@
 
 Layout under ``--out`` (one folder per configuration, named :attr:`ProbeConfig.name`)::
 
-    <config>/run.json            model, probes, generation budgets (a resume must match them;
-                                 --limit may grow between resumes)
+    <config>/run.json            model, adapter, probes, budgets, benchmark (a resume must
+                                 match all but the benchmark path; --limit may change)
     <config>/predictions.jsonl   {"id", "prediction"}: what ``mimicgen score`` reads
     <config>/samples.jsonl       {"id", "index", "task", "n_images", "vision_tokens", ...}
     <config>/attn.jsonl          per-sample attention statistics (``attn`` probe)
@@ -43,9 +43,9 @@ from mimicgen.progress import track
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
     "RunOptions",
+    "merge_shards",
     "run_probes",
     "run_sample",
-    "merge_shards",
     "select_items",
 ]
 
@@ -79,8 +79,9 @@ def select_items(items: list[BenchmarkItem], options: RunOptions) -> list[Benchm
     return items
 
 
-def run_sample(adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig,
-               max_new_tokens: int) -> dict[str, Any]:
+def run_sample(
+    adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig, max_new_tokens: int
+) -> dict[str, Any]:
     """Run one query under one configuration; returns prediction, token counts, statistics."""
     images = [Image.open(p).convert("RGB") for p in item.image_paths]
     if (pixel := config.get("pixel")) is not None:
@@ -100,20 +101,32 @@ def run_sample(adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig,
     ids = adapter.generate(prepared, max_new_tokens, state)
     result: dict[str, Any] = {
         "prediction": adapter.decode_text(ids),
-        "sample": {"id": item.id, "index": item.index, "task": item.task,
-                   "n_images": len(images), "vision_tokens": tokens.n_vision,
-                   "text_tokens": tokens.n_text, "vision_tokens_per_image": tokens.vision_counts(),
-                   "generated_tokens": len(ids)},
+        "sample": {
+            "id": item.id,
+            "index": item.index,
+            "task": item.task,
+            "n_images": len(images),
+            "vision_tokens": tokens.n_vision,
+            "text_tokens": tokens.n_text,
+            "vision_tokens_per_image": tokens.vision_counts(),
+            "generated_tokens": len(ids),
+        },
     }
     if recorder is not None:
         mass, entropy = recorder.image_stats()
-        result["attn"] = {"id": item.id, "index": item.index,
-                          "shares": _rows3(recorder.shares),
-                          "image_mass": _round(mass), "image_entropy": _round(entropy)}
+        result["attn"] = {
+            "id": item.id,
+            "index": item.index,
+            "shares": _rows3(recorder.shares),
+            "image_mass": _round(mass),
+            "image_entropy": _round(entropy),
+        }
         if config.get("attn").maps:
-            result["maps"] = {**recorder.maps(),
-                              "answer_attention": recorder.answer_attention().astype(np.float32),
-                              "image_index": tokens.image}
+            result["maps"] = {
+                **recorder.maps(),
+                "answer_attention": recorder.answer_attention().astype(np.float32),
+                "image_index": tokens.image,
+            }
     return result
 
 
@@ -127,8 +140,13 @@ def _rows3(shares: np.ndarray) -> list[dict[str, float | None]]:
         if np.isnan(intra):
             out.append({"intra": None, "inter": None, "text": None})
         else:
-            out.append({"intra": round(float(intra), 6), "inter": round(float(inter), 6),
-                        "text": round(float(text), 6)})
+            out.append(
+                {
+                    "intra": round(float(intra), 6),
+                    "inter": round(float(inter), 6),
+                    "text": round(float(text), 6),
+                }
+            )
     return out
 
 
@@ -163,16 +181,22 @@ def _config_dir(out: Path, config: ProbeConfig, shard: tuple[int, int] | None) -
     return base / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else base
 
 
+_RESUME_KEYS = ("model", "adapter", "probes", "max_new_tokens")
+"""run.json keys a resumed run must share with the earlier one (the benchmark path may move)."""
+
+
 def _prepare_dir(folder: Path, meta: dict[str, Any]) -> set[str]:
     """Create or resume ``folder``; return ids already done. Refuses a different earlier run."""
     folder.mkdir(parents=True, exist_ok=True)
     run_file = folder / "run.json"
     if run_file.exists():
         old = json.loads(run_file.read_text(encoding="utf-8"))
-        if old != meta:
-            diff = sorted(k for k in meta if old.get(k) != meta[k])
-            raise InputError(f"{folder} holds a run with different settings ({', '.join(diff)}); "
-                             "use another --out or delete that folder")
+        diff = sorted(k for k in _RESUME_KEYS if old.get(k) != meta.get(k))
+        if diff:
+            raise InputError(
+                f"{folder} holds a run with different settings ({', '.join(diff)}); "
+                "use another --out or delete that folder"
+            )
     else:
         atomic_write_text(run_file, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     done = {r["id"] for r in _read_jsonl(folder / "predictions.jsonl")}
@@ -186,8 +210,14 @@ def _prepare_dir(folder: Path, meta: dict[str, Any]) -> set[str]:
     return done
 
 
-def run_probes(adapter: VLMAdapter, benchmark: str | Path, configs: Iterable[ProbeConfig],
-               out: str | Path, options: RunOptions, model_name: str) -> dict[str, int]:
+def run_probes(
+    adapter: VLMAdapter,
+    benchmark: str | Path,
+    configs: Iterable[ProbeConfig],
+    out: str | Path,
+    options: RunOptions,
+    model_name: str,
+) -> dict[str, int]:
     """Run every configuration over the selected queries; returns ``{config: samples run}``."""
     items = select_items(load_benchmark(benchmark), options)
     out = Path(out)
@@ -196,8 +226,13 @@ def run_probes(adapter: VLMAdapter, benchmark: str | Path, configs: Iterable[Pro
         if (m := config.get("mask")) is not None:
             resolve_layers(m, adapter.num_layers)  # fail before any work
         folder = _config_dir(out, config, options.shard)
-        meta = {"model": model_name, "adapter": type(adapter).__name__,
-                "probes": config.spec_string, "max_new_tokens": options.max_new_tokens}
+        meta = {
+            "model": model_name,
+            "adapter": type(adapter).__name__,
+            "probes": config.spec_string,
+            "max_new_tokens": options.max_new_tokens,
+            "benchmark": str(Path(benchmark).resolve()),
+        }
         done = _prepare_dir(folder, meta)
         todo = [it for it in items if it.id not in done]
         files = {n: _Appender(folder / f"{n}.jsonl") for n in ("samples", "attn", "predictions")}
@@ -296,6 +331,7 @@ def merge_shards(out: str | Path) -> dict[str, int]:
             _write_attn_summary(folder)
         merged[folder.name] = len(rows["predictions"])
     if not merged:
-        raise InputError(f"no '<config>/shards/' folders under {out}; run 'mimicgen probe --shard "
-                         "i/n' first")
+        raise InputError(
+            f"no '<config>/shards/' folders under {out}; run 'mimicgen probe --shard i/n' first"
+        )
     return merged

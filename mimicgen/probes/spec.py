@@ -23,18 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mimicgen.errors import SpecError
 
 __all__ = [
-    "MaskKind",
-    "NoneProbe",
-    "PoolProbe",
-    "PixelProbe",
-    "StitchProbe",
-    "MaskProbe",
     "AttnProbe",
+    "MaskKind",
+    "MaskProbe",
+    "NoneProbe",
+    "PixelProbe",
+    "PoolProbe",
     "Probe",
     "ProbeConfig",
-    "parse_probe",
-    "parse_config",
+    "StitchProbe",
     "load_probe_yaml",
+    "parse_config",
+    "parse_probe",
     "resolve_layers",
 ]
 
@@ -67,7 +67,7 @@ class PoolProbe(BaseModel):
 
 
 class PixelProbe(BaseModel):
-    """Pixel control: down-sample then up-sample each image by ``factor`` (token count unchanged)."""
+    """Pixel control: down- then up-sample each image by ``factor`` (token count unchanged)."""
 
     model_config = _FROZEN
     kind: Literal["pixel"] = "pixel"
@@ -248,8 +248,11 @@ def parse_probe(text: str) -> Probe:
             return cls(factor=int(m.group("f")))
         if head == "stitch":
             r, c = m.group("r"), m.group("c")
-            return StitchProbe(rows=int(r) if r else None, cols=int(c) if c else None,
-                               resize=m.group("resize") is not None)
+            return StitchProbe(
+                rows=int(r) if r else None,
+                cols=int(c) if c else None,
+                resize=m.group("resize") is not None,
+            )
         return MaskProbe(mask=m.group("kind"), layers=_parse_layers(m.group("layers")))
     except ValidationError as exc:
         raise SpecError(f"bad probe {text!r}: {_first_error(exc)}") from None
@@ -270,23 +273,35 @@ def load_probe_yaml(path: str | Path) -> list[ProbeConfig]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read probe YAML ({exc.__class__.__name__}); "
-                        "check the path and YAML syntax") from None
-    if not isinstance(data, dict) or set(data) != {"configs"} or not isinstance(data["configs"], list):
+        raise SpecError(
+            f"{path}: cannot read probe YAML ({exc.__class__.__name__}); "
+            "check the path and YAML syntax"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"configs"}
+        or not isinstance(data["configs"], list)
+    ):
         raise SpecError(f"{path}: a probe YAML must be a mapping with one key 'configs: [...]'")
     configs: list[ProbeConfig] = []
     for i, entry in enumerate(data["configs"]):
         if isinstance(entry, str):
             configs.append(parse_config(entry))
             continue
-        if not isinstance(entry, dict) or not set(entry) <= {"name", "probes"} or "probes" not in entry:
+        if (
+            not isinstance(entry, dict)
+            or not set(entry) <= {"name", "probes"}
+            or "probes" not in entry
+        ):
             raise SpecError(f"{path}: configs[{i}] must be a string or a mapping {{name, probes}}")
         items = entry["probes"]
         if isinstance(items, str):
             items = items.split("+")
         try:
             probes = tuple(parse_probe(p) if isinstance(p, str) else p for p in items)
-            configs.append(ProbeConfig.model_validate({"probes": probes, "label": entry.get("name")}))
+            configs.append(
+                ProbeConfig.model_validate({"probes": probes, "label": entry.get("name")})
+            )
         except ValidationError as exc:
             raise SpecError(f"{path}: configs[{i}]: {_first_error(exc)}") from None
     return check_unique(configs)
@@ -297,7 +312,9 @@ def check_unique(configs: list[ProbeConfig]) -> list[ProbeConfig]:
     names = [c.name for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SpecError(f"probe configurations repeat ({', '.join(dupes)}); give each a distinct name")
+        raise SpecError(
+            f"probe configurations repeat ({', '.join(dupes)}); give each a distinct name"
+        )
     return configs
 
 
@@ -307,8 +324,10 @@ def resolve_layers(probe: MaskProbe, num_layers: int) -> frozenset[int]:
         return frozenset(range(num_layers))
     bad = [i for i in probe.layers if i >= num_layers]
     if bad:
-        raise SpecError(f"mask layers {bad} out of range: the model has {num_layers} decoder "
-                        f"layers (0-{num_layers - 1})")
+        raise SpecError(
+            f"mask layers {bad} out of range: the model has {num_layers} decoder "
+            f"layers (0-{num_layers - 1})"
+        )
     return frozenset(probe.layers)
 
 

@@ -85,8 +85,10 @@ def token_map_from_ids(
     where = np.flatnonzero(ids == image_token_id)
     counts = [len(c) for c in cells]
     if len(where) != sum(counts):
-        raise ValueError(f"{len(where)} image placeholders in the prompt but the images need "
-                         f"{sum(counts)} ({counts})")
+        raise ValueError(
+            f"{len(where)} image placeholders in the prompt but the images need "
+            f"{sum(counts)} ({counts})"
+        )
     image = np.full(len(ids), TEXT, dtype=np.int32)
     row = np.full(len(ids), TEXT, dtype=np.int32)
     col = np.full(len(ids), TEXT, dtype=np.int32)

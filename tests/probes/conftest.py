@@ -57,20 +57,39 @@ def write_benchmark(folder, sizes=((56, 56), (28, 56), (56, 28))):
 
     folder = Path(folder)
     (folder / "images").mkdir(parents=True)
-    queries = [("q-0", "counting", "how many dog are there ?", [0, 1]),
-               ("q-1", "listing", "list every class in these images", [2, 0, 1]),
-               ("q-2", "common", "which class is in all images ?", [1, 2])]
+    queries = [
+        ("q-0", "counting", "how many dog are there ?", [0, 1]),
+        ("q-1", "listing", "list every class in these images", [2, 0, 1]),
+        ("q-2", "common", "which class is in all images ?", [1, 2]),
+    ]
     lines = []
     for qid, task, question, picks in queries:
         images = []
         for pos, k in enumerate(picks):
             name = f"images/{qid}-{pos}.png"
             noise_image(100 + 10 * k + pos, sizes[k]).save(folder / name)
-            images.append({"path": name, "source_id": k, "position": pos, "role": "query",
-                           "class_counts": {"dog": 1}})
-        lines.append(json.dumps({"id": qid, "task": task, "question": question,
-                                 "answer": {"counts": {"dog": 1}}, "answer_text": "1",
-                                 "images": images, "controls": {"n_images": len(picks)},
-                                 "template": {"task": "t", "connector": "c"}}))
+            images.append(
+                {
+                    "path": name,
+                    "source_id": k,
+                    "position": pos,
+                    "role": "query",
+                    "class_counts": {"dog": 1},
+                }
+            )
+        lines.append(
+            json.dumps(
+                {
+                    "id": qid,
+                    "task": task,
+                    "question": question,
+                    "answer": {"counts": {"dog": 1}},
+                    "answer_text": "1",
+                    "images": images,
+                    "controls": {"n_images": len(picks)},
+                    "template": {"task": "t", "connector": "c"},
+                }
+            )
+        )
     (folder / "benchmark.jsonl").write_text("\n".join(lines) + "\n")
     return folder

@@ -9,8 +9,8 @@ from tests.probes.conftest import FAMILIES, noise_image
 
 torch = pytest.importorskip("torch")
 
-from mimicgen.probes.masks import additive_mask, allowed_pairs  # noqa: E402
-from mimicgen.probes.pooling import avg_pool_tokens  # noqa: E402
+from mimicgen.probes.masks import additive_mask, allowed_pairs
+from mimicgen.probes.pooling import avg_pool_tokens
 
 QUESTION = "how many dog are there ?"
 
@@ -95,7 +95,7 @@ def test_mask_only_in_chosen_layers(adapters, family):
 
 
 def _hand_pool(x: np.ndarray, f: int) -> np.ndarray:
-    return np.stack([x[i:i + f].mean(0) for i in range(0, len(x), f)])
+    return np.stack([x[i : i + f].mean(0) for i in range(0, len(x), f)])
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -133,8 +133,10 @@ def test_prepared_inputs_reproduce_the_models_own_forward(adapters, family):
     if family == "llava_onevision":
         kwargs |= {"image_sizes": batch["image_sizes"], "batch_num_images": torch.tensor([3])}
     else:
-        kwargs |= {"image_grid_thw": batch["image_grid_thw"],
-                   "mm_token_type_ids": (prepared.input_ids == adapter.image_token_id).int()}
+        kwargs |= {
+            "image_grid_thw": batch["image_grid_thw"],
+            "mm_token_type_ids": (prepared.input_ids == adapter.image_token_id).int(),
+        }
     with torch.no_grad():
         ref = adapter.model(**kwargs).logits[0, -1]
     hidden = adapter.layer_outputs(prepared)[-1]

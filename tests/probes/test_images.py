@@ -24,7 +24,7 @@ def test_stitch_grid_cells_are_the_inputs():
     assert out.shape == (12, 24, 3)
     for i, im in enumerate(imgs):
         r, c = divmod(i, 3)
-        np.testing.assert_array_equal(out[r * 6:(r + 1) * 6, c * 8:(c + 1) * 8], np.asarray(im))
+        np.testing.assert_array_equal(out[r * 6 : (r + 1) * 6, c * 8 : (c + 1) * 8], np.asarray(im))
     assert not out[6:, 16:].any()  # the unused sixth cell is black
 
 

@@ -36,8 +36,18 @@ def model(tiny_checkpoints):
 
 def test_run_resume_and_token_counts(tmp_path, bench, model):
     out = tmp_path / "out"
-    common = ["--model", model, "--benchmark", str(bench), "--out", str(out), "--dtype", "float32",
-              "--max-new-tokens", "5"]
+    common = [
+        "--model",
+        model,
+        "--benchmark",
+        str(bench),
+        "--out",
+        str(out),
+        "--dtype",
+        "float32",
+        "--max-new-tokens",
+        "5",
+    ]
     res = _probe(*common, "--probe", "none", "--probe", "pool:2+mask:blockdiag@1-2", "--limit", "2")
     assert res.exit_code == 0, res.output
     base, pooled = out / "none", out / "pool-2_mask-blockdiag-L1-2"
@@ -62,8 +72,18 @@ def test_run_resume_and_token_counts(tmp_path, bench, model):
 
 
 def test_shards_merge_to_the_unsharded_run(tmp_path, bench, model):
-    common = ["--model", model, "--benchmark", str(bench), "--dtype", "float32",
-              "--probe", "pixel:2", "--max-new-tokens", "4"]
+    common = [
+        "--model",
+        model,
+        "--benchmark",
+        str(bench),
+        "--dtype",
+        "float32",
+        "--probe",
+        "pixel:2",
+        "--max-new-tokens",
+        "4",
+    ]
     assert _probe(*common, "--out", str(tmp_path / "full")).exit_code == 0
     for i in range(2):
         res = _probe(*common, "--out", str(tmp_path / "sh"), "--shard", f"{i}/2")
@@ -79,9 +99,24 @@ def test_shards_merge_to_the_unsharded_run(tmp_path, bench, model):
 
 def test_attn_statistics_and_maps(tmp_path, bench, model):
     out = tmp_path / "out"
-    res = _probe("--model", model, "--benchmark", str(bench), "--out", str(out),
-                 "--dtype", "float32", "--probe", "attn", "--probe", "none",
-                 "--max-new-tokens", "6", "--max-new-tokens", "listing=3")
+    res = _probe(
+        "--model",
+        model,
+        "--benchmark",
+        str(bench),
+        "--out",
+        str(out),
+        "--dtype",
+        "float32",
+        "--probe",
+        "attn",
+        "--probe",
+        "none",
+        "--max-new-tokens",
+        "6",
+        "--max-new-tokens",
+        "listing=3",
+    )
     assert res.exit_code == 0, res.output
     rows = _rows(out / "attn/attn.jsonl")
     samples = _rows(out / "attn/samples.jsonl")
@@ -98,8 +133,9 @@ def test_attn_statistics_and_maps(tmp_path, bench, model):
         for i, n in enumerate(sample["vision_tokens_per_image"]):
             grid = maps[f"image{i}"]
             assert grid.shape[0] == 4 and grid.shape[1] * grid.shape[2] == n
-            np.testing.assert_allclose(grid.sum(axis=(1, 2)), [m[i] for m in row["image_mass"]],
-                                       rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(
+                grid.sum(axis=(1, 2)), [m[i] for m in row["image_mass"]], rtol=1e-4, atol=1e-6
+            )
     summary = json.loads((out / "attn/attn_summary.json").read_text())
     assert summary["n_samples"] == 3 and len(summary["layers"]) == 4
     # Eager attention (to read weights) and the default sdpa path give the same answers.
@@ -108,9 +144,22 @@ def test_attn_statistics_and_maps(tmp_path, bench, model):
 
 def test_stitch_runs_one_image(tmp_path, bench, model):
     out = tmp_path / "out"
-    res = _probe("--model", model, "--benchmark", str(bench), "--out", str(out),
-                 "--dtype", "float32", "--probe", "stitch:auto", "--limit", "1",
-                 "--max-new-tokens", "2")
+    res = _probe(
+        "--model",
+        model,
+        "--benchmark",
+        str(bench),
+        "--out",
+        str(out),
+        "--dtype",
+        "float32",
+        "--probe",
+        "stitch:auto",
+        "--limit",
+        "1",
+        "--max-new-tokens",
+        "2",
+    )
     assert res.exit_code == 0, res.output
     (sample,) = _rows(out / "stitch-auto/samples.jsonl")
     # q-0: a 56x56 and a 28x56 image -> 1x2 grid of 56x56 cells = 112x56 px -> 4x2 merged tokens.
@@ -130,3 +179,16 @@ def test_bad_inputs_fail_cleanly(tmp_path, bench, model):
     assert isinstance(res.exception, InputError) and "benchmark.jsonl" in str(res.exception)
     res = CliRunner().invoke(app, ["probe-merge", str(out)])
     assert isinstance(res.exception, InputError)
+
+
+def test_tiny_model_cli_writes_a_loadable_checkpoint(tmp_path):
+    from transformers import AutoConfig
+
+    out = tmp_path / "tiny"
+    res = CliRunner().invoke(app, ["probe-tiny-model", str(out), "--family", "qwen2_5_vl",
+                                   "--layers", "3"])
+    assert res.exit_code == 0, res.output
+    cfg = AutoConfig.from_pretrained(out)
+    assert cfg.model_type == "qwen2_5_vl" and cfg.text_config.num_hidden_layers == 3
+    res = CliRunner().invoke(app, ["probe-tiny-model", str(out)])
+    assert isinstance(res.exception, InputError)  # refuses a non-empty folder

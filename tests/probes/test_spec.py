@@ -35,10 +35,22 @@ def test_config_composes_and_round_trips():
     assert c.name == "pool-4_mask-blockdiag-L12-23_attn"
 
 
-@pytest.mark.parametrize("bad", [
-    "pool:0", "pool:x", "mask:diag@3", "mask:blockdiag@5-2", "mask:blockdiag", "stitch:2",
-    "zoom:2", "pool:2+pool:3", "none+pool:2", "stitch:2x2+mask:blockdiag@1", "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "pool:0",
+        "pool:x",
+        "mask:diag@3",
+        "mask:blockdiag@5-2",
+        "mask:blockdiag",
+        "stitch:2",
+        "zoom:2",
+        "pool:2+pool:3",
+        "none+pool:2",
+        "stitch:2x2+mask:blockdiag@1",
+        "",
+    ],
+)
 def test_bad_probe_strings_raise_spec_error(bad):
     with pytest.raises(SpecError):
         parse_config(bad)

@@ -17,12 +17,14 @@ def adapter_for(model_type: str) -> type:
     for cls in (Qwen2VLAdapter, Qwen25VLAdapter, LlavaOnevisionAdapter):
         if model_type in cls.model_types:
             return cls
-    raise InputError(f"no probe adapter for model_type {model_type!r}; supported: "
-                     f"{', '.join(ADAPTERS)}")
+    raise InputError(
+        f"no probe adapter for model_type {model_type!r}; supported: {', '.join(ADAPTERS)}"
+    )
 
 
-def load_adapter(path: str, dtype: str = "auto", device: str | None = None,
-                 device_map: str | None = None):  # noqa: ANN201 (torch types stay lazy)
+def load_adapter(
+    path: str, dtype: str = "auto", device: str | None = None, device_map: str | None = None
+):
     """Read ``config.json`` of a hub id / local folder and load it with the matching adapter."""
     from transformers import AutoConfig
 
@@ -31,6 +33,8 @@ def load_adapter(path: str, dtype: str = "auto", device: str | None = None,
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
-                         "pass a local model folder or a cached hub id") from None
+        raise InputError(
+            f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
+            "pass a local model folder or a cached hub id"
+        ) from None
     return adapter_for(config.model_type).from_pretrained(path, dtype, device, device_map)

@@ -24,7 +24,7 @@ from mimicgen.probes.attention import ATTN_IMPLEMENTATION, ProbeState, probe_sta
 from mimicgen.probes.pooling import avg_pool_tokens
 from mimicgen.probes.tokens import TokenMap, pool_cells, token_map_from_ids
 
-__all__ = ["EncodedImages", "PreparedInput", "VLMAdapter", "IMAGE_MARKER", "resolve_dtype"]
+__all__ = ["IMAGE_MARKER", "EncodedImages", "PreparedInput", "VLMAdapter", "resolve_dtype"]
 
 IMAGE_MARKER = "<image>"
 """In a question, marks where an image goes (if the count matches, images are interleaved)."""
@@ -62,8 +62,14 @@ class PreparedInput:
 
 def resolve_dtype(name: str) -> torch.dtype | str:
     """``auto`` | ``float32`` | ``float16`` | ``bfloat16`` -> a torch dtype (or ``"auto"``)."""
-    table = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    table = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
     if name == "auto":
         return "auto"
     if name not in table:
@@ -89,14 +95,21 @@ class VLMAdapter(ABC):
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str, dtype: str = "auto", device: str | None = None,
-                        device_map: str | None = None) -> VLMAdapter:
+    def from_pretrained(
+        cls,
+        path: str,
+        dtype: str = "auto",
+        device: str | None = None,
+        device_map: str | None = None,
+    ) -> VLMAdapter:
         """Load model, tokenizer and image processor from a hub id or local folder."""
         from transformers import AutoTokenizer
 
         register()
-        kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype),
-                                  "attn_implementation": cls.attn_implementation()}
+        kwargs: dict[str, Any] = {
+            "dtype": resolve_dtype(dtype),
+            "attn_implementation": cls.attn_implementation(),
+        }
         if device_map:
             kwargs["device_map"] = device_map
         model = cls.model_class().from_pretrained(path, **kwargs)
@@ -135,8 +148,9 @@ class VLMAdapter(ABC):
         """Wrap user ``segments`` (text, or an image index) in the chat format."""
 
     @abstractmethod
-    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
-                  pooled: bool) -> tuple[torch.Tensor, int]:
+    def positions(
+        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
+    ) -> tuple[torch.Tensor, int]:
         """Position ids for the prompt and the position of the first generated token."""
 
     @abstractmethod
@@ -154,7 +168,9 @@ class VLMAdapter(ABC):
 
     @property
     def eos_token_ids(self) -> set[int]:
-        ids = self.model.generation_config.eos_token_id or self.model.config.text_config.eos_token_id
+        ids = (
+            self.model.generation_config.eos_token_id or self.model.config.text_config.eos_token_id
+        )
         ids = ids if isinstance(ids, list) else [ids]
         if self.tokenizer.eos_token_id is not None:
             ids = [*ids, self.tokenizer.eos_token_id]
@@ -183,21 +199,25 @@ class VLMAdapter(ABC):
             enc.cells = [pool_cells(c, pool) for c in enc.cells]
         ids: list[int] = []
         for part in self.prompt_parts(self.user_segments(question, len(images))):
-            ids += self._ids(part) if isinstance(part, str) else [self.image_token_id] * len(
-                enc.features[part])
+            ids += (
+                self._ids(part)
+                if isinstance(part, str)
+                else [self.image_token_id] * len(enc.features[part])
+            )
         input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
         tokens = token_map_from_ids(np.asarray(ids), self.image_token_id, enc.cells, enc.grids)
         embeds = self.language_model.embed_tokens(input_ids)
         if enc.features:
             where = torch.from_numpy(np.flatnonzero(tokens.is_vision)).to(self.device)
-            feats = torch.cat(enc.features).to(embeds.dtype)
+            feats = torch.cat(enc.features).to(embeds.device, embeds.dtype)
             embeds[0, where] = feats
         position_ids, next_position = self.positions(input_ids, enc, pooled=pool > 1)
         return PreparedInput(input_ids, embeds, position_ids, tokens, next_position)
 
     @torch.no_grad()
-    def layer_outputs(self, prepared: PreparedInput, state: ProbeState | None = None
-                      ) -> list[torch.Tensor]:
+    def layer_outputs(
+        self, prepared: PreparedInput, state: ProbeState | None = None
+    ) -> list[torch.Tensor]:
         """Output hidden states ``(L, hidden)`` of every decoder layer for the prompt."""
         outs: list[torch.Tensor] = []
 
@@ -207,25 +227,39 @@ class VLMAdapter(ABC):
         hooks = [layer.register_forward_hook(keep) for layer in self.language_model.layers]
         try:
             with probe_state(state or self.state(prepared)):
-                self.language_model(inputs_embeds=prepared.inputs_embeds,
-                                    position_ids=prepared.position_ids, use_cache=False)
+                self.language_model(
+                    inputs_embeds=prepared.inputs_embeds,
+                    position_ids=prepared.position_ids,
+                    use_cache=False,
+                )
         finally:
             for h in hooks:
                 h.remove()
         return outs
 
-    def state(self, prepared: PreparedInput, mask: np.ndarray | None = None,
-              mask_layers: frozenset[int] = frozenset(), recorder: Any = None) -> ProbeState:
+    def state(
+        self,
+        prepared: PreparedInput,
+        mask: np.ndarray | None = None,
+        mask_layers: frozenset[int] = frozenset(),
+        recorder: Any = None,
+    ) -> ProbeState:
         """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``)."""
         m = None
         if mask is not None:
             m = torch.from_numpy(mask)[None, None].to(self.device)
-        return ProbeState(layer_of=self.layer_of, prompt_len=len(prepared.tokens), mask=m,
-                          mask_layers=mask_layers, recorder=recorder)
+        return ProbeState(
+            layer_of=self.layer_of,
+            prompt_len=len(prepared.tokens),
+            mask=m,
+            mask_layers=mask_layers,
+            recorder=recorder,
+        )
 
     @torch.no_grad()
-    def generate(self, prepared: PreparedInput, max_new_tokens: int,
-                 state: ProbeState | None = None) -> list[int]:
+    def generate(
+        self, prepared: PreparedInput, max_new_tokens: int, state: ProbeState | None = None
+    ) -> list[int]:
         """Greedy decoding with a KV cache; stops at an end-of-sequence token."""
         from transformers import DynamicCache
 
@@ -235,9 +269,12 @@ class VLMAdapter(ABC):
         cache = DynamicCache(config=self.model.config.get_text_config())
         out_ids: list[int] = []
         with probe_state(state):
-            out = self.language_model(inputs_embeds=prepared.inputs_embeds,
-                                      position_ids=prepared.position_ids,
-                                      past_key_values=cache, use_cache=True)
+            out = self.language_model(
+                inputs_embeds=prepared.inputs_embeds,
+                position_ids=prepared.position_ids,
+                past_key_values=cache,
+                use_cache=True,
+            )
             for step in range(max_new_tokens):
                 nxt = int(lm_head(out.last_hidden_state[:, -1]).argmax(-1))
                 if nxt in eos:
@@ -246,10 +283,12 @@ class VLMAdapter(ABC):
                 if step == max_new_tokens - 1:
                     break
                 emb = self.language_model.embed_tokens(torch.tensor([[nxt]], device=self.device))
-                out = self.language_model(inputs_embeds=emb,
-                                          position_ids=self.decode_positions(
-                                              prepared.next_position + step),
-                                          past_key_values=out.past_key_values, use_cache=True)
+                out = self.language_model(
+                    inputs_embeds=emb,
+                    position_ids=self.decode_positions(prepared.next_position + step),
+                    past_key_values=out.past_key_values,
+                    use_cache=True,
+                )
         return out_ids
 
     def decode_text(self, ids: list[int]) -> str:

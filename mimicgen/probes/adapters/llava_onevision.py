@@ -53,7 +53,8 @@ class LlavaOnevisionAdapter(VLMAdapter):
         cfg = self.model.config
         batch = self.image_processor(images=list(images), return_tensors="pt")
         # Patch 0 of each image is the whole image resized to the tower's resolution.
-        base = batch["pixel_values"][:, 0].to(self.device, self.model.model.vision_tower.dtype)
+        tower = self.model.model.vision_tower
+        base = batch["pixel_values"][:, 0].to(tower.device, tower.dtype)
         out = self.model.model.vision_tower(base, output_hidden_states=True)
         layer = cfg.vision_feature_layer
         if isinstance(layer, int):
@@ -75,8 +76,9 @@ class LlavaOnevisionAdapter(VLMAdapter):
             parts += [seg] if isinstance(seg, str) else [seg, "\n"]
         return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
 
-    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
-                  pooled: bool) -> tuple[torch.Tensor, int]:
+    def positions(
+        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
+    ) -> tuple[torch.Tensor, int]:
         n = input_ids.shape[1]
         return torch.arange(n, device=self.device)[None], n
 

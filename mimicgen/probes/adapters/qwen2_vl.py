@@ -50,8 +50,9 @@ class Qwen2VLAdapter(VLMAdapter):
         if not images:
             return EncodedImages([], [], [], {"image_grid_thw": None})
         batch = self.image_processor(images=list(images), return_tensors="pt")
-        thw = batch["image_grid_thw"].to(self.device)
-        pixels = batch["pixel_values"].to(self.device)
+        visual = next(self.model.model.visual.parameters()).device  # may differ under device_map
+        thw = batch["image_grid_thw"].to(visual)
+        pixels = batch["pixel_values"].to(visual)
         feats = self.model.model.get_image_features(pixels, thw).pooler_output
         grids = [(int(h) // self.merge, int(w) // self.merge) for _, h, w in thw.tolist()]
         cells = [grid_cells(r, c) for r, c in grids]
@@ -63,11 +64,14 @@ class Qwen2VLAdapter(VLMAdapter):
             parts += [seg] if isinstance(seg, str) else ["<|vision_start|>", seg, "<|vision_end|>"]
         return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
 
-    def positions(self, input_ids: torch.Tensor, enc: EncodedImages,
-                  pooled: bool) -> tuple[torch.Tensor, int]:
+    def positions(
+        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
+    ) -> tuple[torch.Tensor, int]:
         thw = enc.extra["image_grid_thw"]
         if thw is None:
-            pos = torch.arange(input_ids.shape[1], device=self.device).view(1, 1, -1).expand(3, 1, -1)
+            pos = (
+                torch.arange(input_ids.shape[1], device=self.device).view(1, 1, -1).expand(3, 1, -1)
+            )
             return pos, input_ids.shape[1]
         if pooled:
             # Pooled tokens are a 1-D sequence: lay each image out as a 1 x n grid, so M-RoPE gives
@@ -75,16 +79,18 @@ class Qwen2VLAdapter(VLMAdapter):
             m = self.merge
             thw = torch.tensor([[1, m, m * len(f)] for f in enc.features], device=self.device)
         types = (input_ids == self.image_token_id).int()
-        pos, _ = self.model.model.get_rope_index(input_ids, mm_token_type_ids=types,
-                                                 image_grid_thw=thw)
+        pos, _ = self.model.model.get_rope_index(
+            input_ids, mm_token_type_ids=types, image_grid_thw=thw
+        )
         return pos, int(pos.max()) + 1
 
     def decode_positions(self, position: int) -> torch.Tensor:
         return torch.full((3, 1, 1), position, dtype=torch.long, device=self.device)
 
     @staticmethod
-    def rope_cells(position_ids: torch.Tensor, input_ids: torch.Tensor,
-                   image_token_id: int) -> np.ndarray:
+    def rope_cells(
+        position_ids: torch.Tensor, input_ids: torch.Tensor, image_token_id: int
+    ) -> np.ndarray:
         """(row, col) of each image token as M-RoPE encodes it: the height and width positions
         minus the image's start position (which the temporal position holds for a still image)."""
         pos = position_ids[:, 0].cpu().numpy()
