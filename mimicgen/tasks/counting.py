@@ -70,11 +70,15 @@ class CountingSampler(TaskSampler):
         self._buckets: dict[int, dict[int, np.ndarray]] = {}
         self._feasible: dict[tuple[int, int], tuple[np.ndarray, list[list[tuple[int, ...]]]]] = {}
         if spec.balanced:
+            s_lo, s_hi = bounds(spec.spread) if spec.spread is not None else (1, 10**9)
+            s_hi = min(s_hi, bounds(spec.n_images)[1])
             for total in spec.totals:
-                if not any(self.feasible(total, m)[0].size for m in range(1, total + 1)):
+                spreads = range(s_lo, min(s_hi, total) + 1)
+                if not any(self.feasible(total, m)[0].size for m in spreads):
                     raise self.fail(
-                        f"no pool class can reach a total of {total} (no set of countable "
-                        f"images sums to it); {usable} pool classes have countable images"
+                        f"no pool class can reach a total of {total} over {s_lo}-"
+                        f"{min(s_hi, total)} query images (no such set of countable images); "
+                        f"{usable} pool classes have countable images"
                     )
 
     # --- balanced helpers ------------------------------------------------------------------
@@ -122,7 +126,14 @@ class CountingSampler(TaskSampler):
         s_lo = max(s_lo, k)
         if s_lo > s_hi:
             return f"no spread fits k={k}, n_images={n}, total={total}"
-        s = int(rng.integers(s_lo, s_hi + 1))
+        if total is not None and k == 1:
+            # Draw only spreads some class can realise, so attempts are not wasted.
+            spreads = [m for m in range(s_lo, s_hi + 1) if self.feasible(total, m)[0].size]
+            if not spreads:
+                return f"no pool class can split total {total} over {s_lo}-{s_hi} images"
+            s = spreads[int(rng.integers(len(spreads)))]
+        else:
+            s = int(rng.integers(s_lo, s_hi + 1))
         shares = random_composition(rng, s, k) if k > 1 else [s]
         targets: list[int] = []
         groups: list[np.ndarray] = []

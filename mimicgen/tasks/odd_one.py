@@ -76,9 +76,13 @@ class _SignatureTable:
         self.rows, self.ctx, self.neg_n_ctx = rows[order], ctx[order], -n_ctx[order]
         cls_sorted = prep.pair_cls[self.rows]
         uniq, starts = np.unique(cls_sorted, return_index=True)
-        ends = np.append(starts[1:], cls_sorted.size)
+        ends = np.append(starts[1:], cls_sorted.size)[: uniq.size]
         self.span = {int(c): (int(a), int(b)) for c, a, b in zip(uniq, starts, ends, strict=True)}
         self.prep = prep
+        # Non-empty class sets shared by several images (majority groups for odd images that
+        # hold nothing but the odd class).
+        groups, sizes = np.unique(self.sorted[self.sorted != 0], return_counts=True)
+        self.groups, self.group_sizes = groups[sizes >= 2], sizes[sizes >= 2]
 
     def group_size(self, values: np.ndarray) -> np.ndarray:
         """How many images have each signature in ``values``."""
@@ -180,13 +184,15 @@ class OddOneSampler(TaskSampler):
         rows, _ = rows_of_images(prep.img_offsets, odd)
         context = np.unique(prep.pair_cls[rows])
         context = context[context != a]
-        if context.size:
-            anchor = int(context[rng.integers(context.size)])
-        else:
-            anchor = int(rng.integers(len(prep.class_names)))
-            context = np.array([anchor], dtype=np.int64)
-        if anchor == a:
-            return "the anchor class is the odd class"
+        if context.size == 0:
+            # The odd images hold only the odd class: any group of identical class sets works.
+            sizes = self.tables[1].group_sizes
+            fit = np.flatnonzero(sizes >= n - m)
+            if fit.size == 0:
+                return f"no {n - m} images share one class set"
+            group = self.tables[1].group(int(self.tables[1].groups[fit[rng.integers(fit.size)]]))
+            return odd, group[rng.choice(group.size, n - m, replace=False)]
+        anchor = int(context[rng.integers(context.size)])
         pool = prep.present_images(anchor)
         if pool.size > _ANCHOR_CANDIDATES:
             pool = np.sort(pool[rng.choice(pool.size, _ANCHOR_CANDIDATES, replace=False)])

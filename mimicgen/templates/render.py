@@ -3,27 +3,53 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
-import inflect
 import numpy as np
 
 from mimicgen.templates.loader import PLACEHOLDER, TemplateSet
 
-__all__ = ["class_phrase", "plural", "render_question"]
+__all__ = ["class_phrase", "inflect_engine", "plural", "render_question"]
 
-_ENGINE = inflect.engine()
+
+@lru_cache(maxsize=1)
+def inflect_engine() -> Any:
+    """The inflect engine, imported on first use without typeguard instrumentation.
+
+    inflect >= 7.2 decorates its methods with ``typeguard.typechecked``, which re-parses and
+    recompiles the module per method at import: 1-10 s of CPU (jaraco/inflect#212). Those
+    checks only validate argument types at run time (we always pass ``str``), so the import
+    sees a pass-through ``typechecked``; the real typeguard module is restored right after.
+    """
+    if "inflect" not in sys.modules:
+        saved = sys.modules.get("typeguard")
+        stub = types.ModuleType("typeguard")
+        stub.typechecked = lambda func=None, **_: func if func is not None else (lambda f: f)  # type: ignore[attr-defined]
+        sys.modules["typeguard"] = stub
+        try:
+            import inflect
+        finally:
+            if saved is not None:
+                sys.modules["typeguard"] = saved
+            else:
+                del sys.modules["typeguard"]
+    import inflect
+
+    return inflect.engine()
 
 
 @lru_cache(maxsize=4096)
 def _inflect_plural(word: str) -> str:
     """Plural of a lower-case noun phrase; a word that already is a plural is kept
     ("skis", "scissors", "glasses"), guarding against inflect's "-us" -> "-u" singulars."""
-    single = _ENGINE.singular_noun(word)
-    if single and not single.endswith("u") and _ENGINE.plural_noun(single) == word:
+    single = inflect_engine().singular_noun(word)
+    if single and not single.endswith("u") and inflect_engine().plural_noun(single) == word:
         return word
-    return str(_ENGINE.plural_noun(word))
+    return str(inflect_engine().plural_noun(word))
 
 
 def plural(name: str, overrides: dict[str, str] | None = None) -> str:
@@ -48,7 +74,7 @@ def class_phrase(names: Sequence[str], templates: TemplateSet) -> str:
 def _phrase(names: tuple[str, ...], lowercase: bool, overrides: tuple[tuple[str, str], ...]) -> str:
     table = dict(overrides)
     words = [plural(n.lower() if lowercase else n, table) for n in names]
-    return str(_ENGINE.join(words, final_sep=""))
+    return str(inflect_engine().join(words, final_sep=""))
 
 
 def render_question(
