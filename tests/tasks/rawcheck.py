@@ -81,9 +81,9 @@ def check_query(
         recn = {c: sum(1 for b in boxes if any(_rec(x, thr) for x in b.get(c, []))) for c in pres}
         if pres.get(ans) != m or recn.get(ans) != m or 2 * m >= n:
             bad.append(f"answer present in {pres.get(ans)}, recognisable in {recn.get(ans)}")
-        for c in pres:
-            if c != ans and not (2 * pres[c] > n and (recn[c] == 0 or 2 * recn[c] > n)):
-                bad.append(f"class {c!r} present in {pres[c]}/{n}, recognisable in {recn[c]}")
+        for c, p in pres.items():
+            if c != ans and not (2 * p > n and (recn[c] == 0 or 2 * recn[c] > n)):
+                bad.append(f"class {c!r} present in {p}/{n}, recognisable in {recn[c]}")
     elif task == "listing":
         assert members_of is not None
         members = set(members_of[d["controls"]["category"]])

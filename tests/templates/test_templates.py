@@ -1,0 +1,79 @@
+"""Template data and rendering: paper sets, ids, plurals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from mimicgen.errors import SpecError
+from mimicgen.specs import shipped_templates_dir
+from mimicgen.templates import class_phrase, load_template_set, plural, render_question
+
+PAPER = shipped_templates_dir() / "paper.yaml"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("person", "people"),
+        ("sheep", "sheep"),
+        ("knife", "knives"),
+        ("skis", "skis"),
+        ("wine glass", "wine glasses"),
+        ("bus", "buses"),
+        ("mouse", "mice"),
+        ("scissors", "scissors"),
+        ("hair drier", "hair driers"),
+        ("Person", "People"),
+        ("Candy", "Candies"),
+        ("cattle", "cattle"),
+        ("teddy bear", "teddy bears"),
+    ],
+)
+def test_plurals(name: str, expected: str) -> None:
+    assert plural(name, load_template_set("paper").plurals) == expected
+
+
+def test_class_phrase_joins_plurals() -> None:
+    t = load_template_set("paper")
+    assert class_phrase(["knife"], t) == "knives"
+    assert class_phrase(["dog", "wine glass"], t) == "dogs and wine glasses"
+    assert class_phrase(["Dog", "cat", "person"], t) == "dogs, cats and people"
+
+
+def test_paper_sets_are_the_papers() -> None:
+    raw = yaml.safe_load(PAPER.read_text())
+    assert len(raw["common"]["task"]) == 5
+    assert len(raw["odd_one"]["task"]) == 7
+    assert len(raw["listing"]["task"]) == 6
+    assert len(raw["counting"]["task"]) == 6
+    assert len(raw["counting"]["connector"]) == 3
+    assert "How many <class_id> are there in the images?" in raw["counting"]["task"].values()
+
+
+def test_render_records_ids_and_fills_slot() -> None:
+    t = load_template_set("paper")
+    raw = yaml.safe_load(PAPER.read_text())
+    seen = set()
+    for seed in range(60):
+        q, ids = render_question(t, "counting", np.random.default_rng(seed), "knives")
+        text = raw["counting"]["task"][ids["task"]].replace("<class_id>", "knives")
+        assert q == f"{text} {raw['counting']['connector'][ids['connector']]}"
+        seen.add(ids["task"])
+    assert len(seen) == 6  # every template gets used
+    q, ids = render_question(t, "listing", np.random.default_rng(0), "vehicle")
+    assert "category vehicle" in q and ids["connector"] == "list-conn-1"
+    _, ids = render_question(t, "counting", np.random.default_rng(0), "x", multi=True)
+    assert ids["connector"] in raw["counting"]["connector_multi"]
+
+
+def test_bad_template_file(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    raw = yaml.safe_load(PAPER.read_text())
+    raw["counting"]["task"] = {"c": "How many are there?"}
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError, match="lacks the <class_id> placeholder"):
+        load_template_set(str(bad))
+    with pytest.raises(SpecError, match="template set not found"):
+        load_template_set("nope")
