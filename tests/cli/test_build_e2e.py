@@ -119,3 +119,18 @@ def test_seed_and_smoke_overrides(env):
     assert not (out / "images").exists()
     with pytest.raises(InputError, match="--overwrite"):
         cli("build", str(env / "specs" / "count.yaml"), "--out", str(out), "--smoke")
+
+
+def test_validate_elsewhere_re_renders_the_synthetic_source(full, tmp_path, monkeypatch):
+    # Another machine: the build's render cache is not there, a fresh cache is used instead.
+    monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    manifest = json.loads((full / "manifest.json").read_text())
+    built_at = Path(manifest["sources"][0]["annotations"])
+    hidden = built_at.with_name("hidden.json")
+    built_at.rename(hidden)
+    try:
+        res = cli("validate", str(full))
+    finally:
+        hidden.rename(built_at)
+    assert res.exit_code == 0 and res.stdout.strip() == "30 queries valid", res.output
+    assert (tmp_path / "fresh-cache").exists()
