@@ -134,3 +134,27 @@ def test_validate_elsewhere_re_renders_the_synthetic_source(full, tmp_path, monk
         hidden.rename(built_at)
     assert res.exit_code == 0 and res.stdout.strip() == "30 queries valid", res.output
     assert (tmp_path / "fresh-cache").exists()
+
+
+def test_interrupted_real_build_resumes_to_the_same_bytes(env, full, monkeypatch):
+    from mimicgen.export import benchmark as bm
+    from mimicgen.specs import load_suite
+
+    specs = load_suite([env / "specs"])
+    real_write = bm._ChunkWriter.write
+    calls = {"n": 0}
+
+    def killed_on_third(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_write(self, *args, **kwargs)
+
+    out = env / "resumed"
+    monkeypatch.setattr(bm._ChunkWriter, "write", killed_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        bm.build_eval_set(specs, bm.BuildOptions(out=out, chunk_size=4))
+    monkeypatch.setattr(bm._ChunkWriter, "write", real_write)
+    result = bm.build_eval_set(specs, bm.BuildOptions(out=out, chunk_size=4))
+    assert result.resumed_chunks == 2
+    assert tree(out) == tree(full)
