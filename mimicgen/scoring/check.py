@@ -54,11 +54,14 @@ def context_from_record(record: Mapping[str, Any], vocab: ClassVocabulary) -> Qu
     answer = record["answer"]
     if task == "counting":
         counts = {str(k): int(v) for k, v in answer["counts"].items()}
-        return QueryContext(task, tuple(counts), counts, vocab)
-    if task == "listing":
-        classes = tuple(answer["classes"])
-        return QueryContext(task, classes, classes, vocab)
-    return QueryContext(task, (answer["class"],), answer["class"], vocab)
+        targets = tuple(counts)
+        gold: Any = counts
+    elif task == "listing":
+        targets = gold = tuple(answer["classes"])
+    else:
+        targets, gold = (answer["class"],), answer["class"]
+    keys = tuple(vocab.canonical_name(t) for t in targets)
+    return QueryContext(task, targets, gold, keys, vocab)
 
 
 def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleResult:
@@ -68,10 +71,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
     task = ctx.task
     if task == "listing":
         # mimic compares lower-cased raw strings; the other pipelines canonical class names.
-        if pipeline == "mimic":
-            gold = {t.lower() for t in ctx.gold}
-        else:
-            gold = {ctx.vocab.canonical_name(t) for t in ctx.gold}
+        gold = {t.lower() for t in ctx.gold} if pipeline == "mimic" else set(ctx.keys)
         pred = set(value) if parsed else set()
         tp = len(pred & gold)
         n_pred, n_gold = len(pred), len(gold)
@@ -83,7 +83,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
     elif task == "counting" or pipeline == "mimic":
         correct = value == ctx.gold
     else:
-        correct = value == ctx.vocab.canonical_name(ctx.gold)
+        correct = value == ctx.keys[0]
     return SampleResult(task, pipeline, value, status, parsed, correct, 0, 0, 0, None)
 
 

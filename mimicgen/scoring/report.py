@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from mimicgen.io import atomic_write_bytes, atomic_write_text
+from mimicgen.scoring.ingest import gc_paused
 
 __all__ = ["markdown_path", "render_markdown", "samples_path", "write_report"]
 
@@ -127,9 +128,10 @@ def write_report(report: dict[str, Any], out: str | Path,
     if samples is not None:
         encoder = msgspec.json.Encoder()
         buf = bytearray()
-        for row in samples:
-            encoder.encode_into(row, buf, len(buf))
-            buf += b"\n"
+        with gc_paused():
+            for row in samples:
+                encoder.encode_into(row, buf, len(buf))
+                buf += b"\n"
         atomic_write_bytes(samples_path(out), bytes(buf))
         written.append(samples_path(out))
     return written

@@ -11,47 +11,54 @@ from mimicgen.progress import track
 from mimicgen.scoring.aggregate import Verdicts, baselines, group_keys, metric_block, task_blocks
 from mimicgen.scoring.check import judge, missing_result
 from mimicgen.scoring.extract import PIPELINES, TASKS, get_extractor
-from mimicgen.scoring.ingest import Benchmark, Predictions, load_benchmark, load_predictions
+from mimicgen.scoring.ingest import (
+    Benchmark,
+    Predictions,
+    gc_paused,
+    load_benchmark,
+    load_predictions,
+)
 
 __all__ = ["SCHEMA_VERSION", "score_file", "score_files", "score_predictions"]
 
 SCHEMA_VERSION = 1
 
 
-def _run_pipeline(
-    bench: Benchmark, preds: Predictions, pipeline: str, samples: list[dict[str, Any]] | None,
-    model: str,
-) -> Verdicts:
+def _run_all(
+    bench: Benchmark, preds: Predictions, pipelines: tuple[str, ...],
+    samples: list[dict[str, Any]] | None, model: str,
+) -> dict[str, Verdicts]:
+    """Judge every record under every pipeline (record-major, so cached text work is shared)."""
     n = len(bench.records)
-    correct = np.zeros(n, dtype=bool)
-    failed = np.zeros(n, dtype=bool)
-    missing = np.zeros(n, dtype=bool)
-    tp = np.zeros(n, dtype=np.int64)
-    n_pred = np.zeros(n, dtype=np.int64)
-    n_gold = np.zeros(n, dtype=np.int64)
-    f1 = np.zeros(n, dtype=np.float64)
-    extractors = {task: get_extractor(pipeline, task) for task in TASKS}
-    by_id = preds.by_id
-    for i in track(range(n), f"scoring {model} ({pipeline})", total=n):
-        record = bench.records[i]
-        ctx = bench.contexts[i]
-        text = by_id.get(str(record["id"]))
-        if text is None:
-            res = missing_result(ctx, pipeline)
-            missing[i] = True
-        else:
-            res = judge(extractors[ctx.task](text, ctx), ctx, pipeline)
-            failed[i] = not res.parsed
-        correct[i] = res.correct
-        if res.f1 is not None:
-            tp[i], n_pred[i], n_gold[i], f1[i] = res.tp, res.n_pred, res.n_gold, res.f1
-        if samples is not None:
-            samples.append({
-                "model": model, "pipeline": pipeline, "id": record["id"], "task": ctx.task,
-                "prediction": text, "extracted": res.extracted, "status": res.status,
-                "parsed": res.parsed, "correct": res.correct, "f1": res.f1,
-            })
-    return Verdicts(correct, failed, missing, tp, n_pred, n_gold, f1)
+    out = {
+        p: Verdicts(np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool),
+                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                    np.zeros(n, np.float64))
+        for p in pipelines
+    }
+    plan = [(p, out[p], {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
+    by_id, records, contexts = preds.by_id, bench.records, bench.contexts
+    for i in track(range(n), f"scoring {model}", total=n):
+        ctx = contexts[i]
+        rid = records[i]["id"]
+        text = by_id.get(str(rid))
+        for pipeline, v, extractors in plan:
+            if text is None:
+                res = missing_result(ctx, pipeline)
+                v.missing[i] = True
+            else:
+                res = judge(extractors[ctx.task](text, ctx), ctx, pipeline)
+                v.parse_failed[i] = not res.parsed
+            v.correct[i] = res.correct
+            if res.f1 is not None:
+                v.tp[i], v.n_pred[i], v.n_gold[i], v.f1[i] = res.tp, res.n_pred, res.n_gold, res.f1
+            if samples is not None:
+                samples.append({
+                    "model": model, "pipeline": pipeline, "id": rid, "task": ctx.task,
+                    "prediction": text, "extracted": res.extracted, "status": res.status,
+                    "parsed": res.parsed, "correct": res.correct, "f1": res.f1,
+                })
+    return out
 
 
 def score_predictions(
@@ -63,6 +70,14 @@ def score_predictions(
     samples: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One ``models[]`` entry of the report; per-sample rows are appended to ``samples``."""
+    with gc_paused():
+        return _score(bench, preds, seed, name, pipelines, samples)
+
+
+def _score(
+    bench: Benchmark, preds: Predictions, seed: int, name: str | None,
+    pipelines: tuple[str, ...], samples: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     model = name or preds.path.stem
     tasks = np.asarray([r["task"] for r in bench.records])
     task_rows = {t: np.flatnonzero(tasks == t) for t in TASKS if (tasks == t).any()}
@@ -76,8 +91,7 @@ def score_predictions(
         "coverage": preds.coverage(bench),
         "pipelines": {},
     }
-    for pipeline in pipelines:
-        verdicts = _run_pipeline(bench, preds, pipeline, samples, model)
+    for pipeline, verdicts in _run_all(bench, preds, pipelines, samples, model).items():
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
