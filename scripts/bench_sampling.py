@@ -111,22 +111,26 @@ def main() -> None:
         f"{index.table.height} (image, class) rows, built in {t_index:.2f} s"
     )
     specs = load_suite([shipped_specs_dir() / "coco_eval"])
-    print(f"{'spec':<22}{'queries':>8}{'prepare s':>11}{'sample s':>10}{'ms/query':>10}")
-    total_q, total_t = 0, 0.0
+    print(
+        f"{'spec':<22}{'queries':>8}{'prepare s':>11}{'sample s':>10}{'cpu s':>8}{'ms/query':>10}"
+    )
+    total_q, total_t, total_cpu = 0, 0.0, 0.0
     for spec in specs:
         t0 = time.perf_counter()
         make_sampler(spec, index)
         t_prep = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         queries = sample(spec, index)
-        t = time.perf_counter() - t0
+        t, cpu = time.perf_counter() - t0, time.process_time() - c0
         total_q += len(queries)
         total_t += t
+        total_cpu += cpu
         print(
-            f"{spec.name:<22}{len(queries):>8}{t_prep:>11.2f}{t:>10.2f}"
+            f"{spec.name:<22}{len(queries):>8}{t_prep:>11.2f}{t:>10.2f}{cpu:>8.2f}"
             f"{1000 * t / len(queries):>10.3f}"
         )
-    print(f"{'total (Table 1 suite)':<22}{total_q:>8}{'':>11}{total_t:>10.2f}")
+    print(f"{'total (Table 1 suite)':<22}{total_q:>8}{'':>11}{total_t:>10.2f}{total_cpu:>8.2f}")
+    print(f"(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -140,10 +140,13 @@ class CountingSampler(TaskSampler):
         for m in shares:
             if total is not None:
                 classes, parts_of = self.feasible(total, m)
-                avail = np.flatnonzero(~np.isin(classes, targets))
-                if avail.size == 0:
-                    return f"no pool class can split total {total} over {m} images"
-                j = int(avail[rng.integers(avail.size)])
+                if targets:
+                    avail = np.flatnonzero(~np.isin(classes, targets))
+                    if avail.size == 0:
+                        return f"no pool class can split total {total} over {m} images"
+                    j = int(avail[rng.integers(avail.size)])
+                else:
+                    j = int(rng.integers(classes.size))
                 c = int(classes[j])
                 parts = parts_of[j][rng.integers(len(parts_of[j]))]
                 buckets = self.buckets(c)
@@ -151,7 +154,7 @@ class CountingSampler(TaskSampler):
                     buckets[v][rng.choice(buckets[v].size, parts.count(v), replace=False)]
                     for v in sorted(set(parts))
                 ]
-                imgs = np.concatenate(chosen)
+                imgs = chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
             else:
                 ok = (self.n_countable >= m) & ~np.isin(self.pool, targets)
                 avail = np.flatnonzero(ok)
@@ -166,8 +169,8 @@ class CountingSampler(TaskSampler):
             others = [t for t in targets if t != c]
             if others and not prep.absent_mask(imgs, others).all():
                 return "a query image holds another target class"
-        query = np.concatenate(groups)
-        if np.unique(query).size != query.size:
+        query_list = [int(i) for g in groups for i in g.tolist()]
+        if len(set(query_list)) != len(query_list):
             return "an image was drawn twice"
         distract = self.distractors.sample(rng, targets, n - s)
         if isinstance(distract, str):
@@ -180,7 +183,7 @@ class CountingSampler(TaskSampler):
             str(counts[names[0]]) if k == 1 else ", ".join(f"{c}: {counts[c]}" for c in names)
         )
         return Draft(
-            images=[int(i) for i in query] + [int(i) for i in distract],
+            images=query_list + distract.tolist(),
             roles=["query"] * s + ["distractor"] * (n - s),
             answer={"counts": counts},
             answer_text=answer_text,

@@ -181,16 +181,16 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
     images = index.images.sort("image_idx")
     image_ids = images.get_column("image_idx").to_numpy().astype(np.int64)
     n = int(image_ids.max()) + 1 if image_ids.size else 0
-    source_ids: list[int | str] = [0] * n
-    file_names: list[str] = [""] * n
-    for i, sid, fn in zip(
-        image_ids.tolist(),
-        images.get_column("source_id").to_list(),
-        images.get_column("file_name").to_list(),
-        strict=True,
-    ):
-        source_ids[i] = sid
-        file_names[i] = fn
+    sids = images.get_column("source_id").to_list()
+    fnames = images.get_column("file_name").to_list()
+    if np.array_equal(image_ids, np.arange(n)):  # the usual dense 0..n-1 keys: no remapping
+        source_ids, file_names = sids, fnames
+    else:
+        source_ids = [0] * n
+        file_names = [""] * n
+        for i, sid, fn in zip(image_ids.tolist(), sids, fnames, strict=True):
+            source_ids[i] = sid
+            file_names[i] = fn
     n_classes = index.classes.height
     pair_img = table.get_column("image_idx").to_numpy().astype(np.int64)
     pair_cls = table.get_column("class_idx").to_numpy().astype(np.int64)
