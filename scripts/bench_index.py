@@ -96,7 +96,9 @@ def make_coco(path: Path, n_images: int, n_boxes: int, seed: int) -> None:
     ]
     doc = {"info": {"description": "bench"}, "licenses": [], "images": images,
            "annotations": annotations, "categories": categories}  # fmt: skip
-    path.write_bytes(orjson.dumps(doc))
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(orjson.dumps(doc))
+    partial.replace(path)
 
 
 def make_openimages(folder: Path, n_rows: int, n_images: int, seed: int) -> Path:
@@ -107,11 +109,12 @@ def make_openimages(folder: Path, n_rows: int, n_images: int, seed: int) -> Path
     shutil.copy(OI_META / HIERARCHY, folder / HIERARCHY)
     labels = pl.read_csv(folder / CLASSES)["LabelName"].to_numpy()
     path = folder / "oidv6-train-annotations-bbox.csv"
+    partial = path.with_suffix(".partial")  # renamed at the end: no half file looks complete
     rng = np.random.default_rng(seed)
     image_of_row = np.sort(rng.integers(0, n_images, n_rows))  # the real file is sorted by ImageID
     base = rng.integers(0, len(labels), n_images)
     chunk = 1_000_000
-    with path.open("wb") as f:
+    with partial.open("wb") as f:
         for start in range(0, n_rows, chunk):
             n = min(chunk, n_rows - start)
             x0 = rng.uniform(0, 0.8, n)
@@ -136,6 +139,7 @@ def make_openimages(folder: Path, n_rows: int, n_images: int, seed: int) -> Path
                 }
             )  # fmt: skip
             frame.write_csv(f, include_header=start == 0, float_precision=6)
+    partial.replace(path)
     return path
 
 
@@ -234,14 +238,13 @@ def main() -> None:
         print(json.dumps(step(args.step, args.path, args.cache)))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    report: list[str] = []
     if "coco" not in args.skip:
         path = args.workdir / f"instances_bench_{args.coco_images}_{args.coco_boxes}.json"
         if not path.exists():
             t0 = time.perf_counter()
             make_coco(path, args.coco_images, args.coco_boxes, seed=0)
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        report += bench("COCO", path, ["orjson", "msgspec"], args.workdir)
+        print("\n".join(bench("COCO", path, ["orjson", "msgspec"], args.workdir)), flush=True)
     if "openimages" not in args.skip:
         folder = args.workdir / f"openimages_{args.oi_rows}"
         folder.mkdir(exist_ok=True)
@@ -250,8 +253,8 @@ def main() -> None:
             t0 = time.perf_counter()
             make_openimages(folder, args.oi_rows, args.oi_images, seed=0)
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        report += bench("OpenImages", path, ["polars_scan", "polars_groupby"], args.workdir)
-    print("\n".join(report))
+        rows = bench("OpenImages", path, ["polars_scan", "polars_groupby"], args.workdir)
+        print("\n".join(rows), flush=True)
 
 
 if __name__ == "__main__":
