@@ -80,6 +80,7 @@ def report_cmd(
     pipeline: Annotated[str, typer.Option("--pipeline", help="Pipeline for breakdowns, figures and cards.")] = "strict",
     max_samples: Annotated[int, typer.Option("--max-samples", min=0, help="Sample cards shown (spread over tasks).")] = 120,
     link_images: Annotated[bool, typer.Option("--link-images", help="Link benchmark images relatively instead of embedding thumbnails.")] = False,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Include the figures (drawing them takes a few seconds).")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed when scoring --predictions.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
 ) -> None:
@@ -91,7 +92,8 @@ def report_cmd(
         raise InputError(f"{out} already exists; pass --overwrite to replace it")
     if not predictions and not scores:
         raise InputError("nothing to report: pass --predictions PRED.jsonl and/or --scores report.json")
-    opts = ReportOptions(pipeline=pipeline, max_samples=max_samples, link_images=link_images, seed=seed)
+    opts = ReportOptions(pipeline=pipeline, max_samples=max_samples, link_images=link_images,
+                         figures=figures, seed=seed)
     summary = write_report(bench_dir, out, predictions=list(predictions or []),
                            scores=list(scores or []), probes=list(probe or []), options=opts)
     for line in summary:

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mimicgen.plots.bench_io import Benchmark, load_benchmark
 from mimicgen.plots.inputs import PlotData
-from mimicgen.plots.probe_io import ProbeRun
+from mimicgen.plots.probe_io import ProbeRun, safe_id
 from mimicgen.plots.report_io import TASKS, control_series, metric, sort_values
 from mimicgen.plots.style import ROLE_COLOURS, FigureStyle, color_for, new_figure, save_figure
 from mimicgen.plots.tables import crosstab
@@ -379,6 +380,15 @@ def _load_rgb(path: Path, max_side: int = 192) -> np.ndarray | None:
         return None
 
 
+def _record_for(bench: Benchmark | None, stem: str) -> dict[str, Any] | None:
+    """The record a map file belongs to (file stems are ids made file-safe)."""
+    if bench is None:
+        return None
+    if stem in bench.by_id:
+        return bench.by_id[stem]
+    return next((r for i, r in bench.by_id.items() if safe_id(i) == stem), None)
+
+
 def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     """Answer-to-image attention maps over each query's images (one figure per probe run)."""
     name = "attention_overlay"
@@ -390,16 +400,16 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     for n_run, run in enumerate(runs):
         bench = data.bench
         if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
-            from mimicgen.plots.bench_io import load_benchmark
-
             bench = load_benchmark(Path(run.config.benchmark))
         queries = [run.attn_maps(q) for q in run.attn_map_ids()[:MAX_OVERLAY_QUERIES]]
         ncols = max(len(q.maps) for q in queries)
         fig, axes = new_figure(style, len(queries), ncols)
         missing_images = 0
         for r, q in enumerate(queries):
-            record = bench.by_id.get(q.query_id) if bench else None
-            images = {int(im.get("position", j)): im for j, im in enumerate((record or {}).get("images", []))}
+            record = _record_for(bench, q.query_id)
+            # A stitched run saw one composite image: its map does not align with record images.
+            images = {} if run.setting.kind == "stitch" else {
+                int(im.get("position", j)): im for j, im in enumerate((record or {}).get("images", []))}
             top = max((float(m.max()) for m in q.maps), default=0.0) or 1.0
             for c in range(ncols):
                 ax = axes[r][c]
@@ -410,14 +420,14 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
                 meta = images.get(pos)
                 rgb = _load_rgb(bench.image_path(meta)) if (bench and meta) else None
                 if rgb is None:
-                    missing_images += 1
+                    missing_images += run.setting.kind != "stitch"
                     ax.imshow(amap, cmap="inferno", vmin=0, vmax=1)
                 else:
                     h, w = rgb.shape[:2]
                     ax.imshow(rgb, extent=(0, w, h, 0))
                     ax.imshow(amap, cmap="inferno", vmin=0, vmax=1, alpha=0.55, extent=(0, w, h, 0),
                               interpolation="bilinear")
-                role = (meta or {}).get("role", "?")
+                role = "composite" if run.setting.kind == "stitch" else (meta or {}).get("role", "?")
                 ax.set_title(f"{q.query_id} #{pos} {role}" if c == 0 else f"#{pos} {role}",
                              color=ROLE_COLOURS.get(role, "black"), fontsize=7)
         fig.suptitle(f"answer-to-image attention · {run.label}", fontsize=9)

@@ -52,6 +52,8 @@ class ReportOptions(BaseModel):
     """Sample cards shown, taken round-robin over tasks in benchmark order."""
     link_images: bool = False
     """Link benchmark images by relative path instead of embedding thumbnails."""
+    figures: bool = True
+    """Draw and embed the figures."""
     seed: int = 0
     """Bootstrap seed passed to the scorer for ``--predictions``."""
 
@@ -360,18 +362,23 @@ def render_report(data: PlotData, bench: Benchmark, out: Path, options: ReportOp
             f"<code>{_e(man.get('spec_hash', '?'))}</code>. Breakdowns, figures and cards use the "
             f"<b>{_e(data.pipeline)}</b> pipeline.</p>")
     notes = "".join(f"<p class=\"note\">note: {_e(v)}</p>" for v in data.notes.values())
+    sections = [
+        ("coverage", "Coverage", _coverage_table(data.models)),
+        ("overall", "Overall accuracy", _overall_table(data.models)),
+        ("baselines", "Baselines", _baseline_table(baselines or {})),
+        ("breakdowns", f"Breakdowns ({data.pipeline})", _breakdown_tables(data.models, data.pipeline)),
+    ]
+    if options.figures:
+        sections.append(("figures", "Figures", f"<div class=\"figs\">{_figures_html(data)}</div>"))
+    sections.append(("samples", "Samples", (f"{_filters_html(tasks, models)}"
+                     f"<div id=\"cards\" data-count=\"{n_cards}\">{cards}</div>")))
+    nav = " · ".join(f"<a href=\"#s-{sid}\">{_e(title)}</a>" for sid, title, _ in sections)
+    body = "".join(f"<h2 id=\"s-{sid}\">{_e(title)}</h2>{content}" for sid, title, content in sections)
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>mimicgen report — {_e(bench.root.name)}</title>"
         f"<style>{_CSS}{_role_css()}</style></head><body>"
-        f"<h1>mimicgen report</h1>{meta}{notes}"
-        f"<h2>Coverage</h2>{_coverage_table(data.models)}"
-        f"<h2>Overall accuracy</h2>{_overall_table(data.models)}"
-        f"<h2>Baselines</h2>{_baseline_table(baselines or {})}"
-        f"<h2>Breakdowns ({_e(data.pipeline)})</h2>{_breakdown_tables(data.models, data.pipeline)}"
-        f"<h2>Figures</h2><div class=\"figs\">{_figures_html(data)}</div>"
-        f"<h2>Samples</h2>{_filters_html(tasks, models)}"
-        f"<div id=\"cards\" data-count=\"{n_cards}\">{cards}</div>"
+        f"<h1>mimicgen report</h1>{meta}{notes}<nav>{nav}</nav>{body}"
         f"<script>{_JS}</script></body></html>\n"
     )
 

@@ -1,14 +1,19 @@
 """Reading ``mimicgen probe`` output folders (layout in ``docs/plots.md``).
 
-```
-PROBE_DIR/config.json        {"probe": "none"|"pool:F"|"pixel:F"|"stitch:RxC"|"mask:KIND@LAYERS",
-                              "model": str, "benchmark": str (optional), ...}
-PROBE_DIR/predictions.jsonl  {"id", "prediction"} per line
-PROBE_DIR/report.json        optional score report of the predictions
-PROBE_DIR/attn_stats.json    optional {"layers": [{"layer", "intra", "inter", "text"}, ...]}
-PROBE_DIR/attn_maps/<id>.npz optional image_0..image_{n-1} (2-D maps) + positions (int 1-D)
-```
-Every file but config.json is optional: a figure that needs a missing one is skipped, not failed.
+Two spellings are accepted: the one ``mimicgen probe`` writes (``run.json``, ``attn_summary.json``,
+``maps/<id>.npz`` with ``image{i}`` arrays of shape (layers, rows, cols)) and the plain one first
+agreed for plots (``config.json``, ``attn_stats.json``, ``attn_maps/<id>.npz`` with 2-D
+``image_{i}`` arrays and ``positions``)::
+
+    PROBE_DIR/run.json | config.json      {"probes" | "probe": str, "model": str,
+                                           "benchmark": str (optional), ...}
+    PROBE_DIR/predictions.jsonl           {"id", "prediction"} per line
+    PROBE_DIR/report.json                 optional score report of the predictions
+    PROBE_DIR/attn_summary.json | attn_stats.json
+                                          optional {"layers": [{"layer", "intra", "inter", "text"}]}
+    PROBE_DIR/maps/ | attn_maps/<id>.npz  optional answer-to-image attention per image
+
+Every file but the config is optional: a figure that needs a missing one is skipped, not failed.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mimicgen.errors import InputError
 
 __all__ = [
+    "CONFIG_FILES",
+    "MAP_DIRS",
+    "STATS_FILES",
     "AttnMaps",
     "LayerShare",
     "ProbeConfig",
@@ -33,7 +41,16 @@ __all__ = [
     "load_attn_maps",
     "load_probe_dir",
     "parse_probe",
+    "safe_id",
 ]
+
+CONFIG_FILES = ("run.json", "config.json")
+"""Probe configuration file names, in lookup order."""
+STATS_FILES = ("attn_summary.json", "attn_stats.json")
+"""Per-layer attention share file names, in lookup order."""
+MAP_DIRS = ("maps", "attn_maps")
+"""Attention map folder names, in lookup order."""
+_MAP_KEY = re.compile(r"^image_?(\d+)$")
 
 _POOL = re.compile(r"^(pool|pixel):(\d+)$")
 _STITCH = re.compile(r"^stitch:(?:(\d+)x(\d+)|auto)(?::[a-z_-]+)?$")
@@ -86,8 +103,8 @@ class ProbeConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    probe: str = "none"
-    """Probe string, see :func:`parse_probe`."""
+    probe: str = Field("none", validation_alias=AliasChoices("probe", "probes"))
+    """Probe string, see :func:`parse_probe` (``probes`` in ``run.json``)."""
     model: str = Field(min_length=1)
     """Model name or path, used as the legend label."""
     benchmark: str | None = None
@@ -102,11 +119,17 @@ class LayerShare(BaseModel):
     layer: int
     """0-based decoder layer index."""
     intra: float
-    """Share to tokens of the same image."""
+    """Share to tokens of the same image (NaN when the layer has no vision-token rows)."""
     inter: float
     """Share to tokens of other images."""
     text: float = float("nan")
     """Share to text tokens (NaN when not recorded)."""
+
+    @field_validator("intra", "inter", "text", mode="before")
+    @classmethod
+    def _none_is_nan(cls, v: float | None) -> float:
+        # The probe runner writes null for layers without statistics; NaN leaves a gap in plots.
+        return float("nan") if v is None else v
 
 
 class AttnMaps(BaseModel):
@@ -151,8 +174,8 @@ class ProbeRun:
     @cached_property
     def attn_stats(self) -> list[LayerShare] | None:
         """Per-layer attention shares sorted by layer, or None when not recorded."""
-        p = self.root / "attn_stats.json"
-        if not p.is_file():
+        p = next((self.root / n for n in STATS_FILES if (self.root / n).is_file()), None)
+        if p is None:
             return None
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
@@ -162,21 +185,33 @@ class ProbeRun:
                              f"\"text\"}}]}} ({type(exc).__name__}); re-run the probe") from None
         return sorted(layers, key=lambda x: x.layer)
 
-    def attn_map_ids(self) -> list[str]:
-        """Query ids with an attention map file, sorted."""
-        d = self.root / "attn_maps"
-        return sorted(p.stem for p in d.glob("*.npz")) if d.is_dir() else []
+    @cached_property
+    def _map_dir(self) -> Path | None:
+        return next((self.root / n for n in MAP_DIRS if (self.root / n).is_dir()), None)
 
-    def attn_maps(self, query_id: str) -> AttnMaps:
-        return load_attn_maps(self.root / "attn_maps" / f"{query_id}.npz", query_id)
+    def attn_map_ids(self) -> list[str]:
+        """File stems (query ids, made file-safe by :func:`safe_id`) with a map, sorted."""
+        return sorted(p.stem for p in self._map_dir.glob("*.npz")) if self._map_dir else []
+
+    def attn_maps(self, stem: str) -> AttnMaps:
+        if self._map_dir is None:
+            raise InputError(f"{self.root}: no maps/ or attn_maps/ folder; run the probe with attn maps")
+        return load_attn_maps(self._map_dir / f"{stem}.npz", stem)
+
+
+def _as_2d(array: np.ndarray) -> np.ndarray:
+    """A 2-D map; the probe runner's (layers, rows, cols) maps are averaged over layers."""
+    a = np.asarray(array, dtype=float)
+    return a.mean(axis=0) if a.ndim == 3 else a
 
 
 def load_attn_maps(path: Path, query_id: str) -> AttnMaps:
-    """Read one ``attn_maps/<id>.npz`` (no pickled objects are loaded)."""
+    """Read one map file: ``image{i}``/``image_{i}`` arrays and optional ``positions``
+    (default: the i-th image in prompt order). No pickled objects are loaded."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = sorted((k for k in npz.files if k.startswith("image_")), key=lambda k: int(k[6:]))
-            maps = tuple(np.asarray(npz[k], dtype=float) for k in names)
+            found = {int(m.group(1)): k for k in npz.files if (m := _MAP_KEY.match(k))}
+            maps = tuple(_as_2d(npz[found[i]]) for i in sorted(found))
             positions = (tuple(int(x) for x in np.asarray(npz["positions"]).ravel())
                          if "positions" in npz.files else tuple(range(len(maps))))
     except (OSError, ValueError) as exc:
@@ -187,14 +222,19 @@ def load_attn_maps(path: Path, query_id: str) -> AttnMaps:
 
 
 def load_probe_dir(root: Path) -> ProbeRun:
-    """Open a probe output folder; only ``config.json`` is required."""
+    """Open a probe output folder; only its ``run.json`` (or ``config.json``) is required."""
     root = Path(root)
-    cfg_path = root / "config.json"
-    if not cfg_path.is_file():
-        raise InputError(f"{root}: no config.json; pass a folder written by `mimicgen probe`")
+    cfg_path = next((root / n for n in CONFIG_FILES if (root / n).is_file()), None)
+    if cfg_path is None:
+        raise InputError(f"{root}: no run.json or config.json; pass a folder written by `mimicgen probe`")
     try:
         config = ProbeConfig.model_validate(json.loads(cfg_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"{cfg_path}: expected {{\"probe\": str, \"model\": str}} ({first})") from None
+        raise InputError(f"{cfg_path}: expected {{\"probes\": str, \"model\": str}} ({first})") from None
     return ProbeRun(root, config)
+
+
+def safe_id(query_id: str) -> str:
+    """A query id as the probe runner names its map file (other characters become ``_``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(query_id))

@@ -219,33 +219,40 @@ def write_synthetic_inputs(root: Path, seed: int = 0, probes: bool = True) -> Sy
 
 def _write_probes(rng: np.random.Generator, root: Path, records: list[dict[str, Any]], bench: str
                   ) -> list[Path]:
-    settings = [("none", 0.9), ("pool:2", 0.85), ("pool:4", 0.74), ("pool:8", 0.58),
+    """Probe folders for model-a. The baseline uses the layout ``mimicgen probe`` writes
+    (run.json, attn_summary.json, maps/ with per-layer maps); the others the plain one."""
+    settings = [("attn", 0.9), ("pool:2", 0.85), ("pool:4", 0.74), ("pool:8", 0.58),
                 ("pixel:2", 0.89), ("pixel:4", 0.87), ("pixel:8", 0.84), ("stitch:2x3", 0.62)]
     dirs = []
     for probe, skill in settings:
-        d = root / "probes" / probe.replace(":", "_")
+        d = root / "probes" / ("none" if probe == "attn" else probe.replace(":", "_"))
         d.mkdir(parents=True, exist_ok=True)
-        (d / "config.json").write_text(json.dumps({"probe": probe, "model": "model-a", "benchmark": bench}))
-        s = [x for x in _samples(rng, records, "model-a", skill)]
+        if probe == "attn":
+            (d / "run.json").write_text(json.dumps({"model": "model-a", "adapter": "Synthetic",
+                                                    "probes": probe, "max_new_tokens": {}}))
+        else:
+            (d / "config.json").write_text(json.dumps({"probe": probe, "model": "model-a",
+                                                       "benchmark": bench}))
+        s = _samples(rng, records, "model-a", skill)
         _write_jsonl(d / "predictions.jsonl", [{"id": x["id"], "prediction": x["prediction"]}
                                                for x in s if x["pipeline"] == "strict"])
         (d / "report.json").write_text(json.dumps(
             aggregate_report(records, s, bench, {"model-a": str(d / "predictions.jsonl")}), sort_keys=True))
-        if probe in ("none", "pool:4"):
+        if probe in ("attn", "pool:4"):
             layers = np.arange(24)
             intra = 0.55 + 0.25 * np.exp(-layers / 6) - (0.1 if probe == "pool:4" else 0.0)
             inter = 0.3 - 0.2 * np.exp(-layers / 6) + rng.normal(0, 0.01, 24)
-            text = 1 - intra - inter
-            (d / "attn_stats.json").write_text(json.dumps({"layers": [
-                {"layer": int(i), "intra": float(a), "inter": float(b), "text": float(c)}
-                for i, a, b, c in zip(layers, intra, inter, text, strict=True)]}))
-        if probe == "none":
-            (d / "attn_maps").mkdir(exist_ok=True)
+            rows = [{"layer": int(i), "intra": float(a), "inter": float(b), "text": float(1 - a - b)}
+                    for i, a, b in zip(layers, intra, inter, strict=True)]
+            name = "attn_summary.json" if probe == "attn" else "attn_stats.json"
+            (d / name).write_text(json.dumps({"n_samples": len(records), "layers": rows}))
+        if probe == "attn":
+            (d / "maps").mkdir(exist_ok=True)
             for rec in records[:3]:
-                # Attention concentrates on the evidence (query) images.
-                arrays = {f"image_{i}": rng.random((6, 8)) ** 3 * (1.0 if im["role"] == "query" else 0.3)
-                          for i, im in enumerate(rec["images"])}
-                np.savez(d / "attn_maps" / f"{rec['id']}.npz",
-                         positions=np.arange(len(rec["images"])), **arrays)
+                # (layers, rows, cols) per image; attention concentrates on the evidence images.
+                arrays = {f"image{i}": (rng.random((4, 6, 8)) ** 3 * (1.0 if im["role"] == "query" else 0.3)
+                                        ).astype(np.float32)
+                          for i, im in enumerate(sorted(rec["images"], key=lambda x: x["position"]))}
+                np.savez_compressed(d / "maps" / f"{rec['id']}.npz", **arrays)
         dirs.append(d)
     return dirs

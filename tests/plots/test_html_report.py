@@ -27,7 +27,8 @@ class _Page(HTMLParser):
         self.cells: list[dict[str, Any]] = []   # {"key": str|None, "text": str, "table": str}
         self.cards: list[dict[str, str]] = []
         self.options: dict[str, list[str]] = {}
-        self.urls: list[str] = []
+        self.urls: list[str] = []   # src attributes
+        self.hrefs: list[str] = []
         self.body: dict[str, str] = {}
         self._table: list[str] = []
         self._cell: dict[str, Any] | None = None
@@ -48,9 +49,10 @@ class _Page(HTMLParser):
             self.options[self._select].append(a["value"])
         elif tag == "body":
             self.body = a
-        for attr in ("src", "href"):
-            if attr in a:
-                self.urls.append(a[attr])
+        if "src" in a:
+            self.urls.append(a["src"])
+        if "href" in a:
+            self.hrefs.append(a["href"])
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
@@ -162,6 +164,7 @@ def test_filters_and_self_contained(synthetic, html_report):
     assert page.options["f-model"] == ["all", "0", "1"]
     assert page.options["f-outcome"] == ["all", "correct", "wrong"]
     assert page.urls and all(u.startswith("data:image/") for u in page.urls)
+    assert page.hrefs and all(h.startswith("#s-") for h in page.hrefs)  # in-page navigation only
     text = path.read_text()
     assert "http://" not in text and "https://" not in text
     assert text.count('<figure class="fig"') == 7
@@ -170,9 +173,10 @@ def test_filters_and_self_contained(synthetic, html_report):
 def test_link_images_uses_relative_paths(synthetic, tmp_path):
     out = tmp_path / "sub" / "r.html"
     res = runner.invoke(app, ["report", str(synthetic.bench), "--scores", str(synthetic.report),
-                              "--out", str(out), "--max-samples", "4", "--link-images"])
+                              "--out", str(out), "--max-samples", "4", "--link-images", "--no-figures"])
     assert res.exit_code == 0, res.output
     page = _parse(out)
+    assert "<figure" not in out.read_text()  # --no-figures
     images = [u for u in page.urls if not u.startswith("data:")]
     assert images and all(not u.startswith("/") for u in images)
     assert all((out.parent / u).resolve().is_file() for u in images)
@@ -192,7 +196,7 @@ def test_report_scores_predictions_on_the_fly(synthetic, tmp_path):
     out = tmp_path / "r.html"
     preds = [arg for p in synthetic.predictions for arg in ("--predictions", str(p))]
     res = runner.invoke(app, ["report", str(synthetic.bench), *preds, "--out", str(out),
-                              "--max-samples", "58"])
+                              "--max-samples", "58", "--no-figures"])
     assert res.exit_code == 0, res.output
     page = _parse(out)
     records = {r["id"]: r for r in read_jsonl(synthetic.bench / "benchmark.jsonl")}

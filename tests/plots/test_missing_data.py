@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -94,7 +93,7 @@ def test_stitch_without_baseline_is_drawn_with_a_note(synthetic, tmp_path):
         (["plot", "{report}", "--only", "pie"], "unknown figure kind"),
         (["plot", "{report}", "--dpi", "5"], "bad figure option dpi"),
         (["plot", "{report}", "--formats", "gif"], "bad figure option formats"),
-        (["plot", "{bench}"], "no config.json"),
+        (["plot", "{bench}"], "no run.json or config.json"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(synthetic, tmp_path, args, message):
@@ -169,11 +168,41 @@ def test_missing_matplotlib_is_a_missing_extra_error(monkeypatch):
 
 
 def test_overlay_without_benchmark_images_draws_maps_and_notes(synthetic, tmp_path):
-    run = tmp_path / "none"
-    shutil.copytree(next(p for p in synthetic.probes if p.name == "none"), run)
-    cfg = json.loads((run / "config.json").read_text())
-    cfg["benchmark"] = str(tmp_path / "gone")
-    (run / "config.json").write_text(json.dumps(cfg))
+    # The runner layout records no benchmark path: without a report or --bench, no images.
+    run = next(p for p in synthetic.probes if p.name == "none")
     res = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "f"), "--only", "attention_overlay"])
     assert res.exit_code == 0, res.output
+    assert (tmp_path / "f" / "attention_overlay.png").is_file()
     assert "drawn without their image" in _lines(res.stdout, "note: ")["attention_overlay"]
+    res = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "g"), "--only", "attention_overlay",
+                              "--bench", str(synthetic.bench)])
+    assert res.exit_code == 0 and "note:" not in res.stdout, res.output
+
+
+def test_probe_runner_layout(synthetic):
+    """run.json / attn_summary.json / maps/ with (layers, rows, cols) image{i} arrays."""
+    run = load_probe_dir(next(p for p in synthetic.probes if p.name == "none"))
+    assert (run.config.model, run.setting.kind) == ("model-a", "attn")
+    summary = json.loads((run.root / "attn_summary.json").read_text())
+    assert [x.intra for x in run.attn_stats] == [row["intra"] for row in summary["layers"]]
+    stem = run.attn_map_ids()[0]
+    with np.load(run.root / "maps" / f"{stem}.npz") as npz:
+        raw = [npz[f"image{i}"] for i in range(len(npz.files))]
+    maps = run.attn_maps(stem)
+    assert maps.positions == tuple(range(len(raw)))
+    for got, arr in zip(maps.maps, raw, strict=True):
+        assert got.shape == arr.shape[1:]
+        assert np.allclose(got, arr.astype(float).mean(axis=0))
+
+
+def test_null_layer_shares_become_gaps(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.json").write_text(json.dumps({"probes": "pool:2+attn", "model": "m"}))
+    (d / "attn_summary.json").write_text(json.dumps({"layers": [
+        {"layer": 1, "intra": None, "inter": None, "text": None},
+        {"layer": 0, "intra": 0.5, "inter": 0.3, "text": 0.2}]}))
+    run = load_probe_dir(d)
+    assert run.setting.kind == "pool" and run.setting.factor == 2
+    assert [x.layer for x in run.attn_stats] == [0, 1]
+    assert run.attn_stats[0].intra == 0.5 and np.isnan(run.attn_stats[1].intra)
