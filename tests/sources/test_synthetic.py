@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from mimicgen.errors import InputError
 from mimicgen.sources.synthetic import render_dataset
@@ -223,3 +224,25 @@ def test_failure_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError):
         render_dataset(tmp_path / "out", 8, SEED, image_size=128, workers=1)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"small_area": (0.04, 0.004)},
+        {"large_area": (0.5, 1.5)},
+        {"classes_per_image": (0.0, 0.0)},
+        {"group_members": (5, 2)},
+    ],
+)
+def test_scene_params_reject_bad_ranges(kwargs: dict) -> None:
+    with pytest.raises(ValidationError):
+        SceneParams(**kwargs)
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    with pytest.raises(InputError, match="not a directory"):
+        render_dataset(target, 2, SEED, image_size=64, overwrite=True)
+    assert target.read_text() == "not a folder"
