@@ -215,12 +215,12 @@ def export_fiftyone(
     """Write the benchmark in ``bench_dir`` as a persistent FiftyOne grouped dataset."""
     if pipeline not in PIPELINES:
         raise InputError(f"unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    fo = import_fiftyone()  # first: without the extra, fail before doing any work
     bench = load_benchmark(bench_dir)  # validates records; InputError on bad input
     name = name or default_dataset_name(bench_dir)
     files = [Path(p) for p in predictions]
     verdicts = _verdicts(bench, files, pipeline)
     found = target_boxes(bench.path, bench.manifest, bench.records)
-    fo = import_fiftyone()
     with database_errors():
         if fo.dataset_exists(name) and not overwrite:
             raise InputError(
@@ -234,7 +234,14 @@ def export_fiftyone(
             # Declared up front: dict values with class-name keys stay plain dicts.
             staging.add_sample_field("class_counts", fo.DictField)
             staging.add_sample_field("answer_struct", fo.DictField)
-            staging.add_samples(samples, dynamic=True, progress=False)
+            # Declared even when no source could be read, so the schema is always the same.
+            staging.add_sample_field(
+                "ground_truth", fo.EmbeddedDocumentField, embedded_doc_type=fo.Detections
+            )
+            # Declaring embedded attributes sample by sample (dynamic=True) costs a schema
+            # save per sample; one pass afterwards declares them all (controls.*, pred_*.*).
+            staging.add_samples(samples, progress=False)
+            staging.add_dynamic_sample_fields()
             staging.info[INFO_KEY] = {
                 "benchmark": str(bench.path.resolve()),
                 "manifest_sha256": bench.manifest_sha256,

@@ -132,7 +132,7 @@ def write_small_bench(raw: RawCoco, out: Path) -> SmallBench:
     )
     # listing over the 'animal' supercategory, 3 images
     animals = sorted(n for n, s in raw.supercategory.items() if s == "animal")
-    listing_imgs = [with_dog[2], with_person[3], without_dog[5]]
+    listing_imgs = [with_dog[0], with_person[3], without_dog[5]]
     present = sorted({n for i in listing_imgs for n in animals if raw.counts(i)[n]})
     r2 = _record(
         "list-0",
