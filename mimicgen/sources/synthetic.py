@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mimicgen.errors import InputError
@@ -102,7 +103,8 @@ def image_root(annotations: Path) -> Path:
     return Path(annotations).parent / IMAGE_DIR
 
 
-def _encode(image: Any, fmt: str) -> bytes:
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    """PNG (lossless) or JPEG bytes of one rendered scene."""
     buf = io.BytesIO()
     if fmt == "png":
         image.save(buf, "PNG", compress_level=1)  # fast; zlib output is deterministic
