@@ -103,3 +103,32 @@ def test_cache_dir_from_environment(
     monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "env-cache"))
     _, entry, _ = load_or_build(SourceSpec(kind="coco", annotations=coco_copy))
     assert entry is not None and entry.parent.parent == tmp_path / "env-cache"
+
+
+def test_openimages_labels_survive_the_cache(openimages_meta: Path, tmp_path: Path) -> None:
+    import csv
+
+    from tests.index.oi_data import real_labels, write_boxes_csv
+
+    labels = real_labels(openimages_meta)[:5]
+    boxes = write_boxes_csv(tmp_path / "boxes.csv", labels, n_rows=50, n_images=10, seed=1)
+    with boxes.open(newline="") as f:
+        first_image = next(csv.DictReader(f))["ImageID"]
+    label_csv = tmp_path / "labels.csv"
+    label_csv.write_text(
+        "ImageID,Source,LabelName,Confidence\n"
+        f"{first_image},verification,{labels[0]},0\n{first_image},verification,{labels[1]},1\n"
+    )
+    spec = SourceSpec(
+        kind="openimages",
+        annotations=boxes,
+        classes_csv=openimages_meta / "oidv7-class-descriptions-boxable.csv",
+        labels_csv=label_csv,
+    )
+    built, _, was_built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    loaded, _, was_built2 = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert (was_built, was_built2) == (True, False)
+    assert built.labels is not None and loaded.labels is not None
+    assert loaded.labels.equals(built.labels)
+    assert sorted(loaded.labels["confidence"].to_list()) == [0.0, 1.0]
+    assert loaded.kind == "openimages" and loaded.images.equals(built.images)
