@@ -105,8 +105,9 @@ def make_openimages(folder: Path, n_rows: int, n_images: int, seed: int) -> Path
     """An OpenImages train box CSV (all 21 columns) plus class list and hierarchy."""
     import polars as pl
 
-    shutil.copy(OI_META / CLASSES, folder / CLASSES)
-    shutil.copy(OI_META / HIERARCHY, folder / HIERARCHY)
+    for name in (CLASSES, HIERARCHY):  # the real class list and hierarchy (copyfile: no modes)
+        if not (folder / name).exists():
+            shutil.copyfile(OI_META / name, folder / name)
     labels = pl.read_csv(folder / CLASSES)["LabelName"].to_numpy()
     path = folder / "oidv6-train-annotations-bbox.csv"
     partial = path.with_suffix(".partial")  # renamed at the end: no half file looks complete
