@@ -8,13 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-import mimicgen.cli  # noqa: F401  (registers the commands)
-from mimicgen.cli.app import app
 from tests.plots.helpers import MIN_PIXEL_STD, png_stats
 
-runner = CliRunner()
 # Headless, offline, no profile state: the page must need nothing outside itself.
 _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
           "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -33,23 +29,16 @@ def _run(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300, check=False)  # slow when the machine is busy
 
 
-def test_report_renders_in_headless_chromium_without_console_errors(synthetic, tmp_path):
+def test_report_renders_in_headless_chromium_without_console_errors(html_report, tmp_path):
     exe = _chromium()
-    out = tmp_path / "report.html"
-    args = ["report", str(synthetic.bench), "--scores", str(synthetic.report), "--out", str(out),
-            "--max-samples", "12"]
-    for p in synthetic.probes:
-        args += ["--probe", str(p)]
-    res = runner.invoke(app, args)
-    assert res.exit_code == 0, res.output
-    url = out.resolve().as_uri()
+    url = html_report.resolve().as_uri()
 
     # 1. The page's own script ran to the end and found what it expected (data-selfcheck="OK").
     dom = _run(exe, tmp_path, "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
     check = re.search(r'<body[^>]*data-selfcheck="([A-Z]+)"', dom.stdout)
     assert check is not None and check.group(1) == "OK", dom.stdout[:500]
-    assert "12 of 12 shown" in dom.stdout
+    assert "20 of 20 shown" in dom.stdout
 
     # 2. Screenshot with console logging on: no uncaught errors, and the page is not blank.
     shot = tmp_path / "shot.png"

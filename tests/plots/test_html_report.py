@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 import mimicgen.cli  # noqa: F401  (registers the commands)
@@ -91,20 +90,8 @@ def _walk(obj: Any, key: list[Any]) -> Any:
     return obj
 
 
-@pytest.fixture(scope="module")
-def html_report(synthetic, tmp_path_factory):
-    out = tmp_path_factory.mktemp("html") / "report.html"
-    args = ["report", str(synthetic.bench), "--scores", str(synthetic.report), "--out", str(out),
-            "--max-samples", "20"]
-    for p in synthetic.probes:
-        args += ["--probe", str(p)]
-    res = runner.invoke(app, args)
-    assert res.exit_code == 0, res.output
-    return out, _parse(out)
-
-
 def test_every_table_number_matches_the_json(synthetic, html_report):
-    _, page = html_report
+    page = _parse(html_report)
     report = json.loads(synthetic.report.read_text())
     keyed = [c for c in page.cells if c["key"]]
     assert len(keyed) > 300
@@ -126,7 +113,7 @@ def _all_control_values(model: dict[str, Any]) -> set[str]:
 
 def test_tables_cover_the_whole_report(synthetic, html_report):
     """Count expected cells straight from the JSON: nothing is dropped from the tables."""
-    _, page = html_report
+    page = _parse(html_report)
     report = json.loads(synthetic.report.read_text())
     keys = [json.loads(c["key"]) for c in page.cells if c["key"]]
     overall = [k for k in keys if k[-2] == "overall"]
@@ -142,7 +129,7 @@ def test_tables_cover_the_whole_report(synthetic, html_report):
 
 
 def test_cards_match_the_benchmark_and_the_samples(synthetic, html_report):
-    _, page = html_report
+    page = _parse(html_report)
     records = read_jsonl(synthetic.bench / "benchmark.jsonl")
     correct = {(s["model"], s["id"]): s["correct"] for s in read_jsonl(synthetic.samples)
                if s["pipeline"] == "strict"}
@@ -159,7 +146,7 @@ def test_cards_match_the_benchmark_and_the_samples(synthetic, html_report):
 
 
 def test_filters_and_self_contained(synthetic, html_report):
-    path, page = html_report
+    path, page = html_report, _parse(html_report)
     assert page.options["f-task"] == ["all", "counting", "listing", "common", "odd_one"]
     assert page.options["f-model"] == ["all", "0", "1"]
     assert page.options["f-outcome"] == ["all", "correct", "wrong"]
