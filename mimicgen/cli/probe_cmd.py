@@ -138,7 +138,7 @@ def probe_merge_cmd(
 def probe_tiny_model_cmd(
     out: Annotated[Path, typer.Argument(help="Folder to write the checkpoint to.")],
     family: Annotated[
-        str, typer.Option("--family", help="qwen2_vl, qwen2_5_vl or llava_onevision.")
+        str, typer.Option("--family", help="qwen2_vl, qwen2_5_vl, llava_onevision or internvl.")
     ] = "qwen2_vl",
     layers: Annotated[int, typer.Option("--layers", min=1, help="Decoder layers.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Weight initialisation seed.")] = 0,

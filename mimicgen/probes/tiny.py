@@ -13,7 +13,7 @@ import torch
 
 __all__ = ["FAMILIES", "build_tiny_model"]
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision")
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 
 _SPECIALS = [
     "<|endoftext|>",
@@ -25,6 +25,9 @@ _SPECIALS = [
     "<|video_pad|>",
     "<image>",
     "<video>",
+    "<img>",
+    "</img>",
+    "<IMG_CONTEXT>",
 ]
 _WORDS = [
     "[UNK]",
@@ -114,8 +117,10 @@ def build_tiny_model(family: str, out: str | Path, layers: int = 4, seed: int = 
     torch.manual_seed(seed)
     if family in ("qwen2_vl", "qwen2_5_vl"):
         model, processor = _qwen(family, text, vocab)
-    else:
+    elif family == "llava_onevision":
         model, processor = _llava_onevision(text, vocab)
+    else:
+        model, processor = _internvl(text, vocab)
     model.generation_config.eos_token_id = vocab["<|im_end|>"]
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -194,3 +199,27 @@ def _llava_onevision(text: dict, vocab: dict):
         size={"height": 28, "width": 28}, image_grid_pinpoints=pinpoints
     )
     return LlavaOnevisionForConditionalGeneration(cfg), processor
+
+
+def _internvl(text: dict, vocab: dict):
+    from transformers import InternVLConfig, InternVLForConditionalGeneration
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
+        GotOcr2ImageProcessorPil,
+    )
+
+    # 56 px tile, 14 px patches (4 x 4), pixel shuffle 0.5: 2 x 2 = 4 tokens per image.
+    cfg = InternVLConfig(
+        text_config={**text, "model_type": "qwen2"},
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": [56, 56],
+            "patch_size": [14, 14],
+        },
+        image_token_id=vocab["<IMG_CONTEXT>"],
+        downsample_ratio=0.5,
+    )
+    processor = GotOcr2ImageProcessorPil(size={"height": 56, "width": 56}, crop_to_patches=False)
+    return InternVLForConditionalGeneration(cfg), processor

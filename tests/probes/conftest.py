@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision")
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 
 
 class _Lazy(dict):

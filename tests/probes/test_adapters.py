@@ -132,7 +132,7 @@ def test_prepared_inputs_reproduce_the_models_own_forward(adapters, family):
     kwargs = {"input_ids": prepared.input_ids, "pixel_values": batch["pixel_values"]}
     if family == "llava_onevision":
         kwargs |= {"image_sizes": batch["image_sizes"], "batch_num_images": torch.tensor([3])}
-    else:
+    elif family != "internvl":
         kwargs |= {
             "image_grid_thw": batch["image_grid_thw"],
             "mm_token_type_ids": (prepared.input_ids == adapter.image_token_id).int(),

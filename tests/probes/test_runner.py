@@ -185,8 +185,9 @@ def test_tiny_model_cli_writes_a_loadable_checkpoint(tmp_path):
     from transformers import AutoConfig
 
     out = tmp_path / "tiny"
-    res = CliRunner().invoke(app, ["probe-tiny-model", str(out), "--family", "qwen2_5_vl",
-                                   "--layers", "3"])
+    res = CliRunner().invoke(
+        app, ["probe-tiny-model", str(out), "--family", "qwen2_5_vl", "--layers", "3"]
+    )
     assert res.exit_code == 0, res.output
     cfg = AutoConfig.from_pretrained(out)
     assert cfg.model_type == "qwen2_5_vl" and cfg.text_config.num_hidden_layers == 3

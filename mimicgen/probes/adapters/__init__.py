@@ -4,17 +4,18 @@ from __future__ import annotations
 
 __all__ = ["ADAPTERS", "adapter_for", "load_adapter"]
 
-ADAPTERS = ("qwen2_vl", "qwen2_5_vl", "llava_onevision")
+ADAPTERS = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 """``config.model_type`` values with an adapter."""
 
 
 def adapter_for(model_type: str) -> type:
     """The adapter class for a ``config.model_type``."""
     from mimicgen.errors import InputError
+    from mimicgen.probes.adapters.internvl import InternVLAdapter
     from mimicgen.probes.adapters.llava_onevision import LlavaOnevisionAdapter
     from mimicgen.probes.adapters.qwen2_vl import Qwen2VLAdapter, Qwen25VLAdapter
 
-    for cls in (Qwen2VLAdapter, Qwen25VLAdapter, LlavaOnevisionAdapter):
+    for cls in (Qwen2VLAdapter, Qwen25VLAdapter, LlavaOnevisionAdapter, InternVLAdapter):
         if model_type in cls.model_types:
             return cls
     raise InputError(

@@ -147,15 +147,19 @@ class VLMAdapter(ABC):
     def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
         """Wrap user ``segments`` (text, or an image index) in the chat format."""
 
-    @abstractmethod
     def positions(
         self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
     ) -> tuple[torch.Tensor, int]:
-        """Position ids for the prompt and the position of the first generated token."""
+        """Position ids for the prompt and the position of the first generated token.
 
-    @abstractmethod
+        Default: plain 1-D positions ``0..L-1`` (families with 1-D RoPE); Qwen overrides it.
+        """
+        n = input_ids.shape[1]
+        return torch.arange(n, device=self.device)[None], n
+
     def decode_positions(self, position: int) -> torch.Tensor:
         """Position ids for one generated token at rotary position ``position``."""
+        return torch.tensor([[position]], device=self.device)
 
     # ---- shared machinery ----------------------------------------------------------------
     @property

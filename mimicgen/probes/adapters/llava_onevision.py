@@ -75,12 +75,3 @@ class LlavaOnevisionAdapter(VLMAdapter):
         for seg in segments:
             parts += [seg] if isinstance(seg, str) else [seg, "\n"]
         return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
-
-    def positions(
-        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
-    ) -> tuple[torch.Tensor, int]:
-        n = input_ids.shape[1]
-        return torch.arange(n, device=self.device)[None], n
-
-    def decode_positions(self, position: int) -> torch.Tensor:
-        return torch.tensor([[position]], device=self.device)

@@ -1,0 +1,72 @@
+"""InternVL adapter (transformers' native ``internvl`` model type, e.g. OpenGVLab/InternVL3-*-hf)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+from torch import nn
+
+from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
+from mimicgen.probes.tokens import grid_cells
+
+__all__ = ["InternVLAdapter"]
+
+SYSTEM = "You are a helpful assistant."
+
+
+class InternVLAdapter(VLMAdapter):
+    """Each image is one tile at the tower's resolution (no dynamic tiling), pixel-shuffled.
+
+    At 448 px with 14 px patches and ``downsample_ratio=0.5`` that is a 16 x 16 grid = 256 tokens
+    per image between ``<img>`` and ``</img>``. The official multi-image recipe tiles each image
+    into up to 12 crops; one tile keeps counts equal across images and comparable under ``stitch``.
+    """
+
+    model_types = ("internvl",)
+    image_token = "<IMG_CONTEXT>"
+
+    @classmethod
+    def model_class(cls) -> type:
+        from transformers import InternVLForConditionalGeneration
+
+        return InternVLForConditionalGeneration
+
+    @classmethod
+    def image_processor_class(cls) -> type:
+        from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
+            GotOcr2ImageProcessorPil,
+        )
+
+        return GotOcr2ImageProcessorPil
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.model.language_model
+
+    @torch.no_grad()
+    def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
+        if not images:
+            return EncodedImages([], [], [], {})
+        cfg = self.model.config
+        batch = self.image_processor(
+            images=list(images), crop_to_patches=False, return_tensors="pt"
+        )
+        tower = self.model.model.vision_tower
+        pixels = batch["pixel_values"].to(tower.device, tower.dtype)
+        feats = self.model.model.get_image_features(
+            pixels,
+            vision_feature_layer=cfg.vision_feature_layer,
+            vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+        ).pooler_output
+        # pixel_shuffle keeps row-major order on the down-sampled grid.
+        side = round(feats.shape[1] ** 0.5)
+        cells = [grid_cells(side, side) for _ in images]
+        return EncodedImages(list(feats), cells, [(side, side)] * len(images), {})
+
+    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
+        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
+        for seg in segments:
+            parts += [seg] if isinstance(seg, str) else ["<img>", seg, "</img>\n"]
+        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
