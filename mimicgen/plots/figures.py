@@ -75,15 +75,21 @@ def _x_positions(values: list[str]) -> tuple[np.ndarray, bool]:
 
 
 def _errorline(ax: Any, values: list[str], acc: list[float], lo: list[float], hi: list[float],
-               color: str, label: str, linestyle: str = "-", marker: str = "o") -> None:
-    """Accuracy line with 95% CI error bars over control values."""
-    x, _ = _x_positions(values)
+               color: str, label: str, linestyle: str = "-", marker: str = "o",
+               order: list[str] | None = None) -> None:
+    """Accuracy line with 95% CI error bars over control values.
+
+    ``order`` is every value any line on this axis has (default: ``values``): ticks go at those
+    values only (1, 2, 4, 8 - not 1.5), and non-numeric values share one category order.
+    """
+    order = order or values
+    xs, _ = _x_positions(order)
+    where = dict(zip(order, xs, strict=True))
     a, lo_a, hi_a = np.array(acc), np.array(lo), np.array(hi)
     yerr = np.vstack([np.clip(a - lo_a, 0, None), np.clip(hi_a - a, 0, None)])
-    ax.errorbar(x, a, yerr=yerr, color=color, label=label, linestyle=linestyle, marker=marker,
-                markersize=4, capsize=3, linewidth=1.4)
-    # Ticks at the observed control values only (1, 2, 4, 8 - not 1.5 or 2^0).
-    ax.set_xticks(x, values)
+    ax.errorbar([where[v] for v in values], a, yerr=yerr, color=color, label=label,
+                linestyle=linestyle, marker=marker, markersize=4, capsize=3, linewidth=1.4)
+    ax.set_xticks(xs, order)
     ax.minorticks_off()
 
 
@@ -131,12 +137,13 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
                 ax = axes[r][c]
                 sub = ct.filter((pl.col("task") == task) & (pl.col("model") == model))
                 totals = sort_values(sub["n_images"].unique().to_list())
+                order = sort_values(sub["n_query_images"].unique().to_list())
                 for i, total in enumerate(totals):
                     rows = {row["n_query_images"]: row for row in
                             sub.filter(pl.col("n_images") == total).iter_rows(named=True)}
                     vals = sort_values(list(rows))
                     _errorline(ax, vals, *_metric_cols([rows[v] for v in vals]), color_for(i),
-                               f"{total} images")
+                               f"{total} images", order=order)
                 _finish_axes(ax, "query images", f"{task} · {model}")
                 _legend(ax)
         return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
@@ -150,11 +157,12 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
     fig, axes = new_figure(style, 1, len(tasks), sharey=True)
     for c, task in enumerate(tasks):
         ax = axes[0][c]
-        for i, model in enumerate(data.models):
-            series = control_series(model, data.pipeline, task, "n_query_images")
+        per_model = [control_series(m, data.pipeline, task, "n_query_images") for m in data.models]
+        order = sort_values(list({v for series in per_model for v, _ in series}))
+        for i, (model, series) in enumerate(zip(data.models, per_model, strict=True)):
             if series:
                 _errorline(ax, [v for v, _ in series], *_metric_cols([m for _, m in series]),
-                           color_for(i), model["name"])
+                           color_for(i), model["name"], order=order)
         _finish_axes(ax, "query images", task)
         _legend(ax)
     reason = data.notes.get("samples", "per-sample results unavailable")
@@ -218,8 +226,10 @@ def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
         return FigureResult(name, skipped="k never varies among the counting queries")
     fig, axes = new_figure(style)
     ax = axes[0][0]
+    order = sort_values(list({v for _, _, s in series for v, _ in s}))
     for i, model, s in series:
-        _errorline(ax, [v for v, _ in s], *_metric_cols([m for _, m in s]), color_for(i), model["name"])
+        _errorline(ax, [v for v, _ in s], *_metric_cols([m for _, m in s]), color_for(i), model["name"],
+                   order=order)
     _finish_axes(ax, "k (classes counted per question)", f"counting accuracy vs k ({data.pipeline})")
     _legend(ax)
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
