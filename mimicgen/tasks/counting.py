@@ -140,6 +140,8 @@ class CountingSampler(TaskSampler):
         for m in shares:
             if total is not None:
                 classes, parts_of = self.feasible(total, m)
+                if classes.size == 0:
+                    return f"no pool class can split total {total} over {m} images"
                 if targets:
                     avail = np.flatnonzero(~np.isin(classes, targets))
                     if avail.size == 0:

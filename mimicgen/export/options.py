@@ -1,0 +1,91 @@
+"""Multiple-choice options with plausible distractors and seed-balanced letter positions.
+
+Distractor choices (all deterministic given the generator):
+
+* counts: the nearest other non-negative integers (n-1, n+1, n-2, n+2, ...), so a model cannot
+  win by ruling out absurd values;
+* classes: first classes that are *in the images* but are not the answer, then other classes of
+  the source; the answer never appears twice;
+* class lists (listing): the answer set with one member dropped, one present non-member added,
+  or one member swapped.
+
+The correct letter is not drawn independently per query (that gives streaks): the position for
+query ``q`` is taken from a seeded permutation of the ``n`` letters for the block ``q // n``, so
+each letter is correct exactly equally often in every block of ``n`` queries.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "LETTERS",
+    "answer_position",
+    "class_distractors",
+    "count_distractors",
+    "list_distractors",
+    "place_options",
+]
+
+LETTERS = string.ascii_uppercase
+
+
+def answer_position(seed: int, q: int, n: int) -> int:
+    """Letter index of the correct option for query ``q``: balanced within blocks of ``n``."""
+    block_rng = np.random.default_rng(np.random.SeedSequence([seed, q // n, 0x0C7]))
+    return int(block_rng.permutation(n)[q % n])
+
+
+def count_distractors(answer: int, n: int) -> list[str]:
+    """``n`` nearest other counts (never negative), nearest first."""
+    out: list[str] = []
+    step = 1
+    while len(out) < n:
+        for cand in (answer - step, answer + step):
+            if cand >= 0 and len(out) < n:
+                out.append(str(cand))
+        step += 1
+    return out
+
+
+def class_distractors(
+    answer: str, in_images: Sequence[str], vocabulary: Sequence[str], n: int,
+    rng: np.random.Generator,
+) -> list[str]:
+    """Up to ``n`` wrong classes: shuffled classes seen in the images, then the rest."""
+    seen = [c for c in dict.fromkeys(in_images) if c != answer]
+    rest = [c for c in vocabulary if c != answer and c not in set(seen)]
+    first = [seen[i] for i in rng.permutation(len(seen))]
+    second = [rest[i] for i in rng.permutation(len(rest))] if rest else []
+    return (first + second)[:n]
+
+
+def list_distractors(
+    answer: Sequence[str], members: Sequence[str], n: int, rng: np.random.Generator
+) -> list[str]:
+    """Up to ``n`` wrong class lists near the answer set (drop / add / swap one member)."""
+    ans = sorted(answer)
+    others = [m for m in sorted(members) if m not in set(ans)]
+    cands: list[tuple[str, ...]] = []
+    if len(ans) > 1:
+        cands += [tuple(a for a in ans if a != drop) for drop in ans]
+    cands += [tuple(sorted([*ans, add])) for add in others]
+    cands += [
+        tuple(sorted([*(a for a in ans if a != out), add])) for out in ans for add in others
+    ]
+    unique = list(dict.fromkeys(c for c in cands if c and list(c) != ans))
+    picked = [unique[i] for i in rng.permutation(len(unique))[:n]]
+    return [", ".join(c) for c in picked]
+
+
+def place_options(
+    correct: str, distractors: Sequence[str], position: int
+) -> tuple[list[str], str]:
+    """Options list with ``correct`` at ``position`` (clamped to the list), and its letter."""
+    opts = list(distractors)
+    position = min(position, len(opts))
+    opts.insert(position, correct)
+    return opts, LETTERS[position]
