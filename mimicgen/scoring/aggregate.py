@@ -36,6 +36,8 @@ class Verdicts:
 
 
 def _value_str(value: Any) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, list | dict):
         return canonical_json(value)
     return str(value)
@@ -61,18 +63,22 @@ def evidence_positions(record: dict[str, Any]) -> list[int]:
 
 
 def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[str]]:
-    """For one task's rows: control name -> the value (as str) of each row.
+    """For one task's rows: breakdown name -> the value (as str) of each row.
 
-    Every key of ``controls`` whose value varies within the task, plus ``true_count``
-    (counting; the sum over classes when k > 1), ``evidence_positions`` and ``n_query_images``.
+    Every key of ``controls`` whose value varies within the task, the record's ``spec`` (the
+    task spec it was sampled from) when that varies, plus ``true_count`` (counting; the sum over
+    classes when k > 1), ``evidence_positions`` and ``n_query_images``.
     """
     records = [bench.records[i] for i in rows]
+    controls = [r.get("controls") or {} for r in records]
     keys: dict[str, list[str]] = {}
-    names = sorted({k for r in records for k in (r.get("controls") or {})})
-    for name in names:
-        values = [_value_str((r.get("controls") or {}).get(name)) for r in records]
+    for name in sorted({k for c in controls for k in c}):
+        values = [_value_str(c.get(name)) for c in controls]
         if len(set(values)) > 1:
             keys[name] = values
+    specs = [_value_str(r.get("spec")) for r in records]
+    if len(set(specs)) > 1 and "spec" not in keys:
+        keys["spec"] = specs
     if task == "counting":
         keys["true_count"] = [str(sum(r["answer"]["counts"].values())) for r in records]
     positions = [evidence_positions(r) for r in records]

@@ -130,3 +130,16 @@ def test_cli_strict_ids_exits_2_and_writes_nothing(tiny_bench: Path, pred_file: 
                                       "--strict-ids"])
     assert isinstance(result.exception, InputError) and "zz" in str(result.exception)
     assert not out.exists()
+
+
+def test_spec_breakdown_when_specs_differ(tmp_path: Path) -> None:
+    from scoring.benchfiles import TINY_RECORDS, write_benchmark
+
+    records = [dict(r, spec="counting_balanced" if r["id"] in ("c1", "c2") else "other")
+               for r in TINY_RECORDS]
+    bench = write_benchmark(tmp_path / "bench", records)
+    preds = write_predictions(tmp_path / "p.jsonl", PREDICTIONS)
+    by = score_file(bench, preds)["pipelines"]["strict"]["tasks"]["counting"]["by"]
+    # c1, c2 right; c3 parse failure, c4 missing
+    assert {v: (m["n"], m["accuracy"]) for v, m in by["spec"].items()} == {
+        "counting_balanced": (2, 1.0), "other": (2, 0.0)}
