@@ -176,8 +176,30 @@ def build(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Index/render cache (default ~/.cache/mimicgen).")
     ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="Write a training set instead of an eval set: llava | llava_jsonl | mantis "
+            "(repeatable). Specs with split: train imply llava + llava_jsonl.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(help="Training: eval set folder whose images must not be used (repeatable)."),
+    ] = None,
+    placeholders: Annotated[
+        str, typer.Option(help="Training: <image> layout: start | lines | interleaved.")
+    ] = "lines",
+    option_ratio: Annotated[
+        float, typer.Option(help="Training: share of turns asked as multiple choice.")
+    ] = 0.5,
+    extra_turns: Annotated[
+        int, typer.Option(help="Training: further questions per conversation.")
+    ] = 2,
 ) -> None:
-    """Sample task specs into an eval set: benchmark.jsonl, manifest.json, images/."""
+    """Sample task specs into an eval set (benchmark.jsonl, manifest.json, images/) or, with
+    --format or training specs, a training set (LLaVA-OneVision / Mantis conversations)."""
     from mimicgen.index import load_index
     from mimicgen.specs import load_suite
 
@@ -197,6 +219,13 @@ def build(
         seed=seed,
         smoke=smoke,
     )
+    if formats or exclude or all(getattr(s, "split", "eval") == "train" for s in resolved):
+        _build_training(
+            resolved, out, mode, overwrite, seed, cache_dir, shard,
+            formats or ["llava", "llava_jsonl"], exclude or [], placeholders, option_ratio,
+            extra_turns,
+        )
+        return
     options = BuildOptions(
         out=out,
         image_mode=mode,
@@ -214,6 +243,51 @@ def build(
     console = _console()
     console.print(f"wrote {result.num_queries} queries to {result.out}")
     console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+
+
+def _build_training(
+    specs: list[Any], out: Path, mode: ImageMode, overwrite: bool, seed: int | None,
+    cache_dir: Path | None, shard: str | None, formats: list[str], exclude: list[Path],
+    placeholders: str, option_ratio: float, extra_turns: int,
+) -> None:
+    from pydantic import ValidationError
+
+    from mimicgen.export.training import build_training_set
+    from mimicgen.index import load_index
+    from mimicgen.specs.training import TrainingOptions
+
+    if shard is not None:
+        raise InputError("--shard applies to eval sets only; build training sets whole")
+    try:
+        options = TrainingOptions(
+            formats=tuple(dict.fromkeys(formats)),  # type: ignore[arg-type]
+            placeholder_style=placeholders,  # type: ignore[arg-type]
+            option_ratio=option_ratio,
+            extra_turns=extra_turns,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(
+            f"training option {'.'.join(map(str, err['loc']))}: {err['msg']} "
+            "(formats: llava, llava_jsonl, mantis; placeholders: start, lines, interleaved)"
+        ) from None
+    manifest = build_training_set(
+        specs, out, options, exclude=exclude, image_mode=mode, overwrite=overwrite,
+        seed_override=seed, index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
+    )
+    console = _console()
+    console.print(f"wrote {manifest['num_queries']} conversations to {out}")
+    table = Table(title="training set (Table 9 statistics)")
+    for col in ("task", "queries", "images min-med-max", "words/q", "turns", "options"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for task, st in manifest["stats"].items():
+        table.add_row(
+            task, str(st["queries"]),
+            f"{st['images_min']}-{st['images_median']}-{st['images_max']}",
+            str(st["words_per_question"]), str(st["turns_per_conversation"]),
+            str(st["option_share"]),
+        )
+    console.print(table)
 
 
 @app.command("merge")
@@ -237,9 +311,16 @@ def validate(
     ] = None,
 ) -> None:
     """Re-derive every answer from the source annotations; exit 2 on any violation."""
+    from mimicgen.export.benchmark import read_manifest
     from mimicgen.validate import default_source_loader, validate_benchmark
+    from mimicgen.validate.training import validate_training_dir
 
-    report = validate_benchmark(folder, source_loader=default_source_loader(cache_dir))
+    check = (
+        validate_training_dir
+        if read_manifest(folder).get("kind") == "training"
+        else validate_benchmark
+    )
+    report = check(folder, source_loader=default_source_loader(cache_dir))
     if report.ok:
         print(f"{report.num_queries} queries valid")
         return
