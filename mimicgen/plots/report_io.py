@@ -65,20 +65,19 @@ def samples_path_for(report_path: Path) -> Path:
 
 
 def load_samples(path: Path) -> pl.DataFrame:
-    """Per-sample results as a table with :data:`SAMPLE_SCHEMA` columns (missing ones filled null)."""
+    """Per-sample results as a table with :data:`SAMPLE_SCHEMA` columns (absent ones are null).
+
+    Only the schema's fields are parsed: ``extracted`` mixes ints, lists and objects across tasks,
+    which no single column type holds.
+    """
     try:
-        df = pl.read_ndjson(path, infer_schema_length=None)
+        df = pl.read_ndjson(path, schema=SAMPLE_SCHEMA)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: cannot read per-sample results ({exc}); re-run `mimicgen score`") from None
-    if df.height == 0:
-        return pl.DataFrame(schema=SAMPLE_SCHEMA)
-    missing = {"model", "pipeline", "id", "correct"} - set(df.columns)
-    if missing:
-        raise InputError(f"{path}: per-sample results lack {sorted(missing)}; re-run `mimicgen score`")
-    cols = []
-    for name, dtype in SAMPLE_SCHEMA.items():
-        cols.append(pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype).alias(name))
-    return df.select(cols)
+    bad = [c for c in ("model", "pipeline", "id", "correct") if df[c].null_count()]
+    if bad:
+        raise InputError(f"{path}: {df[bad[0]].null_count()} rows lack '{bad[0]}'; re-run `mimicgen score`")
+    return df
 
 
 def resolve_pipeline(report: dict[str, Any], wanted: str) -> str | None:

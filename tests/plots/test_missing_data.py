@@ -14,6 +14,7 @@ import mimicgen.cli  # noqa: F401  (registers the commands)
 from mimicgen.cli.app import app
 from mimicgen.errors import InputError, MissingExtraError
 from mimicgen.plots.probe_io import load_probe_dir, parse_probe
+from mimicgen.plots.report_io import load_samples
 from mimicgen.plots.style import pyplot
 
 runner = CliRunner()
@@ -206,3 +207,21 @@ def test_null_layer_shares_become_gaps(tmp_path):
     assert run.setting.kind == "pool" and run.setting.factor == 2
     assert [x.layer for x in run.attn_stats] == [0, 1]
     assert run.attn_stats[0].intra == 0.5 and np.isnan(run.attn_stats[1].intra)
+
+
+def test_samples_with_mixed_extracted_types_load(tmp_path):
+    """The scorer's `extracted` is an int, a list or an object depending on the task."""
+    rows = [{"model": "m", "pipeline": "strict", "id": "a", "task": "counting", "prediction": "3",
+             "extracted": 3, "parsed": True, "correct": True, "f1": None},
+            {"model": "m", "pipeline": "strict", "id": "b", "task": "listing", "prediction": "x, y",
+             "extracted": ["x", "y"], "parsed": True, "correct": False, "f1": 0.5},
+            {"model": "m", "pipeline": "strict", "id": "c", "task": "counting", "prediction": None,
+             "extracted": {"dog": 2}, "parsed": False, "correct": False, "f1": None}]
+    path = tmp_path / "r.samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    df = load_samples(path)
+    assert df["id"].to_list() == ["a", "b", "c"] and df["correct"].to_list() == [True, False, False]
+    assert df["prediction"].to_list() == ["3", "x, y", None]
+    path.write_text(json.dumps({"model": "m", "id": "a", "correct": True}) + "\n")
+    with pytest.raises(InputError, match="lack 'pipeline'"):
+        load_samples(path)
