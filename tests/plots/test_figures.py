@@ -110,3 +110,24 @@ def test_pipeline_option_changes_the_numbers(synthetic, tmp_path: Path):
     strict = gather_inputs([synthetic.report], pipeline="strict").samples
     lenient = gather_inputs([synthetic.report], pipeline="lenient").samples
     assert strict["correct"].sum() < lenient["correct"].sum()
+
+
+def test_plots_from_a_real_mimicgen_score_report(synthetic, tmp_path):
+    """The contract with the scorer: its report + samples feed the two-way figures."""
+    report = tmp_path / "scores" / "report.json"
+    res = runner.invoke(app, ["score", str(synthetic.bench), *map(str, synthetic.predictions),
+                              "--out", str(report)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["plot", str(report), "--out", str(tmp_path / "f"), "--formats", "png",
+                              "--only", "query_images", "--only", "count_spread_heatmap"])
+    assert res.exit_code == 0, res.output
+    assert "skipped:" not in res.stdout and "note:" not in res.stdout, res.stdout
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
+        "count_spread_heatmap.png", "query_images.png"]
+    # Same per-sample verdicts as the synthetic replies imply (exact answer text = correct).
+    data = gather_inputs([report])
+    records = {r["id"]: r for r in read_jsonl(synthetic.bench / "benchmark.jsonl")}
+    preds = {p["id"]: p["prediction"] for p in read_jsonl(synthetic.predictions[0])}
+    got = dict(data.samples.filter(data.samples["model"] == "model-a")
+               .select("id", "correct").iter_rows())
+    assert got == {i: preds[i] == records[i]["answer_text"] for i in records}
