@@ -58,7 +58,7 @@ def parse_image_mode(text: str) -> ImageMode:
             )
         return ImageMode(kind="resize", max_px=int(arg))
     if name in ("copy", "hardlink", "symlink", "none") and not arg:
-        return ImageMode(kind=name)  # type: ignore[arg-type]
+        return ImageMode(kind=name, max_px=None)  # type: ignore[arg-type]
     raise InputError(
         f"--images {text!r} is not a known mode; use copy, hardlink, symlink, resize:MAXPX or none"
     )
@@ -105,9 +105,8 @@ def _resize(src: Path, tmp: Path, max_px: int) -> None:
             return
         scale = max_px / max(img.size)
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        if fmt == "JPEG" and img.mode not in ("RGB", "L"):
-            img = img.convert("RGB")
-        small = img.resize(size, Image.Resampling.LANCZOS)
+        rgb = img.convert("RGB") if fmt == "JPEG" and img.mode not in ("RGB", "L") else img
+        small = rgb.resize(size, Image.Resampling.LANCZOS)
         if fmt == "JPEG":
             small.save(tmp, format="JPEG", quality=90, optimize=False, progressive=False)
         else:
@@ -123,7 +122,11 @@ def materialise_image(src: Path, dest: Path, mode: ImageMode) -> None:
             f"image {src} does not exist; fix the source's image_root or build with --no-images"
         )
     if mode.kind == "copy":
-        _write_via_temp(dest, lambda tmp: shutil.copyfile(src, tmp))
+
+        def copy(tmp: Path) -> None:
+            shutil.copyfile(src, tmp)
+
+        _write_via_temp(dest, copy)
     elif mode.kind == "hardlink":
 
         def link_or_copy(tmp: Path) -> None:
