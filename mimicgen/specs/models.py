@@ -17,6 +17,7 @@ from mimicgen.sources.spec import SourceSpec
 
 __all__ = [
     "TASK_SPEC_TYPES",
+    "AnyTaskSpec",
     "BaseTaskSpec",
     "CommonSpec",
     "CountingSpec",
@@ -215,6 +216,9 @@ class OddOneSpec(BaseTaskSpec):
             )
         return self
 
+
+#: Any concrete task spec (plain union, for type annotations).
+AnyTaskSpec = CountingSpec | ListingSpec | CommonSpec | OddOneSpec
 
 #: The discriminated union over ``task`` used to validate any spec file.
 TaskSpec = Annotated[

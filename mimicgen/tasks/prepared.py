@@ -12,6 +12,7 @@ by image. ``by_class`` is a permutation of the rows sorted by (class, image) wit
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,7 +122,7 @@ class PreparedIndex:
         return self._cache[key]  # type: ignore[return-value]
 
     # --- absence ---------------------------------------------------------------------------
-    def absent_mask(self, images: np.ndarray, classes: np.ndarray | list[int]) -> np.ndarray:
+    def absent_mask(self, images: np.ndarray, classes: np.ndarray | Sequence[int]) -> np.ndarray:
         """Per image: is every class in ``classes`` absent (verified in OpenImages strict)?"""
         images = np.asarray(images, dtype=np.int64)
         ok = np.ones(images.size, dtype=bool)
@@ -237,6 +238,15 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
 INDEX_COUNTS = ("n_instances", "n_recognisable", "n_small", "n_group")
 
 
+def _forget(key: int) -> Callable[[object], None]:
+    """Weakref callback dropping a collected index's arrays from the memo."""
+
+    def drop(_ref: object) -> None:
+        _PREPARED.pop(key, None)
+
+    return drop
+
+
 def prepare(index: AnnotationIndex, rules: PresenceRules | None = None) -> PreparedIndex:
     """Arrays for ``index`` under ``rules`` (default: the index's own), memoised per index.
 
@@ -258,7 +268,7 @@ def prepare(index: AnnotationIndex, rules: PresenceRules | None = None) -> Prepa
         base = hit[1]
     else:
         base = _build(index, strict=False)
-        _PREPARED[key] = (weakref.ref(index, lambda _r, k=key: _PREPARED.pop(k, None)), base)
+        _PREPARED[key] = (weakref.ref(index, _forget(key)), base)
     if strict and base.verified_absent is None:
         cache_key = ("strict",)
         if cache_key not in base._cache:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["TaskName", "Role", "QueryImage", "Query"]
+__all__ = ["Query", "QueryImage", "Role", "TaskName"]
 
 TaskName = Literal["counting", "listing", "common", "odd_one"]
 Role = Literal["query", "distractor", "context"]

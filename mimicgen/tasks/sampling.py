@@ -15,7 +15,7 @@ import numpy as np
 from mimicgen.errors import SpecError
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.progress import track
-from mimicgen.specs.models import BaseTaskSpec
+from mimicgen.specs.models import AnyTaskSpec
 from mimicgen.tasks.derive import AnswerError, ClassFact, ImageFacts
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
@@ -27,22 +27,22 @@ from mimicgen.templates.render import class_phrase, render_question
 __all__ = ["image_facts", "make_sampler", "sample"]
 
 
-def make_sampler(spec: BaseTaskSpec, index: AnnotationIndex) -> TaskSampler:
+def make_sampler(spec: AnyTaskSpec, index: AnnotationIndex) -> TaskSampler:
     """The task's sampler over ``index`` (precomputes candidate arrays; may raise
     ``SamplingError`` when the spec is impossible on this index)."""
     prep = prepare(index, spec.presence)
-    cls = get_sampler(spec.task)  # type: ignore[attr-defined]
+    cls = get_sampler(spec.task)
     return cls(spec, prep)  # type: ignore[no-any-return]
 
 
-def image_facts(prep: PreparedIndex, images: list[int]) -> list[dict[str, ClassFact]]:
+def image_facts(prep: PreparedIndex, images: list[int]) -> list[ImageFacts]:
     """The derive-level facts of each image (every class present)."""
     return [{name: ClassFact(*vals) for name, vals in f.items()} for f in prep.facts(images)]
 
 
 def _build_query(
     rng: np.random.Generator,
-    spec: BaseTaskSpec,
+    spec: AnyTaskSpec,
     q: int,
     draft: Draft,
     facts: list[ImageFacts],
@@ -51,14 +51,14 @@ def _build_query(
 ) -> Query:
     order = rng.permutation(len(draft.images))
     slot = draft.slot
-    if spec.task == "counting":  # type: ignore[attr-defined]
+    if spec.task == "counting":
         slot = class_phrase(draft.info["targets"], templates)
     question, template = render_question(
         templates,
         spec.task,
         rng,
         slot,
-        multi=draft.k > 1,  # type: ignore[attr-defined]
+        multi=draft.k > 1,
     )
     images: list[QueryImage] = []
     for pos, j in enumerate(order.tolist()):
@@ -83,7 +83,7 @@ def _build_query(
         )
     return Query.model_construct(
         id=f"{spec.name}-{q:06d}",
-        task=spec.task,  # type: ignore[attr-defined]
+        task=spec.task,
         question=question,
         answer=draft.answer,
         answer_text=draft.answer_text,
@@ -94,7 +94,7 @@ def _build_query(
 
 
 def sample(
-    spec: BaseTaskSpec, index: AnnotationIndex, query_numbers: range | None = None
+    spec: AnyTaskSpec, index: AnnotationIndex, query_numbers: range | None = None
 ) -> list[Query]:
     """Sample the spec's queries (or only ``query_numbers``, a sub-range of
     ``range(spec.num_queries)``) from ``index``. Deterministic; raises ``SamplingError`` naming

@@ -15,7 +15,6 @@ from mimicgen.errors import SamplingError, SpecError
 from mimicgen.specs.models import BaseTaskSpec, IntRange, bounds
 from mimicgen.tasks.derive import ImageFacts
 from mimicgen.tasks.prepared import PreparedIndex, in_sorted
-from mimicgen.tasks.query import Role
 
 __all__ = [
     "DistractorSampler",
@@ -78,7 +77,8 @@ class Draft:
 
     images: list[int]
     """Image indices grouped by role (evidence first)."""
-    roles: list[Role]
+    roles: list[str]
+    """Role per image: ``query`` | ``distractor`` | ``context`` (see ``QueryImage.role``)."""
     answer: dict[str, Any]
     answer_text: str
     controls: dict[str, Any]
