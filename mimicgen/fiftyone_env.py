@@ -6,8 +6,10 @@ wheel bundles a MongoDB 6.0 binary that links against OpenSSL 1.1. On systems wi
 libssl1.1 (Debian 12, Ubuntu 22.04+), ``scripts/setup_fiftyone.sh`` unpacks it into
 ``.deps/libssl1.1/`` of a development checkout; :func:`import_fiftyone` puts that folder (or the
 one named by ``MIMICGEN_FIFTYONE_LIBS``) on ``LD_LIBRARY_PATH`` before the server starts, so the
-commands work without further setup. Users with their own MongoDB set ``FIFTYONE_DATABASE_URI``
-as usual and none of this applies.
+commands work without further setup. It also lets FiftyOne wait longer than its fixed 60 s for
+the server to come up (``MIMICGEN_FIFTYONE_DB_TIMEOUT``, default 600 s), which a busy machine
+needs. Users with their own MongoDB set ``FIFTYONE_DATABASE_URI`` as usual and none of this
+applies.
 """
 
 from __future__ import annotations
@@ -20,10 +22,19 @@ from types import ModuleType
 
 from mimicgen.errors import InputError, MissingExtraError
 
-__all__ = ["LIBS_ENV", "bundled_libs_dir", "database_errors", "import_fiftyone"]
+__all__ = [
+    "DB_START_TIMEOUT_S",
+    "LIBS_ENV",
+    "bundled_libs_dir",
+    "database_errors",
+    "import_fiftyone",
+]
 
 #: Environment variable naming a folder with ``libssl.so.1.1``/``libcrypto.so.1.1`` for mongod.
 LIBS_ENV = "MIMICGEN_FIFTYONE_LIBS"
+
+#: Seconds FiftyOne may take to start its database (see :func:`_allow_slow_database_start`).
+DB_START_TIMEOUT_S = float(os.environ.get("MIMICGEN_FIFTYONE_DB_TIMEOUT", "600"))
 
 _REPO_LIBS = Path(__file__).resolve().parents[1] / ".deps/libssl1.1/usr/lib/x86_64-linux-gnu"
 
@@ -57,7 +68,31 @@ def import_fiftyone() -> ModuleType:
         if exc.name is not None and exc.name.split(".")[0] != "fiftyone":
             raise
         raise MissingExtraError("fiftyone", "fiftyone") from exc
+    _allow_slow_database_start()
     return fiftyone
+
+
+def _allow_slow_database_start() -> None:
+    """Give FiftyOne's database launcher :data:`DB_START_TIMEOUT_S` instead of its fixed 60 s.
+
+    FiftyOne starts mongod through a wrapper process that first imports all of ``fiftyone``;
+    on a busy machine that import alone can take minutes, and FiftyOne then gives up with
+    ``ServiceListenTimeout`` although the server would have come up. The database connects
+    lazily, so adjusting the wait here, right after import, is in time. Skipped silently if a
+    FiftyOne release changes these internals (its default then applies).
+    """
+    try:
+        from fiftyone.core.service import DatabaseService
+    except ImportError:
+        return
+    if getattr(DatabaseService, "_mimicgen_timeout", None) == DB_START_TIMEOUT_S:
+        return
+    if not callable(getattr(DatabaseService, "_wait_for_child_port", None)):
+        return
+    DatabaseService.port = property(  # type: ignore[method-assign,assignment]
+        lambda self: self._wait_for_child_port(timeout=DB_START_TIMEOUT_S)
+    )
+    DatabaseService._mimicgen_timeout = DB_START_TIMEOUT_S  # type: ignore[attr-defined]
 
 
 @contextmanager
