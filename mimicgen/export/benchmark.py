@@ -380,7 +380,7 @@ def build_eval_set(
     """
     if not specs:
         raise InputError("no task specs given; pass spec YAML files or run 'mimicgen ls'")
-    out = Path(options.out)
+    out = Path(os.path.abspath(options.out))  # normalised: "." or "x/.." name a real folder
     _check_out(out, options.overwrite)
     if index_loader is None:
         from mimicgen.index import load_index
@@ -447,7 +447,7 @@ def build_eval_set(
         shutil.rmtree(work, ignore_errors=True)  # a user error would recur: keep nothing
         raise
     shutil.rmtree(work, ignore_errors=True)
-    return BuildResult(result.out, result.num_queries, result.manifest, resumed)
+    return BuildResult(Path(options.out), result.num_queries, result.manifest, resumed)
 
 
 def _assemble(
@@ -497,7 +497,7 @@ def _copy_tree_links(src_root: Path, dst_root: Path) -> None:
 
 def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False) -> BuildResult:
     """Join shard outputs into the eval set an unsharded build writes, byte for byte."""
-    out = Path(out)
+    given, out = Path(out), Path(os.path.abspath(out))
     _check_out(out, overwrite)
     if not shard_dirs:
         raise InputError("give the shard folders to merge, e.g. mimicgen merge OUT shard0 shard1")
@@ -534,4 +534,4 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False)
             )
         manifest = _manifest(header, records, first["images"]["mode"], None)
         atomic_write_text(final / MANIFEST_FILE, _dump_manifest(manifest))
-    return BuildResult(out, len(records), manifest)
+    return BuildResult(given, len(records), manifest)
