@@ -71,7 +71,7 @@ class SyntheticSpec(BaseModel):
     seed: int = Field(ge=0)
     """Renderer seed (numpy SeedSequence entropy, hence non-negative)."""
 
-    image_size: int = Field(384, ge=64, le=4096)
+    image_size: int = Field(default=384, ge=64, le=4096)
     """Side of the square images in pixels."""
 
     fmt: Literal["png", "jpeg"] = "png"

@@ -30,7 +30,7 @@ class SceneParams(BaseModel):
     instances_per_class: tuple[float, ...] = (0.45, 0.25, 0.15, 0.1, 0.05)
     """Relative weights of 1, 2, 3, ... instances of each class a scene holds."""
 
-    p_small: float = Field(0.25, ge=0.0, le=1.0)
+    p_small: float = Field(default=0.25, ge=0.0, le=1.0)
     """Probability that an instance is drawn small (area below the paper's 5% threshold)."""
 
     small_area: tuple[float, float] = (0.004, 0.04)
@@ -39,7 +39,7 @@ class SceneParams(BaseModel):
     large_area: tuple[float, float] = (0.06, 0.13)
     """Log-uniform range of a recognisable instance's area, as a fraction of the image."""
 
-    p_group: float = Field(0.12, ge=0.0, le=1.0)
+    p_group: float = Field(default=0.12, ge=0.0, le=1.0)
     """Probability that a scene also holds one group box (COCO ``iscrowd=1``) of tiny icons."""
 
     group_members: tuple[int, int] = (4, 9)
@@ -51,10 +51,10 @@ class SceneParams(BaseModel):
     occlusion: bool = False
     """Allow a later icon to cover up to 30% of an earlier one (off: icons never overlap)."""
 
-    gap: int = Field(2, ge=0)
+    gap: int = Field(default=2, ge=0)
     """Minimum free pixels between two icons when occlusion is off."""
 
-    max_tries: int = Field(60, ge=1)
+    max_tries: int = Field(default=60, ge=1)
     """Random positions tried per icon; an icon that finds no room is dropped (never annotated)."""
 
     @model_validator(mode="after")
@@ -129,7 +129,7 @@ def render_background(rng: np.random.Generator, size: int) -> Image.Image:
     grid = int(rng.integers(3, 10))  # soft blotches: bicubic-upsampled coarse noise
     coarse = rng.standard_normal((grid, grid)).astype(np.float32)
     coarse *= np.float32(rng.uniform(4, 16))
-    lum += np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
+    lum += np.asarray(Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC))
     lum += rng.integers(-2, 3, size=(size, size), dtype=np.int8)  # fine grain
     lum += np.float32(rng.uniform(lo + 45, hi - 45))
     grey = Image.fromarray(np.clip(lum, 0, 255).astype(np.uint8))
