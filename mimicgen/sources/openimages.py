@@ -178,9 +178,9 @@ def number_rows(frame: pl.DataFrame, scan: OpenImagesScan) -> tuple[pl.DataFrame
     )
     if frame.get_column("class_idx").null_count():
         scan.fail_on_bad_rows()
-    ids = (
+    ids = (  # one row per image; is_first_distinct is much cheaper than unique(subset=...)
         frame.select("image_idx", pl.col("ImageID").alias("source_id"))
-        .unique("image_idx")
+        .filter(pl.col("image_idx").is_first_distinct())
         .sort("image_idx")
     )
     raise_first(
