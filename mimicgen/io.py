@@ -72,6 +72,10 @@ def atomic_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> I
         raise InputError(f"{out} already exists and is not empty; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    # mkdtemp makes the folder 0700; give the output the permissions a plain mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     try:
         yield staging
     except BaseException:
