@@ -237,6 +237,15 @@ def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
 
 # ------------------------------------------------------------------------------- probe figures
 
+def _coverage_note(label: str, entry: dict[str, Any]) -> str | None:
+    """A caveat when a run predicted only part of the benchmark (e.g. ``probe --limit``)."""
+    cov = entry.get("coverage") or {}
+    missing, total = cov.get("n_missing", 0), cov.get("n_queries", 0)
+    if missing:
+        return f"{label}: {missing} of {total} queries have no prediction and count as wrong"
+    return None
+
+
 def _runs_by_model(runs: list[ProbeRun]) -> dict[str, list[ProbeRun]]:
     out: dict[str, list[ProbeRun]] = {}
     for run in runs:
@@ -265,6 +274,8 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
             if entry is None:
                 notes.append(str(why))
                 continue
+            if cov := _coverage_note(run.label, entry):
+                notes.append(cov)
             kinds = ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
             for kind in kinds:
                 curves.setdefault(model, {}).setdefault(kind, []).append((run.setting.factor or 1, entry))
@@ -329,6 +340,8 @@ def stitch(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
                 notes.append(str(why))
             else:
                 bars.append((run.setting.text, entry))
+                if cov := _coverage_note(run.label, entry):
+                    notes.append(cov)
         if any(label != "multi-image" for label, _ in bars):
             groups.append((model, bars))
     if not groups:

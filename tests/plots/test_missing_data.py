@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -225,3 +226,19 @@ def test_samples_with_mixed_extracted_types_load(tmp_path):
     path.write_text(json.dumps({"model": "m", "id": "a", "correct": True}) + "\n")
     with pytest.raises(InputError, match="lack 'pipeline'"):
         load_samples(path)
+
+
+def test_partial_probe_runs_are_flagged(synthetic, tmp_path):
+    runs = []
+    for p in synthetic.probes:
+        if p.name in ("pool_2", "pixel_2"):
+            shutil.copytree(p, tmp_path / p.name)
+            report = json.loads((p / "report.json").read_text())
+            report["models"][0]["coverage"]["n_missing"] = 7
+            (tmp_path / p.name / "report.json").write_text(json.dumps(report))
+            runs.append(tmp_path / p.name)
+    res = runner.invoke(app, ["plot", *map(str, runs), "--out", str(tmp_path / "f"), "--only", "pooling",
+                              "--formats", "png"])
+    assert res.exit_code == 0, res.output
+    note = _lines(res.stdout, "note: ")["pooling"]
+    assert note.count("7 of 58 queries have no prediction") == 2
