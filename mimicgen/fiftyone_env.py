@@ -60,8 +60,12 @@ def _add_library_path(folder: Path) -> None:
 def import_fiftyone() -> ModuleType:
     """``import fiftyone`` (raising :class:`MissingExtraError` if absent), libssl1.1 prepared."""
     libs = bundled_libs_dir()
-    if libs is not None and "FIFTYONE_DATABASE_URI" not in os.environ:
-        _add_library_path(libs)
+    if "FIFTYONE_DATABASE_URI" not in os.environ:
+        if libs is not None:
+            _add_library_path(libs)
+        # The bundled MongoDB 6.0 is the oldest FiftyOne supports, which it announces on every
+        # connection; for this private local server the notice is noise. Read at import time.
+        os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
     try:
         import fiftyone
     except ModuleNotFoundError as exc:
