@@ -47,7 +47,7 @@ def test_flops_cli_json_matches_table7():
         assert row["masked"] == pytest.approx(masked, rel=0.01)
 
 
-def test_flops_cli_bad_input_exits_2():
+def test_flops_cli_bad_input_is_a_user_error():
     from mimicgen.errors import InputError
 
     res = CliRunner().invoke(app, ["flops", "--layers", "2", "--masked-layers", "5"])
