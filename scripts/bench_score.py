@@ -24,16 +24,86 @@ from mimicgen.scoring.aggregate import baselines
 from mimicgen.scoring.score import SCHEMA_VERSION
 
 CLASSES = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 ]
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -54,7 +124,10 @@ def make_benchmark(root: Path, n: int, rng: np.random.Generator) -> list[tuple[s
     replies: list[tuple[str, str]] = []
     for i in range(n):
         rid = f"q{i:07d}"
-        a, b = CLASSES[cls[i, 0]], CLASSES[cls[i, 1]] if cls[i, 1] != cls[i, 0] else CLASSES[cls[i, 2]]
+        a, b = (
+            CLASSES[cls[i, 0]],
+            CLASSES[cls[i, 1]] if cls[i, 1] != cls[i, 0] else CLASSES[cls[i, 2]],
+        )
         if a == b:
             b = CLASSES[(cls[i, 0] + 1) % len(CLASSES)]
         c0, c1 = int(counts[i, 0]), int(counts[i, 1])
@@ -63,37 +136,83 @@ def make_benchmark(root: Path, n: int, rng: np.random.Generator) -> list[tuple[s
         if task == "counting" and i % 10 == 0:
             answer = {"counts": {a: c0, b: c1}}
             text = f"{a}: {c0}, {b}: {c1}"
-            reply = [f"{c0} {_plural(a)} and {c1} {_plural(b)}", text, f"{c0}, {c1}",
-                     f"There are {WORDS[c0]} {_plural(a)} and {c1} {_plural(b)}."][s % 4]
+            reply = [
+                f"{c0} {_plural(a)} and {c1} {_plural(b)}",
+                text,
+                f"{c0}, {c1}",
+                f"There are {WORDS[c0]} {_plural(a)} and {c1} {_plural(b)}.",
+            ][s % 4]
         elif task == "counting":
             answer, text = {"counts": {a: c0}}, str(c0)
             guess = c0 if s < 6 else c1
-            reply = [str(guess), f"There are {guess} {_plural(a)}.", f"answer: {guess}",
-                     f"**{guess}**", f"I see {c1} in image 1 and {guess} in total.",
-                     WORDS[guess] if guess else f"no {_plural(a)}", f"{c0} or {c1}", ""][s]
+            reply = [
+                str(guess),
+                f"There are {guess} {_plural(a)}.",
+                f"answer: {guess}",
+                f"**{guess}**",
+                f"I see {c1} in image 1 and {guess} in total.",
+                WORDS[guess] if guess else f"no {_plural(a)}",
+                f"{c0} or {c1}",
+                "",
+            ][s]
         elif task == "listing":
             members = sorted({a, b})
             answer, text = {"classes": members}, ", ".join(members)
-            reply = [text, f"{_plural(a)} and {_plural(b)}", f"{a}; {b}; {CLASSES[cls[i, 2]]}",
-                     f"- {a}\n- {b}", a, f"The sub-categories are: {text}", f"{a}/{b}", ""][s]
+            reply = [
+                text,
+                f"{_plural(a)} and {_plural(b)}",
+                f"{a}; {b}; {CLASSES[cls[i, 2]]}",
+                f"- {a}\n- {b}",
+                a,
+                f"The sub-categories are: {text}",
+                f"{a}/{b}",
+                "",
+            ][s]
         else:
             answer, text = {"class": a}, a
-            reply = [a, f"The {_plural(a)}.", f"{a} and {b}", f"**{a.title()}**", b,
-                     f"The common class is {a}.", f"I think it's a {a}", ""][s]
-        images = [{"path": f"images/{rid}_0.jpg", "source_id": i, "position": 0, "role": "query",
-                   "class_counts": {a: c0}},
-                  {"path": f"images/{rid}_1.jpg", "source_id": i + 1, "position": 1,
-                   "role": "query" if s % 2 else "distractor", "class_counts": {b: c1}}]
-        record = {"id": rid, "task": task, "question": "q", "answer": answer, "answer_text": text,
-                  "images": images,
-                  "controls": {"n_images": 2, "spread": 1 + s % 2, "distractors": 1 - s % 2},
-                  "template": {"task": "t", "connector": "c"}}
+            reply = [
+                a,
+                f"The {_plural(a)}.",
+                f"{a} and {b}",
+                f"**{a.title()}**",
+                b,
+                f"The common class is {a}.",
+                f"I think it's a {a}",
+                "",
+            ][s]
+        images = [
+            {
+                "path": f"images/{rid}_0.jpg",
+                "source_id": i,
+                "position": 0,
+                "role": "query",
+                "class_counts": {a: c0},
+            },
+            {
+                "path": f"images/{rid}_1.jpg",
+                "source_id": i + 1,
+                "position": 1,
+                "role": "query" if s % 2 else "distractor",
+                "class_counts": {b: c1},
+            },
+        ]
+        record = {
+            "id": rid,
+            "task": task,
+            "question": "q",
+            "answer": answer,
+            "answer_text": text,
+            "images": images,
+            "controls": {"n_images": 2, "spread": 1 + s % 2, "distractors": 1 - s % 2},
+            "template": {"task": "t", "connector": "c"},
+        }
         enc.encode_into(record, buf, len(buf))
         buf += b"\n"
         replies.append((rid, reply))
     (root / "benchmark.jsonl").write_bytes(bytes(buf))
-    (root / "manifest.json").write_bytes(enc.encode({"schema_version": 1, "num_queries": n,
-                                                     "classes": CLASSES}))
+    (root / "manifest.json").write_bytes(
+        enc.encode({"schema_version": 1, "num_queries": n, "classes": CLASSES})
+    )
     return replies
 
 
@@ -109,10 +228,13 @@ def main() -> None:
         replies = make_benchmark(root / "bench", args.n, np.random.default_rng(args.seed))
         enc = msgspec.json.Encoder()
         (root / "preds.jsonl").write_bytes(
-            b"\n".join(enc.encode({"id": i, "prediction": p}) for i, p in replies) + b"\n")
+            b"\n".join(enc.encode({"id": i, "prediction": p}) for i, p in replies) + b"\n"
+        )
         del replies
-        print(f"generated {args.n:,} queries + replies in {time.perf_counter() - t:.1f} s "
-              "(not timed below)")
+        print(
+            f"generated {args.n:,} queries + replies in {time.perf_counter() - t:.1f} s "
+            "(not timed below)"
+        )
 
         phases: list[tuple[str, float, float]] = []
         t0, c0 = time.perf_counter(), time.process_time()
@@ -131,10 +253,17 @@ def main() -> None:
         samples: list[dict] = []
         entry = score_predictions(bench, preds, seed=0, samples=samples)
         lap("extract + judge + aggregate (3 pipelines)")
-        report = {"schema_version": SCHEMA_VERSION,
-                  "benchmark": {"path": str(bench.path), "manifest_sha256": bench.manifest_sha256,
-                                "num_queries": len(bench.records)},
-                  "seed": 0, "models": [entry], "baselines": baselines(bench)}
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "benchmark": {
+                "path": str(bench.path),
+                "manifest_sha256": bench.manifest_sha256,
+                "num_queries": len(bench.records),
+            },
+            "seed": 0,
+            "models": [entry],
+            "baselines": baselines(bench),
+        }
         write_report(report, root / "report.json", samples)
         lap("baselines + write json/md/samples")
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -143,12 +272,16 @@ def main() -> None:
         print("\n| phase | wall s | cpu s |\n|---|---|---|")
         for name, secs, cpu_secs in phases:
             print(f"| {name} | {secs:.2f} | {cpu_secs:.2f} |")
-        print(f"| **total ({args.n:,} predictions x 3 pipelines)** | **{total:.2f}** | **{cpu:.2f}** |")
+        print(
+            f"| **total ({args.n:,} predictions x 3 pipelines)** | **{total:.2f}** | **{cpu:.2f}** |"
+        )
         print(f"\ntarget < 30 s: {'PASS' if total < 30 else 'FAIL'}")
         for p, block in entry["pipelines"].items():
             o = block["overall"]
-            print(f"{p}: accuracy {o['accuracy']:.4f} [{o['ci_low']:.4f}, {o['ci_high']:.4f}], "
-                  f"parse failures {o['parse_failure_rate']:.4f}")
+            print(
+                f"{p}: accuracy {o['accuracy']:.4f} [{o['ci_low']:.4f}, {o['ci_high']:.4f}], "
+                f"parse failures {o['parse_failure_rate']:.4f}"
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

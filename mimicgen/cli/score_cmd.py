@@ -14,44 +14,69 @@ from mimicgen.cli.app import app, export_app
 
 __all__ = ["export_hf", "export_lmms_eval", "export_vlmevalkit", "score"]
 
-_BENCH = Annotated[Path, typer.Argument(help="Benchmark directory (benchmark.jsonl + manifest.json).")]
+_BENCH = Annotated[
+    Path, typer.Argument(help="Benchmark directory (benchmark.jsonl + manifest.json).")
+]
 
 
 @app.command()
 def score(
     bench_dir: _BENCH,
-    predictions: Annotated[list[Path], typer.Argument(
-        help="Prediction files: {id, prediction} JSONL, lmms-eval *_samples_*.jsonl, or "
-             "VLMEvalKit .xlsx/.tsv. Several files give a side-by-side table.")],
-    out: Annotated[Path, typer.Option(help="Report JSON path; report.md and "
-                                           "report.samples.jsonl are written beside it.")] = Path("report.json"),
-    name: Annotated[list[str] | None, typer.Option(
-        help="Model name per prediction file, in order (default: the file stem).")] = None,
+    predictions: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Prediction files: {id, prediction} JSONL, lmms-eval *_samples_*.jsonl, or "
+            "VLMEvalKit .xlsx/.tsv. Several files give a side-by-side table."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Report JSON path; report.md and report.samples.jsonl are written beside it."
+        ),
+    ] = Path("report.json"),
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="Model name per prediction file, in order (default: the file stem)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap CIs.")] = 0,
-    strict_ids: Annotated[bool, typer.Option(
-        "--strict-ids", help="Unknown or duplicated ids are an error (exit 2), not a warning.")] = False,
-    samples: Annotated[bool, typer.Option(help="Also write per-sample results (.samples.jsonl).")] = True,
+    strict_ids: Annotated[
+        bool,
+        typer.Option(
+            "--strict-ids", help="Unknown or duplicated ids are an error (exit 2), not a warning."
+        ),
+    ] = False,
+    samples: Annotated[
+        bool, typer.Option(help="Also write per-sample results (.samples.jsonl).")
+    ] = True,
 ) -> None:
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
     from mimicgen.scoring import score_files, write_report
 
     rows: list[dict] | None = [] if samples else None
-    report = score_files(bench_dir, list(predictions), seed=seed, names=name,
-                         strict_ids=strict_ids, samples=rows)
+    report = score_files(
+        bench_dir, list(predictions), seed=seed, names=name, strict_ids=strict_ids, samples=rows
+    )
     paths = write_report(report, out, rows)
     for model in report["models"]:
         cov = model["coverage"]
         if cov["n_unknown_ids"] or cov["n_duplicates"]:
-            typer.echo(f"warning: {model['predictions']}: {cov['n_unknown_ids']} unknown ids, "
-                       f"{cov['n_duplicates']} duplicates (listed in the report's coverage)", err=True)
+            typer.echo(
+                f"warning: {model['predictions']}: {cov['n_unknown_ids']} unknown ids, "
+                f"{cov['n_duplicates']} duplicates (listed in the report's coverage)",
+                err=True,
+            )
         line = ", ".join(
-            f"{p} {100 * block['overall']['accuracy']:.1f}%" for p, block in model["pipelines"].items()
+            f"{p} {100 * block['overall']['accuracy']:.1f}%"
+            for p, block in model["pipelines"].items()
         )
         typer.echo(f"{model['name']}: {line} ({cov['n_missing']} missing)")
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-_OUT = Annotated[Path, typer.Argument(help="Output directory (created; must not exist unless --overwrite).")]
+_OUT = Annotated[
+    Path, typer.Argument(help="Output directory (created; must not exist unless --overwrite).")
+]
 _OVERWRITE = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 
 
@@ -66,14 +91,18 @@ def export_lmms_eval(
     from mimicgen.export.lmms_eval import export_lmms_eval as run
 
     path = run(bench_dir, out, task_name=task_name, overwrite=overwrite)
-    typer.echo(f"wrote {path}; run: lmms-eval --include_path {path} --tasks {task_name} --log_samples ...")
+    typer.echo(
+        f"wrote {path}; run: lmms-eval --include_path {path} --tasks {task_name} --log_samples ..."
+    )
 
 
 @export_app.command("vlmevalkit")
 def export_vlmevalkit(
     bench_dir: _BENCH,
     out: _OUT,
-    dataset_name: Annotated[str, typer.Option(help="VLMEvalKit dataset name (TSV file stem).")] = "MIMICGEN",
+    dataset_name: Annotated[
+        str, typer.Option(help="VLMEvalKit dataset name (TSV file stem).")
+    ] = "MIMICGEN",
     overwrite: _OVERWRITE = False,
 ) -> None:
     """Write a VLMEvalKit TSV (base64 images) plus a provenance sidecar."""

@@ -32,7 +32,9 @@ def provenance(bench: Benchmark, fmt: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_provenance(out_dir: Path, info: dict[str, Any]) -> None:
-    atomic_write_text(out_dir / PROVENANCE_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(
+        out_dir / PROVENANCE_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    )
 
 
 def image_paths(record: dict[str, Any]) -> list[str]:
@@ -45,6 +47,8 @@ def image_file(bench: Benchmark, rel: str, record_id: str) -> Path:
     """Absolute path of one image; InputError when it is missing."""
     path = bench.path / rel
     if not path.is_file():
-        raise InputError(f"{path}: image of query {record_id!r} is missing; rebuild the benchmark "
-                         "or restore its images/ folder")
+        raise InputError(
+            f"{path}: image of query {record_id!r} is missing; rebuild the benchmark "
+            "or restore its images/ folder"
+        )
     return path

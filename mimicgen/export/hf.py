@@ -92,8 +92,10 @@ def _row(bench: Any, record: dict[str, Any]) -> dict[str, Any]:
         "question": record["question"],
         "answer_text": str(record["answer_text"]),
         "answer": _ordered_json(record["answer"]),
-        "images": [{"bytes": image_file(bench, r, record["id"]).read_bytes(), "path": Path(r).name}
-                   for r in rels],
+        "images": [
+            {"bytes": image_file(bench, r, record["id"]).read_bytes(), "path": Path(r).name}
+            for r in rels
+        ],
         "image_paths": rels,
         "controls": canonical_json(record.get("controls") or {}),
         "record": _ordered_json(record),
@@ -116,16 +118,25 @@ def export_hf(bench_dir: str | Path, out: str | Path, overwrite: bool = False) -
         (stage / "data").mkdir()
         starts = range(0, n, SHARD_SIZE)
         for shard, start in enumerate(track(starts, "export hf", total=n_shards)):
-            rows = [_row(bench, r) for r in bench.records[start:start + SHARD_SIZE]]
+            rows = [_row(bench, r) for r in bench.records[start : start + SHARD_SIZE]]
             frame = pl.DataFrame(rows, schema=_SCHEMA)
-            frame.write_parquet(stage / "data" / f"test-{shard:05d}-of-{n_shards:05d}.parquet",
-                                metadata={"huggingface": hf_meta})
+            frame.write_parquet(
+                stage / "data" / f"test-{shard:05d}-of-{n_shards:05d}.parquet",
+                metadata={"huggingface": hf_meta},
+            )
         features = "\n".join(
             _CARD_FEATURES.get(name, f"  - name: {name}\n    dtype: string") for name in FEATURES
         )
-        (stage / "README.md").write_text(_CARD.format(
-            features=features, n=n, version=__version__, bench=bench.path.resolve(),
-            sha=bench.manifest_sha256, out=out,
-        ), encoding="utf-8")
+        (stage / "README.md").write_text(
+            _CARD.format(
+                features=features,
+                n=n,
+                version=__version__,
+                bench=bench.path.resolve(),
+                sha=bench.manifest_sha256,
+                out=out,
+            ),
+            encoding="utf-8",
+        )
         write_provenance(stage, provenance(bench, "hf", shards=n_shards))
     return out

@@ -146,33 +146,39 @@ def export_lmms_eval(
         rels = image_paths(record)
         for rel in rels:
             image_file(bench, rel, record["id"])
-        lines.append(canonical_json({
-            "id": str(record["id"]),
-            "task": record["task"],
-            "question": record["question"],
-            "answer_text": str(record["answer_text"]),
-            "images": rels,
-            "record": _ordered_json(record),
-        }))
+        lines.append(
+            canonical_json(
+                {
+                    "id": str(record["id"]),
+                    "task": record["task"],
+                    "question": record["question"],
+                    "answer_text": str(record["answer_text"]),
+                    "images": rels,
+                    "record": _ordered_json(record),
+                }
+            )
+        )
     from mimicgen import __version__
 
     with atomic_output_dir(out, overwrite=overwrite) as stage:
         (stage / "data").mkdir()
         (stage / DATA_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (stage / f"{task_name}.yaml").write_text(_YAML.format(
-            version=__version__,
-            version_q=json.dumps(__version__),
-            bench=bench.path.resolve(),
-            bench_q=json.dumps(str(bench.path.resolve())),
-            sha=bench.manifest_sha256,
-            sha_q=json.dumps(bench.manifest_sha256),
-            task=json.dumps(task_name),
-            # lmms-eval resolves data_files against the working directory: use the final path.
-            data=json.dumps(str(final / DATA_FILE)),
-            max_new_tokens=MAX_NEW_TOKENS,
-            metrics=_metrics_yaml(),
-        ), encoding="utf-8")
+        (stage / f"{task_name}.yaml").write_text(
+            _YAML.format(
+                version=__version__,
+                version_q=json.dumps(__version__),
+                bench=bench.path.resolve(),
+                bench_q=json.dumps(str(bench.path.resolve())),
+                sha=bench.manifest_sha256,
+                sha_q=json.dumps(bench.manifest_sha256),
+                task=json.dumps(task_name),
+                # lmms-eval resolves data_files against the working directory: use the final path.
+                data=json.dumps(str(final / DATA_FILE)),
+                max_new_tokens=MAX_NEW_TOKENS,
+                metrics=_metrics_yaml(),
+            ),
+            encoding="utf-8",
+        )
         (stage / "utils.py").write_text(_UTILS.format(pipelines=repr(PIPELINES)), encoding="utf-8")
-        write_provenance(stage, provenance(bench, "lmms-eval", task=task_name,
-                                           data_file=DATA_FILE))
+        write_provenance(stage, provenance(bench, "lmms-eval", task=task_name, data_file=DATA_FILE))
     return out

@@ -46,8 +46,18 @@ def export_vlmevalkit(
                     for rel in image_paths(record)
                 ]
                 image = encoded[0] if len(encoded) == 1 else json.dumps(encoded)
-                writer.writerow((index, record["id"], image, record["question"],
-                                 record["answer_text"], record["task"], "test"))
-        write_provenance(stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv",
-                                           columns=list(COLUMNS)))
+                writer.writerow(
+                    (
+                        index,
+                        record["id"],
+                        image,
+                        record["question"],
+                        record["answer_text"],
+                        record["task"],
+                        "test",
+                    )
+                )
+        write_provenance(
+            stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(COLUMNS))
+        )
     return out / f"{dataset_name}.tsv"

@@ -19,7 +19,14 @@ from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.ingest import Benchmark
 from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
 
-__all__ = ["Verdicts", "baselines", "evidence_positions", "group_keys", "metric_block", "task_blocks"]
+__all__ = [
+    "Verdicts",
+    "baselines",
+    "evidence_positions",
+    "group_keys",
+    "metric_block",
+    "task_blocks",
+]
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,9 @@ def _rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
-def metric_block(v: Verdicts, rows: np.ndarray, listing: bool, seed: int, key: str) -> dict[str, Any]:
+def metric_block(
+    v: Verdicts, rows: np.ndarray, listing: bool, seed: int, key: str
+) -> dict[str, Any]:
     """One METRIC dict (see notes/report_schema.md) for the records ``rows``."""
     n = len(rows)
     k = int(v.correct[rows].sum())
@@ -125,8 +134,12 @@ def metric_block(v: Verdicts, rows: np.ndarray, listing: bool, seed: int, key: s
 
 
 def task_blocks(
-    bench: Benchmark, v: Verdicts, task_rows: dict[str, np.ndarray],
-    keys: dict[str, dict[str, list[str]]], seed: int, prefix: str,
+    bench: Benchmark,
+    v: Verdicts,
+    task_rows: dict[str, np.ndarray],
+    keys: dict[str, dict[str, list[str]]],
+    seed: int,
+    prefix: str,
 ) -> dict[str, Any]:
     """``{task: {"overall": METRIC, "by": {control: {value: METRIC}}}}`` for one pipeline."""
     out: dict[str, Any] = {}
@@ -177,15 +190,28 @@ def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
             for r in records:
                 cat = _value_str((r.get("controls") or {}).get("category"))
                 members.setdefault(cat, set()).update(r["answer"]["classes"])
-            chance = float(np.mean([
-                1.0 / (2.0 ** len(members[_value_str((r.get("controls") or {}).get("category"))]) - 1)
-                for r in records
-            ]))
+            chance = float(
+                np.mean(
+                    [
+                        1.0
+                        / (
+                            2.0
+                            ** len(members[_value_str((r.get("controls") or {}).get("category"))])
+                            - 1
+                        )
+                        for r in records
+                    ]
+                )
+            )
         else:
             present = []
             for r in records:
-                classes = {c for im in r.get("images") or []
-                           for c, n in (im.get("class_counts") or {}).items() if n > 0}
+                classes = {
+                    c
+                    for im in r.get("images") or []
+                    for c, n in (im.get("class_counts") or {}).items()
+                    if n > 0
+                }
                 classes.add(r["answer"]["class"])
                 present.append(1.0 / len(classes))
             chance = float(np.mean(present))

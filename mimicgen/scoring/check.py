@@ -76,8 +76,9 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
         tp = len(pred & gold)
         n_pred, n_gold = len(pred), len(gold)
         f1 = 2 * tp / (n_pred + n_gold) if tp else 0.0  # = 2PR/(P+R)
-        return SampleResult(task, pipeline, value, status, parsed, parsed and pred == gold,
-                            tp, n_pred, n_gold, f1)
+        return SampleResult(
+            task, pipeline, value, status, parsed, parsed and pred == gold, tp, n_pred, n_gold, f1
+        )
     if status != "ok":
         correct = False
     elif task == "counting" or pipeline == "mimic":

@@ -90,8 +90,10 @@ def get_extractor(pipeline: str, task: str) -> Extractor:
     try:
         return _REGISTRY[(pipeline, task)]
     except KeyError:
-        raise KeyError(f"no extractor for pipeline {pipeline!r}, task {task!r}; "
-                       f"pipelines: {', '.join(PIPELINES)}") from None
+        raise KeyError(
+            f"no extractor for pipeline {pipeline!r}, task {task!r}; "
+            f"pipelines: {', '.join(PIPELINES)}"
+        ) from None
 
 
 def extract(pipeline: str, prediction: str, query: QueryContext) -> Extraction:
@@ -103,7 +105,29 @@ def extract(pipeline: str, prediction: str, query: QueryContext) -> Extraction:
 NUMBER_WORDS: dict[str, int] = {
     w: i
     for i, w in enumerate(
-        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 NUMBER_WORDS["none"] = 0
@@ -111,9 +135,6 @@ _WORDS_ALT = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 # A number: digits not glued to letters/digits (so "1st", "3rd", "v2" and "2.5" are not counts),
 # a number word, or "no" directly before a word ("no dogs"; not "No, ...").
 _NUM = rf"(?:(?<![\w.])\d+(?![\w.]\d|\.?\w)|\b(?:{_WORDS_ALT})\b|\bno\b(?=\s+[a-z]))"
-_IMAGE_REF = r"\b(?:image|img|picture|photo|frame|photograph)s?\s*(?:no\.?|number)?\s*"
-# One scan finds image references ("image 2", to skip) and numbers.
-_NUMBER_SCAN = re.compile(rf"(?P<ref>{_IMAGE_REF}(?:\d+|{_WORDS_ALT})\b)|(?P<num>{_NUM})")
 _STRONG_CUE = re.compile(
     rf"(?:\b(?:answer|total|sum|altogether|overall|final count|count)\b(?:\s+(?:is|are|would be|"
     rf"will be|equals|of|=))?\s*[:=]?\s*(?:approximately\s+|exactly\s+|about\s+)?(?P<a>{_NUM})"
@@ -144,7 +165,21 @@ def _num_value(token: str) -> int:
 # single punctuation marks (so "No, ..." is not the count "no").
 _TOKEN = re.compile(r"\w+(?:\.\d+)?|[^\w\s]")
 _IMAGE_WORDS = frozenset(
-    ["image", "images", "img", "imgs", "picture", "pictures", "photo", "photos", "frame", "frames", "photograph", "photographs", "#"]
+    [
+        "image",
+        "images",
+        "img",
+        "imgs",
+        "picture",
+        "pictures",
+        "photo",
+        "photos",
+        "frame",
+        "frames",
+        "photograph",
+        "photographs",
+        "#",
+    ]
 )
 
 
@@ -166,8 +201,10 @@ def _numbers(text: str) -> list[int]:
             value = 0  # "no dogs"
         else:
             value = None
-        if value is not None and prev not in _IMAGE_WORDS and not (
-            prev in ("no", "number") and prev2 in _IMAGE_WORDS
+        if (
+            value is not None
+            and prev not in _IMAGE_WORDS
+            and not (prev in ("no", "number") and prev2 in _IMAGE_WORDS)
         ):
             out.append(value)
         prev2, prev = prev, tok

@@ -55,6 +55,8 @@ def gc_paused() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
 _ANSWER_KEY = {"counting": "counts", "listing": "classes", "common": "class", "odd_one": "class"}
 _EXAMPLES = 20  # how many offending ids the coverage section lists
 
@@ -112,18 +114,25 @@ def _read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 def _check_record(path: Path, lineno: int, rec: Any) -> None:
     if not isinstance(rec, dict):
-        raise InputError(f"{path}:{lineno}: expected a JSON object per line, got {type(rec).__name__}")
+        raise InputError(
+            f"{path}:{lineno}: expected a JSON object per line, got {type(rec).__name__}"
+        )
     for key in ("id", "task", "answer", "answer_text"):
         if key not in rec:
-            raise InputError(f"{path}:{lineno}: benchmark record lacks '{key}'; "
-                             "is this a file written by `mimicgen build`?")
+            raise InputError(
+                f"{path}:{lineno}: benchmark record lacks '{key}'; "
+                "is this a file written by `mimicgen build`?"
+            )
     task = rec["task"]
     if task not in TASKS:
-        raise InputError(f"{path}:{lineno}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        raise InputError(
+            f"{path}:{lineno}: unknown task {task!r}; expected one of {', '.join(TASKS)}"
+        )
     answer = rec["answer"]
     if not isinstance(answer, dict) or _ANSWER_KEY[task] not in answer:
-        raise InputError(f"{path}:{lineno}: a {task} answer needs the key "
-                         f"'{_ANSWER_KEY[task]}', got {answer!r}")
+        raise InputError(
+            f"{path}:{lineno}: a {task} answer needs the key '{_ANSWER_KEY[task]}', got {answer!r}"
+        )
 
 
 def load_benchmark(path: str | Path) -> Benchmark:
@@ -146,8 +155,9 @@ def load_benchmark(path: str | Path) -> Benchmark:
             _check_record(jsonl, lineno, rec)
             rid = str(rec["id"])
             if rid in index:
-                raise InputError(f"{jsonl}:{lineno}: duplicate query id {rid!r}; "
-                                 "the benchmark is corrupt")
+                raise InputError(
+                    f"{jsonl}:{lineno}: duplicate query id {rid!r}; the benchmark is corrupt"
+                )
             index[rid] = len(records)
             records.append(rec)
     if not records:
@@ -266,15 +276,19 @@ def _table_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _rows_vlmevalkit(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
     for rowno, row in _table_rows(path):
         if "prediction" not in row:
-            raise InputError(f"{path}:{rowno}: no 'prediction' column; "
-                             "pass the VLMEvalKit result file (e.g. *_<dataset>.xlsx)")
+            raise InputError(
+                f"{path}:{rowno}: no 'prediction' column; "
+                "pass the VLMEvalKit result file (e.g. *_<dataset>.xlsx)"
+            )
         if row.get("id") not in (None, ""):
             rid = str(row["id"])
         elif row.get("index") not in (None, ""):
             try:
                 pos = int(row["index"])
             except ValueError:
-                raise InputError(f"{path}:{rowno}: index {row['index']!r} is not an integer") from None
+                raise InputError(
+                    f"{path}:{rowno}: index {row['index']!r} is not an integer"
+                ) from None
             # mimicgen's VLMEvalKit export numbers rows 0..n-1 in benchmark order.
             rid = str(bench.records[pos]["id"]) if 0 <= pos < len(bench.records) else f"index={pos}"
         else:

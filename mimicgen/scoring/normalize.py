@@ -118,7 +118,9 @@ class ClassVocabulary:
         by_class: dict[str, list[str]] = {}
         for form, name in self.forms.items():
             by_class.setdefault(name, []).append(form)
-        self._class_forms = {k: tuple(sorted(v, key=lambda s: (-len(s), s))) for k, v in by_class.items()}
+        self._class_forms = {
+            k: tuple(sorted(v, key=lambda s: (-len(s), s))) for k, v in by_class.items()
+        }
         # Longest forms first so "wine glass" wins over "glass" at the same position.
         ordered = sorted(self.forms, key=lambda s: (-len(s), s))
         self._canonical_cache: dict[str, str] = {}
@@ -160,7 +162,7 @@ class ClassVocabulary:
             word = tokens[i][2]
             if word in starts:
                 for size in range(min(longest, n - i), 1, -1):
-                    cls = forms.get(" ".join(t[2] for t in tokens[i:i + size]))
+                    cls = forms.get(" ".join(t[2] for t in tokens[i : i + size]))
                     if cls is not None:
                         out.append((tokens[i][0], tokens[i + size - 1][1], cls))
                         i += size

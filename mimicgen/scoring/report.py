@@ -22,7 +22,7 @@ def _pct(x: float) -> str:
 
 
 def _cell(m: dict[str, Any]) -> str:
-    """"acc [lo, hi]" in percent; listing adds micro F1 with its bootstrap CI."""
+    """ "acc [lo, hi]" in percent; listing adds micro F1 with its bootstrap CI."""
     text = f"{_pct(m['accuracy'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
     if "f1" in m:
         text += f"; F1 {_pct(m['f1'])} [{_pct(m['f1_ci_low'])}, {_pct(m['f1_ci_high'])}]"
@@ -87,22 +87,42 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for m in report["models"]:
         c = m["coverage"]
-        lines.append(f"| {m['name']} | {m.get('format', '')} | {c['n_predicted']} | "
-                     f"{c['n_missing']} | {c['n_unknown_ids']} | {c['n_duplicates']} |")
-    lines += ["", "## Accuracy", "", *_side_by_side(report), "", "## Baselines", "",
-              "| task | n | chance | majority answer | majority accuracy |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {m['name']} | {m.get('format', '')} | {c['n_predicted']} | "
+            f"{c['n_missing']} | {c['n_unknown_ids']} | {c['n_duplicates']} |"
+        )
+    lines += [
+        "",
+        "## Accuracy",
+        "",
+        *_side_by_side(report),
+        "",
+        "## Baselines",
+        "",
+        "| task | n | chance | majority answer | majority accuracy |",
+        "|---|---|---|---|---|",
+    ]
     for task, b in report["baselines"].items():
-        lines.append(f"| {task} | {b['n']} | {_pct(b['chance'])} | `{b['majority_answer']}` | "
-                     f"{_pct(b['majority'])} |")
-    lines += ["", "## Parse failures", "", "| model | pipeline | task | parse failures | missing |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {task} | {b['n']} | {_pct(b['chance'])} | `{b['majority_answer']}` | "
+            f"{_pct(b['majority'])} |"
+        )
+    lines += [
+        "",
+        "## Parse failures",
+        "",
+        "| model | pipeline | task | parse failures | missing |",
+        "|---|---|---|---|---|",
+    ]
     for m in report["models"]:
         for p, block in m["pipelines"].items():
             for task, tb in block["tasks"].items():
                 o = tb["overall"]
-                lines.append(f"| {m['name']} | {p} | {task} | "
-                             f"{o['n_parse_failures']} ({_pct(o['parse_failure_rate'])}%) | "
-                             f"{o['n_missing']} |")
+                lines.append(
+                    f"| {m['name']} | {p} | {task} | "
+                    f"{o['n_parse_failures']} ({_pct(o['parse_failure_rate'])}%) | "
+                    f"{o['n_missing']} |"
+                )
     for m in report["models"]:
         for p in m["pipelines"]:
             lines += ["", f"## Breakdown: {m['name']}, {p} pipeline", ""]
@@ -118,8 +138,9 @@ def samples_path(out: Path) -> Path:
     return out.with_name(out.stem + ".samples.jsonl")
 
 
-def write_report(report: dict[str, Any], out: str | Path,
-                 samples: Iterable[dict[str, Any]] | None = None) -> list[Path]:
+def write_report(
+    report: dict[str, Any], out: str | Path, samples: Iterable[dict[str, Any]] | None = None
+) -> list[Path]:
     """Write JSON, Markdown (and per-sample JSONL); each file atomically. Returns the paths."""
     out = Path(out)
     written = [out, markdown_path(out)]

@@ -25,15 +25,24 @@ SCHEMA_VERSION = 1
 
 
 def _run_all(
-    bench: Benchmark, preds: Predictions, pipelines: tuple[str, ...],
-    samples: list[dict[str, Any]] | None, model: str,
+    bench: Benchmark,
+    preds: Predictions,
+    pipelines: tuple[str, ...],
+    samples: list[dict[str, Any]] | None,
+    model: str,
 ) -> dict[str, Verdicts]:
     """Judge every record under every pipeline (record-major, so cached text work is shared)."""
     n = len(bench.records)
     out = {
-        p: Verdicts(np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool),
-                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
-                    np.zeros(n, np.float64))
+        p: Verdicts(
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, np.int64),
+            np.zeros(n, np.int64),
+            np.zeros(n, np.int64),
+            np.zeros(n, np.float64),
+        )
         for p in pipelines
     }
     plan = [(p, out[p], {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
@@ -53,11 +62,20 @@ def _run_all(
             if res.f1 is not None:
                 v.tp[i], v.n_pred[i], v.n_gold[i], v.f1[i] = res.tp, res.n_pred, res.n_gold, res.f1
             if samples is not None:
-                samples.append({
-                    "model": model, "pipeline": pipeline, "id": rid, "task": ctx.task,
-                    "prediction": text, "extracted": res.extracted, "status": res.status,
-                    "parsed": res.parsed, "correct": res.correct, "f1": res.f1,
-                })
+                samples.append(
+                    {
+                        "model": model,
+                        "pipeline": pipeline,
+                        "id": rid,
+                        "task": ctx.task,
+                        "prediction": text,
+                        "extracted": res.extracted,
+                        "status": res.status,
+                        "parsed": res.parsed,
+                        "correct": res.correct,
+                        "f1": res.f1,
+                    }
+                )
     return out
 
 
@@ -75,8 +93,12 @@ def score_predictions(
 
 
 def _score(
-    bench: Benchmark, preds: Predictions, seed: int, name: str | None,
-    pipelines: tuple[str, ...], samples: list[dict[str, Any]] | None,
+    bench: Benchmark,
+    preds: Predictions,
+    seed: int,
+    name: str | None,
+    pipelines: tuple[str, ...],
+    samples: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     model = name or preds.path.stem
     tasks = np.asarray([r["task"] for r in bench.records])

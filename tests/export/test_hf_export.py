@@ -23,7 +23,8 @@ def test_parquet_layout(tmp_path: Path) -> None:
     assert frame["answer_text"].to_list() == [r["answer_text"] for r in TINY_RECORDS]
     first = frame.row(0, named=True)
     assert [im["bytes"] for im in first["images"]] == [
-        (bench / im["path"]).read_bytes() for im in TINY_RECORDS[0]["images"]]
+        (bench / im["path"]).read_bytes() for im in TINY_RECORDS[0]["images"]
+    ]
     assert first["image_paths"] == [im["path"] for im in TINY_RECORDS[0]["images"]]
     assert json.loads(first["record"]) == TINY_RECORDS[0]
     features = json.loads(pl.read_parquet_metadata(shards[0])["huggingface"])["info"]["features"]
@@ -36,12 +37,22 @@ def test_parquet_layout(tmp_path: Path) -> None:
 
 
 def test_sharding(tmp_path: Path, monkeypatch) -> None:
-    records = [make_record(f"q{i}", "common", {"class": "dog"}, "dog",
-                           [{"position": 0, "role": "context", "class_counts": {"dog": 1}}],
-                           {"n_images": 1}) for i in range(5)]
+    records = [
+        make_record(
+            f"q{i}",
+            "common",
+            {"class": "dog"},
+            "dog",
+            [{"position": 0, "role": "context", "class_counts": {"dog": 1}}],
+            {"n_images": 1},
+        )
+        for i in range(5)
+    ]
     bench = write_benchmark(tmp_path / "bench", records)
     monkeypatch.setattr(hf, "SHARD_SIZE", 2)
     out = hf.export_hf(bench, tmp_path / "hf")
     shards = sorted((out / "data").glob("*.parquet"))
     assert [s.name for s in shards] == [f"test-0000{i}-of-00003.parquet" for i in range(3)]
-    assert pl.concat([pl.read_parquet(s) for s in shards])["id"].to_list() == [f"q{i}" for i in range(5)]
+    assert pl.concat([pl.read_parquet(s) for s in shards])["id"].to_list() == [
+        f"q{i}" for i in range(5)
+    ]

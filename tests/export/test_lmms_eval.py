@@ -23,15 +23,18 @@ class _Loader(yaml.SafeLoader):
     """safe_load plus lmms-eval's !function tag (kept as a marker string)."""
 
 
-_Loader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
+_Loader.add_constructor(
+    "!function", lambda loader, node: f"!function {loader.construct_scalar(node)}"
+)
 
 
 @pytest.fixture()
 def exported(tmp_path: Path) -> tuple[Path, Path]:
     bench = write_benchmark(tmp_path / "bench", TINY_RECORDS, classes=TINY_CLASSES)
     out = tmp_path / "tasks" / "mimicgen_tiny"
-    result = CliRunner().invoke(app, ["export", "lmms-eval", str(bench), str(out),
-                                      "--task-name", "mimicgen_tiny"])
+    result = CliRunner().invoke(
+        app, ["export", "lmms-eval", str(bench), str(out), "--task-name", "mimicgen_tiny"]
+    )
     assert result.exit_code == 0, result.output
     return bench, out
 
@@ -60,7 +63,10 @@ def test_yaml_keys(exported: tuple[Path, Path]) -> None:
     assert cfg["generation_kwargs"]["temperature"] == 0
     assert cfg["generation_kwargs"]["do_sample"] is False
     assert [m["metric"] for m in cfg["metric_list"]] == [
-        "strict_accuracy", "lenient_accuracy", "mimic_accuracy"]
+        "strict_accuracy",
+        "lenient_accuracy",
+        "mimic_accuracy",
+    ]
     sha = hashlib.sha256((bench / "manifest.json").read_bytes()).hexdigest()
     assert cfg["metadata"]["mimicgen_manifest_sha256"] == sha
     assert json.loads((out / "mimicgen_export.json").read_text())["manifest_sha256"] == sha
@@ -83,16 +89,27 @@ def test_generated_hooks(exported: tuple[Path, Path]) -> None:
     # benchfiles paints record 0's image j with colour (0, 91*j % 256, 7)
     assert [im.getpixel((0, 0)) for im in images] == [(0, 0, 7), (0, 91, 7), (0, 182, 7)]
     assert utils.doc_to_text(docs["c1"]) == "question of c1?"
-    assert utils.doc_to_text(docs["c1"], {"pre_prompt": "P ", "post_prompt": " S"}) == "P question of c1? S"
+    assert (
+        utils.doc_to_text(docs["c1"], {"pre_prompt": "P ", "post_prompt": " S"})
+        == "P question of c1? S"
+    )
     assert utils.doc_to_target(docs["c2"]) == "dog: 2, cat: 1"
     assert utils.process_results(docs["c1"], ["There are 3 dogs."]) == {
-        "strict_accuracy": 1.0, "lenient_accuracy": 1.0, "mimic_accuracy": 1.0}
+        "strict_accuracy": 1.0,
+        "lenient_accuracy": 1.0,
+        "mimic_accuracy": 1.0,
+    }
     # several classes named: wrong for strict/lenient, credited by MIMIC's substring rule
     assert utils.process_results(docs["m1"], ["dogs and cats"]) == {
-        "strict_accuracy": 0.0, "lenient_accuracy": 0.0, "mimic_accuracy": 1.0}
+        "strict_accuracy": 0.0,
+        "lenient_accuracy": 0.0,
+        "mimic_accuracy": 1.0,
+    }
 
 
-def test_samples_log_scores_like_process_results(exported: tuple[Path, Path], tmp_path: Path) -> None:
+def test_samples_log_scores_like_process_results(
+    exported: tuple[Path, Path], tmp_path: Path
+) -> None:
     bench, out = exported
     utils = _utils(out)
     replies = ["3", "2 dogs, 1 cat", "5", "three", "bus, car", "person, tv", "dog", "dogs"]
@@ -101,8 +118,18 @@ def test_samples_log_scores_like_process_results(exported: tuple[Path, Path], tm
     with open(log, "w") as f:
         for i, (doc, reply) in enumerate(zip(_docs(out), replies, strict=True)):
             per_doc.append(utils.process_results(doc, [reply]))
-            f.write(json.dumps({"doc_id": i, "doc": doc, "target": doc["answer_text"],
-                                "resps": [[reply]], "filtered_resps": [reply]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "doc_id": i,
+                        "doc": doc,
+                        "target": doc["answer_text"],
+                        "resps": [[reply]],
+                        "filtered_resps": [reply],
+                    }
+                )
+                + "\n"
+            )
     entry = score_file(bench, log)
     for pipeline in ("strict", "lenient", "mimic"):
         mean = sum(d[f"{pipeline}_accuracy"] for d in per_doc) / len(per_doc)

@@ -39,7 +39,10 @@ def test_tsv_columns_and_images(tmp_path: Path) -> None:
         assert [base64.b64decode(s) for s in images] == files
     assert not rows[3]["image"].startswith("[")  # c4 has a single image: plain base64
     sidecar = json.loads((tmp_path / "vlm" / "mimicgen_export.json").read_text())
-    assert sidecar["manifest_sha256"] == hashlib.sha256((bench / "manifest.json").read_bytes()).hexdigest()
+    assert (
+        sidecar["manifest_sha256"]
+        == hashlib.sha256((bench / "manifest.json").read_bytes()).hexdigest()
+    )
 
 
 def test_result_file_round_trip(tmp_path: Path) -> None:
@@ -50,8 +53,16 @@ def test_result_file_round_trip(tmp_path: Path) -> None:
     sheet = book.active
     sheet.append(["index", "id", "question", "answer", "category", "prediction"])
     for row in rows:
-        sheet.append([int(row["index"]), row["id"], row["question"], row["answer"], row["category"],
-                      row["answer"]])  # an oracle that replies with the canonical answer
+        sheet.append(
+            [
+                int(row["index"]),
+                row["id"],
+                row["question"],
+                row["answer"],
+                row["category"],
+                row["answer"],
+            ]
+        )  # an oracle that replies with the canonical answer
     book.save(tmp_path / "oracle_MIMICGEN.xlsx")
     entry = score_file(bench, tmp_path / "oracle_MIMICGEN.xlsx")
     assert entry["coverage"]["n_missing"] == 0

@@ -17,17 +17,35 @@ from PIL import Image
 __all__ = ["TINY_RECORDS", "make_record", "write_benchmark"]
 
 
-def make_record(rid: str, task: str, answer: dict[str, Any], answer_text: str,
-                images: list[dict[str, Any]], controls: dict[str, Any]) -> dict[str, Any]:
+def make_record(
+    rid: str,
+    task: str,
+    answer: dict[str, Any],
+    answer_text: str,
+    images: list[dict[str, Any]],
+    controls: dict[str, Any],
+) -> dict[str, Any]:
     """One SPEC §4 record; images get paths images/<id>_<position>.png."""
     full = [
-        {"path": f"images/{rid}_{im['position']}.png", "source_id": 1000 + im["position"],
-         "position": im["position"], "role": im["role"], "class_counts": im["class_counts"]}
+        {
+            "path": f"images/{rid}_{im['position']}.png",
+            "source_id": 1000 + im["position"],
+            "position": im["position"],
+            "role": im["role"],
+            "class_counts": im["class_counts"],
+        }
         for im in images
     ]
-    return {"id": rid, "task": task, "question": f"question of {rid}?", "answer": answer,
-            "answer_text": answer_text, "images": full, "controls": controls,
-            "template": {"task": "t0", "connector": "c0"}}
+    return {
+        "id": rid,
+        "task": task,
+        "question": f"question of {rid}?",
+        "answer": answer,
+        "answer_text": answer_text,
+        "images": full,
+        "controls": controls,
+        "template": {"task": "t0", "connector": "c0"},
+    }
 
 
 def write_benchmark(root: Path, records: list[dict[str, Any]], **manifest_extra: Any) -> Path:
@@ -39,8 +57,16 @@ def write_benchmark(root: Path, records: list[dict[str, Any]], **manifest_extra:
     for i, rec in enumerate(records):
         for j, im in enumerate(rec["images"]):
             Image.new("RGB", (4, 4), ((37 * i) % 256, (91 * j) % 256, 7)).save(root / im["path"])
-    manifest = {"schema_version": 1, "generator_version": "test", "seed": 0, "spec": {},
-                "spec_hash": "x", "sources": [], "stats": {}, "num_queries": len(records)}
+    manifest = {
+        "schema_version": 1,
+        "generator_version": "test",
+        "seed": 0,
+        "spec": {},
+        "spec_hash": "x",
+        "sources": [],
+        "stats": {},
+        "num_queries": len(records),
+    }
     manifest.update(manifest_extra)
     (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return root
@@ -51,30 +77,70 @@ def _im(position: int, role: str, **counts: int) -> dict[str, Any]:
 
 
 TINY_RECORDS = [
-    make_record("c1", "counting", {"counts": {"dog": 3}}, "3",
-                [_im(0, "query", dog=2), _im(1, "distractor"), _im(2, "query", dog=1)],
-                {"n_images": 3, "spread": 2, "distractors": 1, "k": 1}),
-    make_record("c2", "counting", {"counts": {"dog": 2, "cat": 1}}, "dog: 2, cat: 1",
-                [_im(0, "query", dog=2, cat=1), _im(1, "distractor")],
-                {"n_images": 2, "spread": 1, "distractors": 1, "k": 2}),
-    make_record("c3", "counting", {"counts": {"cat": 4}}, "4",
-                [_im(0, "distractor"), _im(1, "query", cat=4)],
-                {"n_images": 2, "spread": 1, "distractors": 1, "k": 1}),
-    make_record("c4", "counting", {"counts": {"dog": 3}}, "3",
-                [_im(0, "query", dog=3)],
-                {"n_images": 1, "spread": 1, "distractors": 0, "k": 1}),
-    make_record("l1", "listing", {"classes": ["bus", "car"]}, "bus, car",
-                [_im(0, "query", car=2), _im(1, "query", bus=1)],
-                {"n_images": 2, "category": "vehicle", "n_answer_classes": 2}),
-    make_record("l2", "listing", {"classes": ["person"]}, "person",
-                [_im(0, "query", person=1), _im(1, "distractor")],
-                {"n_images": 2, "category": "person", "n_answer_classes": 1}),
-    make_record("m1", "common", {"class": "dog"}, "dog",
-                [_im(0, "context", dog=1, cat=1), _im(1, "context", dog=2)],
-                {"n_images": 2}),
-    make_record("o1", "odd_one", {"class": "cat"}, "cat",
-                [_im(0, "context", dog=1), _im(1, "context", dog=1, cat=1), _im(2, "context", dog=2)],
-                {"n_images": 3}),
+    make_record(
+        "c1",
+        "counting",
+        {"counts": {"dog": 3}},
+        "3",
+        [_im(0, "query", dog=2), _im(1, "distractor"), _im(2, "query", dog=1)],
+        {"n_images": 3, "spread": 2, "distractors": 1, "k": 1},
+    ),
+    make_record(
+        "c2",
+        "counting",
+        {"counts": {"dog": 2, "cat": 1}},
+        "dog: 2, cat: 1",
+        [_im(0, "query", dog=2, cat=1), _im(1, "distractor")],
+        {"n_images": 2, "spread": 1, "distractors": 1, "k": 2},
+    ),
+    make_record(
+        "c3",
+        "counting",
+        {"counts": {"cat": 4}},
+        "4",
+        [_im(0, "distractor"), _im(1, "query", cat=4)],
+        {"n_images": 2, "spread": 1, "distractors": 1, "k": 1},
+    ),
+    make_record(
+        "c4",
+        "counting",
+        {"counts": {"dog": 3}},
+        "3",
+        [_im(0, "query", dog=3)],
+        {"n_images": 1, "spread": 1, "distractors": 0, "k": 1},
+    ),
+    make_record(
+        "l1",
+        "listing",
+        {"classes": ["bus", "car"]},
+        "bus, car",
+        [_im(0, "query", car=2), _im(1, "query", bus=1)],
+        {"n_images": 2, "category": "vehicle", "n_answer_classes": 2},
+    ),
+    make_record(
+        "l2",
+        "listing",
+        {"classes": ["person"]},
+        "person",
+        [_im(0, "query", person=1), _im(1, "distractor")],
+        {"n_images": 2, "category": "person", "n_answer_classes": 1},
+    ),
+    make_record(
+        "m1",
+        "common",
+        {"class": "dog"},
+        "dog",
+        [_im(0, "context", dog=1, cat=1), _im(1, "context", dog=2)],
+        {"n_images": 2},
+    ),
+    make_record(
+        "o1",
+        "odd_one",
+        {"class": "cat"},
+        "cat",
+        [_im(0, "context", dog=1), _im(1, "context", dog=1, cat=1), _im(2, "context", dog=2)],
+        {"n_images": 3},
+    ),
 ]
 
 
@@ -83,5 +149,7 @@ TINY_CLASSES = ["dog", "cat", "car", "bus", "person", "tv"]
 
 def write_predictions(path: Path, preds: dict[str, Any]) -> Path:
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps({"id": rid, "prediction": text}) + "\n" for rid, text in preds.items())
+        f.writelines(
+            json.dumps({"id": rid, "prediction": text}) + "\n" for rid, text in preds.items()
+        )
     return path

@@ -18,10 +18,27 @@ from mimicgen.scoring.normalize import ClassVocabulary
 F = "PARSE_FAILURE"
 M = "MULTIPLE_CLASSES"
 
-VOCAB = ClassVocabulary([
-    "person", "dog", "cat", "sheep", "bus", "car", "bicycle", "motorcycle", "tv", "couch",
-    "cell phone", "dining table", "wine glass", "hot dog", "knife", "skis", "bow and arrow",
-])
+VOCAB = ClassVocabulary(
+    [
+        "person",
+        "dog",
+        "cat",
+        "sheep",
+        "bus",
+        "car",
+        "bicycle",
+        "motorcycle",
+        "tv",
+        "couch",
+        "cell phone",
+        "dining table",
+        "wine glass",
+        "hot dog",
+        "knife",
+        "skis",
+        "bow and arrow",
+    ]
+)
 
 DOG = {"counts": {"dog": 3}}
 DOG_CAT = {"counts": {"dog": 2, "cat": 1}}
@@ -80,27 +97,75 @@ CASES: list[tuple[str, dict[str, Any], str, Any, Any, Any]] = [
     ("counting", DOG, "   ", F, F, F),
     ("counting", DOG, "I cannot determine the number.", F, F, F),
     # --- counting, k > 1: a count per class
-    ("counting", DOG_CAT, "2 dogs and 1 cat", {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1},
-     {"dog": 2, "cat": 1}),
-    ("counting", DOG_CAT, "dog: 2, cat: 1", {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1},
-     {"dog": 2, "cat": 1}),
-    ("counting", DOG_CAT, "Dogs: two\nCats: one", {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1},
-     {"dog": 2, "cat": 1}),
-    ("counting", DOG_CAT, "There are two dogs and one cat.", {"dog": 2, "cat": 1},
-     {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1}),
-    ("counting", DOG_CAT, "1 cat and 2 dogs", {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1},
-     {"dog": 1, "cat": 2}),
+    (
+        "counting",
+        DOG_CAT,
+        "2 dogs and 1 cat",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+    ),
+    (
+        "counting",
+        DOG_CAT,
+        "dog: 2, cat: 1",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+    ),
+    (
+        "counting",
+        DOG_CAT,
+        "Dogs: two\nCats: one",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+    ),
+    (
+        "counting",
+        DOG_CAT,
+        "There are two dogs and one cat.",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+    ),
+    (
+        "counting",
+        DOG_CAT,
+        "1 cat and 2 dogs",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 1, "cat": 2},
+    ),
     ("counting", DOG_CAT, "2, 1", F, {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1}),
     ("counting", DOG_CAT, "2 dogs", F, F, F),
     ("counting", DOG_CAT, "two dogs and no cats", {"dog": 2, "cat": 0}, {"dog": 2, "cat": 0}, F),
     ("counting", DOG_CAT, "2 dogs, 1 cat, 3 dogs", F, {"dog": 3, "cat": 1}, {"dog": 2, "cat": 1}),
-    ("counting", DOG_CAT, "**Dogs:** 2, **Cats:** 1", {"dog": 2, "cat": 1}, {"dog": 2, "cat": 1},
-     {"dog": 2, "cat": 1}),
+    (
+        "counting",
+        DOG_CAT,
+        "**Dogs:** 2, **Cats:** 1",
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+        {"dog": 2, "cat": 1},
+    ),
     ("counting", DOG_CAT, "", F, F, F),
-    ("counting", THREE, "1 dog, 2 cats and 3 sheep", {"dog": 1, "cat": 2, "sheep": 3},
-     {"dog": 1, "cat": 2, "sheep": 3}, {"dog": 1, "cat": 2, "sheep": 3}),
-    ("counting", THREE, "sheep: 3; dog: 1; cat: 2", {"dog": 1, "cat": 2, "sheep": 3},
-     {"dog": 1, "cat": 2, "sheep": 3}, {"dog": 3, "cat": 1, "sheep": 2}),
+    (
+        "counting",
+        THREE,
+        "1 dog, 2 cats and 3 sheep",
+        {"dog": 1, "cat": 2, "sheep": 3},
+        {"dog": 1, "cat": 2, "sheep": 3},
+        {"dog": 1, "cat": 2, "sheep": 3},
+    ),
+    (
+        "counting",
+        THREE,
+        "sheep: 3; dog: 1; cat: 2",
+        {"dog": 1, "cat": 2, "sheep": 3},
+        {"dog": 1, "cat": 2, "sheep": 3},
+        {"dog": 3, "cat": 1, "sheep": 2},
+    ),
     # --- common / odd-one: case, articles, plurals, synonyms; several classes are wrong
     ("common", one("dog"), "dog", "dog", "dog", "dog"),
     ("common", one("dog"), "Dogs", "dog", "dog", "dog"),
@@ -110,8 +175,14 @@ CASES: list[tuple[str, dict[str, Any], str, Any, Any, Any]] = [
     ("common", one("dog"), "Answer: dog", "dog", "dog", "dog"),
     ("common", one("dog"), "dogs and cats", M, M, "dog"),
     ("common", one("dog"), "cat", "cat", "cat", "cat"),
-    ("common", one("dog"), "The common class is dog, although one image also has a cat.", M, "dog",
-     "dog"),
+    (
+        "common",
+        one("dog"),
+        "The common class is dog, although one image also has a cat.",
+        M,
+        "dog",
+        "dog",
+    ),
     ("common", one("dog"), "I see a cat, a dog and a bus. Answer: dog", M, "dog", "dog"),
     ("common", one("dog"), "hotdog", "hot dog", "hot dog", "dog"),
     ("common", one("dog"), "hot dog", "hot dog", "hot dog", "dog"),
@@ -141,18 +212,54 @@ CASES: list[tuple[str, dict[str, Any], str, Any, Any, Any]] = [
     ("listing", CAR_BUS, "- car\n- bus", {"car", "bus"}, {"car", "bus"}, {"- car\n- bus"}),
     ("listing", CAR_BUS, "1. car\n2. bus", {"car", "bus"}, {"car", "bus"}, {"1. car\n2. bus"}),
     ("listing", CAR_BUS, "car, car, bus", {"car", "bus"}, {"car", "bus"}, {"car", "bus"}),
-    ("listing", CAR_BUS, "car, bus, bicycle", {"car", "bus", "bicycle"}, {"car", "bus", "bicycle"},
-     {"car", "bus", "bicycle"}),
-    ("listing", CAR_BUS, "car, bus, spaceship", {"car", "bus", "spaceship"}, {"car", "bus"},
-     {"car", "bus", "spaceship"}),
-    ("listing", CAR_BUS, "The sub-categories are: car, bus", {"car", "bus"}, {"car", "bus"},
-     {"the sub-categories are: car", "bus"}),
-    ("listing", CAR_BUS, "I can see a car and a bus", {"i can see a car", "bus"}, {"car", "bus"},
-     {"i can see a car and a bus"}),
-    ("listing", CAR_BUS, "bow and arrow, car", {"bow and arrow", "car"}, {"bow and arrow", "car"},
-     {"bow and arrow", "car"}),
-    ("listing", CAR_BUS, "motorbikes, automobiles", {"motorcycle", "car"}, {"motorcycle", "car"},
-     {"motorbikes", "automobiles"}),
+    (
+        "listing",
+        CAR_BUS,
+        "car, bus, bicycle",
+        {"car", "bus", "bicycle"},
+        {"car", "bus", "bicycle"},
+        {"car", "bus", "bicycle"},
+    ),
+    (
+        "listing",
+        CAR_BUS,
+        "car, bus, spaceship",
+        {"car", "bus", "spaceship"},
+        {"car", "bus"},
+        {"car", "bus", "spaceship"},
+    ),
+    (
+        "listing",
+        CAR_BUS,
+        "The sub-categories are: car, bus",
+        {"car", "bus"},
+        {"car", "bus"},
+        {"the sub-categories are: car", "bus"},
+    ),
+    (
+        "listing",
+        CAR_BUS,
+        "I can see a car and a bus",
+        {"i can see a car", "bus"},
+        {"car", "bus"},
+        {"i can see a car and a bus"},
+    ),
+    (
+        "listing",
+        CAR_BUS,
+        "bow and arrow, car",
+        {"bow and arrow", "car"},
+        {"bow and arrow", "car"},
+        {"bow and arrow", "car"},
+    ),
+    (
+        "listing",
+        CAR_BUS,
+        "motorbikes, automobiles",
+        {"motorcycle", "car"},
+        {"motorcycle", "car"},
+        {"motorbikes", "automobiles"},
+    ),
     ("listing", CAR_BUS, "none", {"none"}, F, {"none"}),
     ("listing", CAR_BUS, "", F, F, F),
 ]
@@ -179,8 +286,15 @@ def test_table_is_large_enough() -> None:
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
 @pytest.mark.parametrize(("task", "answer", "reply", "strict", "lenient", "mimic"), CASES)
-def test_extraction(task: str, answer: dict[str, Any], reply: str, strict: Any, lenient: Any,
-                    mimic: Any, pipeline: str) -> None:
+def test_extraction(
+    task: str,
+    answer: dict[str, Any],
+    reply: str,
+    strict: Any,
+    lenient: Any,
+    mimic: Any,
+    pipeline: str,
+) -> None:
     expected = {"strict": strict, "lenient": lenient, "mimic": mimic}[pipeline]
     record = {"id": "q", "task": task, "answer": answer, "images": []}
     ctx = context_from_record(record, VOCAB)
@@ -189,8 +303,9 @@ def test_extraction(task: str, answer: dict[str, Any], reply: str, strict: Any, 
 
 
 @pytest.mark.parametrize(("task", "answer", "reply", "strict", "lenient", "mimic"), CASES)
-def test_check_agrees_with_table(task: str, answer: dict[str, Any], reply: str, strict: Any,
-                                 lenient: Any, mimic: Any) -> None:
+def test_check_agrees_with_table(
+    task: str, answer: dict[str, Any], reply: str, strict: Any, lenient: Any, mimic: Any
+) -> None:
     """check() credits exactly the replies whose expected reading equals the gold answer."""
     record = {"id": "q", "task": task, "answer": answer, "images": []}
     for pipeline, expected in (("strict", strict), ("lenient", lenient), ("mimic", mimic)):

@@ -19,8 +19,12 @@ REPLIES = {"c1": "3", "c2": "dog: 2, cat: 1", "m1": "dog"}
 
 def test_jsonl(tiny_bench: Path, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
-    path.write_text("\n".join(json.dumps({"id": k, "prediction": v}) for k, v in REPLIES.items())
-                    + "\n\n" + json.dumps({"id": "c3", "prediction": None}) + "\n")
+    path.write_text(
+        "\n".join(json.dumps({"id": k, "prediction": v}) for k, v in REPLIES.items())
+        + "\n\n"
+        + json.dumps({"id": "c3", "prediction": None})
+        + "\n"
+    )
     preds = load_predictions(path, load_benchmark(tiny_bench))
     assert preds.format == "jsonl"
     assert preds.by_id == {**REPLIES, "c3": ""}  # null -> empty reply
@@ -33,8 +37,17 @@ def test_lmms_eval_samples_log(tiny_bench: Path, tmp_path: Path) -> None:
     for rid, reply in REPLIES.items():
         doc_id = order.index(rid)
         doc = {"id": rid} if rid != "m1" else {}  # m1: no id in doc -> mapped by doc_id
-        lines.append(json.dumps({"doc_id": doc_id, "doc": doc, "target": "x",
-                                 "resps": [[reply]], "filtered_resps": [reply]}))
+        lines.append(
+            json.dumps(
+                {
+                    "doc_id": doc_id,
+                    "doc": doc,
+                    "target": "x",
+                    "resps": [[reply]],
+                    "filtered_resps": [reply],
+                }
+            )
+        )
     path = tmp_path / "mimicgen_samples_2024.jsonl"
     path.write_text("\n".join(lines) + "\n")
     preds = load_predictions(path, bench)
@@ -70,7 +83,9 @@ def test_malformed_line_names_file_and_line(tiny_bench: Path, tmp_path: Path) ->
 def test_line_without_prediction(tiny_bench: Path, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": "c1", "prediction": "3"}\n{"id": "c2"}\n')
-    with pytest.raises(InputError, match=r"p\.jsonl:2: expected an object with 'id' and 'prediction'"):
+    with pytest.raises(
+        InputError, match=r"p\.jsonl:2: expected an object with 'id' and 'prediction'"
+    ):
         load_predictions(path, load_benchmark(tiny_bench))
 
 
@@ -96,9 +111,19 @@ def test_cli_error_is_one_line_exit_2(tiny_bench: Path, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text("not json\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "mimicgen", "score", str(tiny_bench), str(path),
-         "--out", str(tmp_path / "r.json")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mimicgen",
+            "score",
+            str(tiny_bench),
+            str(path),
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "p.jsonl:1" in proc.stderr

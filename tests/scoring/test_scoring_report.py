@@ -36,14 +36,21 @@ def pred_file(tmp_path: Path) -> Path:
 def test_overall_and_per_task_by_hand(tiny_bench: Path, pred_file: Path) -> None:
     entry = score_file(tiny_bench, pred_file)
     assert entry["coverage"] == {
-        "n_queries": 8, "n_predicted": 7, "n_missing": 1, "n_unknown_ids": 1, "n_duplicates": 1,
-        "missing_examples": ["c4"], "unknown_id_examples": ["zz"], "duplicate_id_examples": ["c1"],
+        "n_queries": 8,
+        "n_predicted": 7,
+        "n_missing": 1,
+        "n_unknown_ids": 1,
+        "n_duplicates": 1,
+        "missing_examples": ["c4"],
+        "unknown_id_examples": ["zz"],
+        "duplicate_id_examples": ["c1"],
     }
     strict, lenient, mimic = (entry["pipelines"][p] for p in ("strict", "lenient", "mimic"))
     # strict: c1 c2 l2 o1 right = 4/8; Wilson(4, 8) = [0.2152, 0.7848]
     assert strict["overall"]["accuracy"] == 0.5
     assert (strict["overall"]["ci_low"], strict["overall"]["ci_high"]) == pytest.approx(
-        (0.2152, 0.7848), abs=1e-4)
+        (0.2152, 0.7848), abs=1e-4
+    )
     assert strict["overall"]["n_parse_failures"] == 1  # c3 only; c4 is missing, not a failure
     assert strict["overall"]["n_missing"] == 1
     counting = strict["tasks"]["counting"]["overall"]
@@ -57,7 +64,9 @@ def test_overall_and_per_task_by_hand(tiny_bench: Path, pred_file: Path) -> None
 
 
 def test_listing_metrics_by_hand(tiny_bench: Path, pred_file: Path) -> None:
-    listing = score_file(tiny_bench, pred_file)["pipelines"]["strict"]["tasks"]["listing"]["overall"]
+    listing = score_file(tiny_bench, pred_file)["pipelines"]["strict"]["tasks"]["listing"][
+        "overall"
+    ]
     # micro: tp 2+1, predicted 3+1, gold 2+1 -> P 3/4, R 1, F1 6/7; macro F1 (0.8 + 1) / 2
     assert listing["precision"] == pytest.approx(0.75)
     assert listing["recall"] == pytest.approx(1.0)
@@ -73,14 +82,23 @@ def test_breakdowns_by_control(tiny_bench: Path, pred_file: Path) -> None:
     by = score_file(tiny_bench, pred_file)["pipelines"]["strict"]["tasks"]["counting"]["by"]
     # spread 1: c2 right, c3 failure, c4 missing; spread 2: c1 right
     assert {v: (m["n"], m["accuracy"]) for v, m in by["spread"].items()} == {
-        "1": (3, 1 / 3), "2": (1, 1.0)}
+        "1": (3, 1 / 3),
+        "2": (1, 1.0),
+    }
     assert by["spread"]["1"]["n_parse_failures"] == 1 and by["spread"]["1"]["n_missing"] == 1
     # true count: c1 3, c2 2+1, c3 4, c4 3
     assert {v: m["n"] for v, m in by["true_count"].items()} == {"3": 3, "4": 1}
     assert {v: m["n"] for v, m in by["evidence_positions"].items()} == {"0": 2, "0,2": 1, "1": 1}
     assert {v: m["n"] for v, m in by["n_query_images"].items()} == {"1": 3, "2": 1}
-    assert set(by) == {"n_images", "spread", "distractors", "k", "true_count",
-                       "evidence_positions", "n_query_images"}
+    assert set(by) == {
+        "n_images",
+        "spread",
+        "distractors",
+        "k",
+        "true_count",
+        "evidence_positions",
+        "n_query_images",
+    }
 
 
 def test_baselines_by_hand(tiny_bench: Path, pred_file: Path) -> None:
@@ -106,13 +124,17 @@ def test_side_by_side_and_determinism(tiny_bench: Path, pred_file: Path, tmp_pat
     assert "| overall | 8 | 50.0 [21.5, 78.5]" in md and "model_b (mimic)" in md
 
 
-def test_cli_writes_json_markdown_samples(tiny_bench: Path, pred_file: Path, tmp_path: Path) -> None:
+def test_cli_writes_json_markdown_samples(
+    tiny_bench: Path, pred_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "rep" / "report.json"
     result = CliRunner().invoke(app, ["score", str(tiny_bench), str(pred_file), "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["schema_version"] == 1 and len(report["benchmark"]["manifest_sha256"]) == 64
-    rows = [json.loads(line) for line in out.with_name("report.samples.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in out.with_name("report.samples.jsonl").read_text().splitlines()
+    ]
     assert len(rows) == 8 * 3
     c3 = {r["pipeline"]: r for r in rows if r["id"] == "c3"}
     assert c3["strict"]["parsed"] is False and c3["lenient"]["extracted"] == {"cat": 4}
@@ -120,14 +142,16 @@ def test_cli_writes_json_markdown_samples(tiny_bench: Path, pred_file: Path, tmp
     assert out.with_suffix(".md").exists()
 
 
-def test_cli_strict_ids_exits_2_and_writes_nothing(tiny_bench: Path, pred_file: Path,
-                                                   tmp_path: Path) -> None:
+def test_cli_strict_ids_exits_2_and_writes_nothing(
+    tiny_bench: Path, pred_file: Path, tmp_path: Path
+) -> None:
     from mimicgen.cli import main  # noqa: F401  (the error-to-exit-2 wrapper)
     from mimicgen.errors import InputError
 
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["score", str(tiny_bench), str(pred_file), "--out", str(out),
-                                      "--strict-ids"])
+    result = CliRunner().invoke(
+        app, ["score", str(tiny_bench), str(pred_file), "--out", str(out), "--strict-ids"]
+    )
     assert isinstance(result.exception, InputError) and "zz" in str(result.exception)
     assert not out.exists()
 
@@ -135,11 +159,15 @@ def test_cli_strict_ids_exits_2_and_writes_nothing(tiny_bench: Path, pred_file: 
 def test_spec_breakdown_when_specs_differ(tmp_path: Path) -> None:
     from scoring.benchfiles import TINY_RECORDS, write_benchmark
 
-    records = [dict(r, spec="counting_balanced" if r["id"] in ("c1", "c2") else "other")
-               for r in TINY_RECORDS]
+    records = [
+        dict(r, spec="counting_balanced" if r["id"] in ("c1", "c2") else "other")
+        for r in TINY_RECORDS
+    ]
     bench = write_benchmark(tmp_path / "bench", records)
     preds = write_predictions(tmp_path / "p.jsonl", PREDICTIONS)
     by = score_file(bench, preds)["pipelines"]["strict"]["tasks"]["counting"]["by"]
     # c1, c2 right; c3 parse failure, c4 missing
     assert {v: (m["n"], m["accuracy"]) for v, m in by["spec"].items()} == {
-        "counting_balanced": (2, 1.0), "other": (2, 0.0)}
+        "counting_balanced": (2, 1.0),
+        "other": (2, 0.0),
+    }
