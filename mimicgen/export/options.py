@@ -66,19 +66,27 @@ def class_distractors(
 def list_distractors(
     answer: Sequence[str], members: Sequence[str], n: int, rng: np.random.Generator
 ) -> list[str]:
-    """Up to ``n`` wrong class lists near the answer set (drop / add / swap one member)."""
+    """Up to ``n`` wrong class lists near the answer set: drop one member, add one other member
+    of the category, or swap one for another. Edits are drawn at random rather than
+    enumerated, because an OpenImages category can have hundreds of members."""
     ans = sorted(answer)
-    others = [m for m in sorted(members) if m not in set(ans)]
-    cands: list[tuple[str, ...]] = []
-    if len(ans) > 1:
-        cands += [tuple(a for a in ans if a != drop) for drop in ans]
-    cands += [tuple(sorted([*ans, add])) for add in others]
-    cands += [
-        tuple(sorted([*(a for a in ans if a != out), add])) for out in ans for add in others
-    ]
-    unique = list(dict.fromkeys(c for c in cands if c and list(c) != ans))
-    picked = [unique[i] for i in rng.permutation(len(unique))[:n]]
-    return [", ".join(c) for c in picked]
+    ans_set = set(ans)
+    others = [m for m in members if m not in ans_set]
+    kinds = (["drop"] if len(ans) > 1 else []) + (["add", "swap"] if others else [])
+    picked: dict[str, None] = {}
+    for _ in range(8 * n):
+        if len(picked) >= n or not kinds:
+            break
+        kind = kinds[int(rng.integers(len(kinds)))]
+        cand = list(ans)
+        if kind in ("drop", "swap"):
+            cand.pop(int(rng.integers(len(cand))))
+        if kind in ("add", "swap"):
+            cand.append(others[int(rng.integers(len(others)))])
+        text = ", ".join(sorted(cand))
+        if cand and sorted(cand) != ans:
+            picked.setdefault(text)
+    return list(picked)
 
 
 def place_options(
