@@ -51,6 +51,8 @@ def default_source_loader(cache_dir: Path | None = None) -> SourceLoader:
 def _check_sources(manifest: dict[str, Any]) -> list[str]:
     out = []
     for entry in manifest.get("sources", []):
+        if entry["kind"] == "fiftyone":
+            continue  # a database dataset, not a file: its boxes are re-read in _check_answers
         for f in entry.get("files", []):
             path = Path(f["path"])
             if not path.is_file() and entry["kind"] == "synthetic":
