@@ -28,8 +28,9 @@ def _style(width: float, height: float, dpi: int, formats: str):  # type: ignore
     from mimicgen.plots.style import FigureStyle
 
     try:
-        return FigureStyle(width=width, height=height, dpi=dpi,
-                           formats=tuple(f.strip() for f in formats.split(",") if f.strip()))
+        return FigureStyle.model_validate({
+            "width": width, "height": height, "dpi": dpi,
+            "formats": tuple(f.strip() for f in formats.split(",") if f.strip())})
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(f"bad figure option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None

@@ -159,10 +159,10 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
         ax = axes[0][c]
         per_model = [control_series(m, data.pipeline, task, "n_query_images") for m in data.models]
         order = sort_values(list({v for series in per_model for v, _ in series}))
-        for i, (model, series) in enumerate(zip(data.models, per_model, strict=True)):
+        for i, (entry, series) in enumerate(zip(data.models, per_model, strict=True)):
             if series:
                 _errorline(ax, [v for v, _ in series], *_metric_cols([m for _, m in series]),
-                           color_for(i), model["name"], order=order)
+                           color_for(i), entry["name"], order=order)
         _finish_axes(ax, "query images", task)
         _legend(ax)
     reason = data.notes.get("samples", "per-sample results unavailable")
@@ -194,7 +194,7 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
     counts = sort_values(ct["true_count"].unique().to_list())
     spreads = sort_values(ct[spread].unique().to_list())
     fig, axes = new_figure(style, 1, len(models))
-    image = None
+    drawn: list[Any] = []  # the heatmaps; all share one 0-1 colour scale
     for c, model in enumerate(models):
         ax = axes[0][c]
         grid = np.full((len(counts), len(spreads)), np.nan)
@@ -204,14 +204,14 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
             ax.text(spreads.index(row[spread]), counts.index(row["true_count"]),
                     f"{row['accuracy']:.2f}\nn={row['n']}", ha="center", va="center", fontsize=7,
                     color="white" if row["accuracy"] < 0.6 else "black")
-        image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+        drawn.append(ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto"))
         ax.set_xticks(range(len(spreads)), spreads)
         ax.set_yticks(range(len(counts)), counts)
         ax.set_xlabel("spread (images holding the instances)")
         ax.set_ylabel("true count")
         ax.set_title(f"counting · {model}")
         ax.grid(False)
-    fig.colorbar(image, ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
+    fig.colorbar(drawn[-1], ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)), note=note)
 
 
@@ -276,14 +276,14 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
                 continue
             if cov := _coverage_note(run.label, entry):
                 notes.append(cov)
-            kinds = ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
-            for kind in kinds:
+            targets = ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
+            for kind in targets:
                 curves.setdefault(model, {}).setdefault(kind, []).append((run.setting.factor or 1, entry))
     curves = {m: k for m, k in curves.items() if any(len(v) >= 1 for v in k.values())}
     if not curves:
         return FigureResult(name, skipped="; ".join(notes) or "no scored pool/pixel runs")
-    for model, kinds in curves.items():
-        if "pixel" not in kinds or all(f == 1 for f, _ in kinds["pixel"]):
+    for model, by_kind in curves.items():
+        if "pixel" not in by_kind or all(f == 1 for f, _ in by_kind["pixel"]):
             notes.append(f"pixel-space control missing for {model}")
     pipeline = data.pipeline
     entries = [e for k in curves.values() for v in k.values() for _, e in v]
@@ -295,10 +295,10 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
         ax.set_axis_off()
     for c, task in enumerate(panels):
         ax = axes.ravel()[c]
-        for i, (model, kinds) in enumerate(curves.items()):
-            for kind, pts in sorted(kinds.items()):
-                got = sorted(((f, metric(e, pipeline, task)) for f, e in pts), key=lambda x: x[0])
-                got = [(f, m) for f, m in got if m]
+        for i, (model, by_kind) in enumerate(curves.items()):
+            for kind, pts in sorted(by_kind.items()):
+                got = [(f, m) for f, e in sorted(pts, key=lambda x: x[0])
+                       if (m := metric(e, pipeline, task)) is not None]
                 if not got:
                     continue
                 _errorline(ax, [str(f) for f, _ in got], *_metric_cols([m for _, m in got]),
@@ -395,10 +395,10 @@ def _load_rgb(path: Path, max_side: int = 192) -> np.ndarray | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((max_side, max_side))
-            return np.asarray(im)
+        with Image.open(path) as src:
+            rgb = src.convert("RGB")
+        rgb.thumbnail((max_side, max_side))
+        return np.asarray(rgb)
     except OSError:
         return None
 

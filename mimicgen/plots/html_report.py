@@ -223,12 +223,12 @@ class _Thumbs:
         from PIL import Image
 
         try:
-            with Image.open(path) as im:
-                im.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # fast JPEG decode at reduced size
-                im = im.convert("RGB")
-                im.thumbnail((THUMB_SIDE, THUMB_SIDE))
-                buf = io.BytesIO()
-                im.save(buf, format="JPEG", quality=80, optimize=True)
+            with Image.open(path) as src:
+                src.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # fast JPEG decode at reduced size
+                rgb = src.convert("RGB")
+            rgb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            buf = io.BytesIO()
+            rgb.save(buf, format="JPEG", quality=80, optimize=True)
         except OSError:
             return ""
         return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

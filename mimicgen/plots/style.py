@@ -30,11 +30,11 @@ class FigureStyle(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    width: float = Field(6.4, gt=0, le=40)
+    width: float = Field(default=6.4, gt=0, le=40)
     """Figure width in inches (per figure; small multiples share it)."""
-    height: float = Field(4.0, gt=0, le=40)
+    height: float = Field(default=4.0, gt=0, le=40)
     """Figure height in inches."""
-    dpi: int = Field(100, ge=20, le=600)
+    dpi: int = Field(default=100, ge=20, le=600)
     """PNG resolution: the PNG is exactly ``width*dpi`` x ``height*dpi`` pixels."""
     formats: tuple[Literal["png", "svg"], ...] = ("png", "svg")
     """File formats written for each figure, in this order."""

@@ -69,6 +69,7 @@ def _records(rng: np.random.Generator, root: Path) -> list[dict[str, Any]]:
         n = ctrl["n_images"]
         classes = [str(c) for c in rng.choice(_CLASSES, size=3, replace=False)]
         images: list[dict[str, Any]] = []
+        answer: dict[str, Any]
         if task == "counting":
             targets = classes[: ctrl["k"]]
             per_image = [dict.fromkeys(targets, 0) for _ in range(n)]
@@ -253,6 +254,6 @@ def _write_probes(rng: np.random.Generator, root: Path, records: list[dict[str, 
                 arrays = {f"image{i}": (rng.random((4, 6, 8)) ** 3 * (1.0 if im["role"] == "query" else 0.3)
                                         ).astype(np.float32)
                           for i, im in enumerate(sorted(rec["images"], key=lambda x: x["position"]))}
-                np.savez_compressed(d / "maps" / f"{rec['id']}.npz", **arrays)
+                np.savez_compressed(d / "maps" / f"{rec['id']}.npz", **arrays)  # type: ignore[arg-type]
         dirs.append(d)
     return dirs
