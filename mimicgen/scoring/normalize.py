@@ -15,13 +15,11 @@ import string
 from collections.abc import Iterable
 from functools import lru_cache
 
-import inflect
-
 from mimicgen.scoring.synonyms import SYNONYM_GROUPS
+from mimicgen.templates.render import inflect_engine
 
 __all__ = ["ClassVocabulary", "normalize_text", "strip_article"]
 
-_INFLECT = inflect.engine()
 # Punctuation, markdown marks (* _ ` #) and quotes become spaces ("&" is kept: "Kitchen & dining
 # room table"); a translate table is far cheaper than chained regex substitutions.
 _PUNCT = str.maketrans({c: " " for c in (set(string.punctuation) - {"&"}) | set("‐–—“”‘’…•")})
@@ -50,11 +48,12 @@ def strip_article(phrase: str) -> str:
 def _inflections(name: str) -> tuple[str, ...]:
     """Plural and singular spellings of a normalised name (inflect, plus the regular +s)."""
     out = {name}
-    plural = _INFLECT.plural_noun(name)
+    engine = inflect_engine()  # lazy: importing inflect costs seconds of CPU
+    plural = engine.plural_noun(name)
     if plural:
         out.add(plural)
     out.add(name + ("es" if name.endswith(("s", "x", "ch", "sh")) else "s"))
-    singular = _INFLECT.singular_noun(name)
+    singular = engine.singular_noun(name)
     # inflect guesses wrongly on some singulars ("bus" -> "bu"); accept only real-looking words.
     if singular and len(singular) >= 3:
         out.add(singular)
