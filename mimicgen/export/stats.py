@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["answer_classes", "benchmark_stats", "group_stats"]
@@ -39,28 +40,40 @@ def _number(x: float) -> int | float:
     return int(x) if float(x).is_integer() else round(float(x), _DIGITS)
 
 
-def group_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Table 1 row for a group of records (see the module docstring for definitions)."""
-    n_images: list[int] = []
-    n_words: list[int] = []
-    n_classes: list[int] = []
-    n_objects: list[int] = []
-    paths: set[str] = set()
-    for rec in records:
-        images = rec["images"]
-        n_images.append(len(images))
-        n_words.append(len(rec["question"].split()))
-        classes = answer_classes(rec["answer"])
-        n_classes.append(len(classes))
-        n_objects.append(sum(int(img["class_counts"].get(c, 0)) for img in images for c in classes))
-        paths.update(img["path"] for img in images)
-    if not n_images:
+@dataclass(frozen=True)
+class _Row:
+    """The per-record numbers every statistic is made of (computed once per record)."""
+
+    n_images: int
+    n_words: int
+    n_classes: int
+    n_objects: int
+    paths: tuple[str, ...]
+
+
+def _row(rec: Mapping[str, Any]) -> _Row:
+    images = rec["images"]
+    classes = answer_classes(rec["answer"])
+    objects = sum(int(img["class_counts"].get(c, 0)) for img in images for c in classes)
+    return _Row(
+        len(images),
+        len(rec["question"].split()),
+        len(classes),
+        objects,
+        tuple(img["path"] for img in images),
+    )
+
+
+def _aggregate(rows: list[_Row]) -> dict[str, Any]:
+    if not rows:
         return {"queries": 0}
+    n_images = [r.n_images for r in rows]
+    n_words = [r.n_words for r in rows]
     return {
-        "queries": len(n_images),
-        "distinct_images": len(paths),
-        "classes_per_query": _number(statistics.fmean(n_classes)),
-        "objects_per_query": _number(statistics.fmean(n_objects)),
+        "queries": len(rows),
+        "distinct_images": len({p for r in rows for p in r.paths}),
+        "classes_per_query": _number(statistics.fmean(r.n_classes for r in rows)),
+        "objects_per_query": _number(statistics.fmean(r.n_objects for r in rows)),
         "images_per_query": {
             "min": min(n_images),
             "max": max(n_images),
@@ -75,19 +88,25 @@ def group_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def group_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Table 1 row for a group of records (see the module docstring for definitions)."""
+    return _aggregate([_row(rec) for rec in records])
+
+
 def benchmark_stats(records: list[Mapping[str, Any]]) -> dict[str, Any]:
     """``{"by_task": {task: row}, "by_spec": {spec: row}, "overall": row}``.
 
     Tasks are keyed in first-appearance order, which is the build's spec order, so the manifest
     bytes depend only on the records.
     """
-    by_task: dict[str, list[Mapping[str, Any]]] = {}
-    by_spec: dict[str, list[Mapping[str, Any]]] = {}
-    for rec in records:
-        by_task.setdefault(rec["task"], []).append(rec)
-        by_spec.setdefault(rec.get("spec", rec["task"]), []).append(rec)
+    rows = [_row(rec) for rec in records]
+    by_task: dict[str, list[_Row]] = {}
+    by_spec: dict[str, list[_Row]] = {}
+    for rec, row in zip(records, rows, strict=True):
+        by_task.setdefault(rec["task"], []).append(row)
+        by_spec.setdefault(rec.get("spec", rec["task"]), []).append(row)
     return {
-        "by_task": {k: group_stats(v) for k, v in by_task.items()},
-        "by_spec": {k: group_stats(v) for k, v in by_spec.items()},
-        "overall": group_stats(records),
+        "by_task": {k: _aggregate(v) for k, v in by_task.items()},
+        "by_spec": {k: _aggregate(v) for k, v in by_spec.items()},
+        "overall": _aggregate(rows),
     }
