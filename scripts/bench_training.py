@@ -58,7 +58,7 @@ def main() -> None:
                            "num_queries": args.queries_per_task})
         for s in load_suite([shipped_specs_dir() / "openimages_train"])
     ]
-    cache = args.workdir / "cache-training"
+    cache = args.workdir / "cache-OpenImages"  # shared with bench_index.py
     t0 = time.perf_counter()
     load_index(source, specs[0].presence, cache_dir=cache)
     t_first = time.perf_counter() - t0
