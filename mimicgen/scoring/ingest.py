@@ -84,8 +84,27 @@ class Benchmark:
     def contexts(self) -> list[QueryContext]:
         """Extraction contexts, one per record (built once, shared by every pipeline/model)."""
         vocab = self.vocabulary
+        # Records with one task and answer share one context object, so the scorer can cache
+        # extraction results per (context, reply) pair.
+        shared: dict[tuple[str, Any], QueryContext] = {}
+        out: list[QueryContext] = []
         with gc_paused():
-            return [context_from_record(r, vocab) for r in self.records]
+            for r in self.records:
+                key = (r["task"], _answer_key(r["answer"]))
+                ctx = shared.get(key)
+                if ctx is None:
+                    ctx = shared[key] = context_from_record(r, vocab)
+                out.append(ctx)
+        return out
+
+
+def _answer_key(answer: dict[str, Any]) -> Any:
+    """A hashable form of an answer (counts keep their question order)."""
+    if "counts" in answer:
+        return tuple(answer["counts"].items())
+    if "classes" in answer:
+        return tuple(answer["classes"])
+    return answer.get("class")
 
 
 def _read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:

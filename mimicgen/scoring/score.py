@@ -9,8 +9,8 @@ import numpy as np
 
 from mimicgen.progress import track
 from mimicgen.scoring.aggregate import Verdicts, baselines, group_keys, metric_block, task_blocks
-from mimicgen.scoring.check import judge, missing_result
-from mimicgen.scoring.extract import PIPELINES, TASKS, get_extractor
+from mimicgen.scoring.check import SampleResult, judge, missing_result
+from mimicgen.scoring.extract import PIPELINES, TASKS, Extractor, QueryContext, get_extractor
 from mimicgen.scoring.ingest import (
     Benchmark,
     Predictions,
@@ -24,6 +24,37 @@ __all__ = ["SCHEMA_VERSION", "score_file", "score_files", "score_predictions"]
 SCHEMA_VERSION = 1
 
 
+def _judge_all(
+    text: str | None, ctx: QueryContext, plan: list[tuple[str, dict[str, Extractor]]]
+) -> tuple[SampleResult, ...]:
+    """One reply judged under every pipeline (``None``: no reply)."""
+    if text is None:
+        return tuple(missing_result(ctx, p) for p, _ in plan)
+    return tuple(judge(extractors[ctx.task](text, ctx), ctx, p) for p, extractors in plan)
+
+
+def _verdicts(uniq: list[tuple[SampleResult, ...]], j: int, which: np.ndarray) -> Verdicts:
+    """Pipeline ``j``'s per-record arrays: small per-distinct-result arrays gathered by index."""
+    res = [u[j] for u in uniq]
+    missing = np.fromiter((r.status == "missing" for r in res), bool, len(res))
+    parsed = np.fromiter((r.parsed for r in res), bool, len(res))
+    listing = [r.f1 is not None for r in res]
+
+    def ints(field: str) -> np.ndarray:
+        vals = (getattr(r, field) if has else 0 for r, has in zip(res, listing, strict=True))
+        return np.fromiter(vals, np.int64, len(res))[which]
+
+    return Verdicts(
+        np.fromiter((r.correct for r in res), bool, len(res))[which],
+        (~missing & ~parsed)[which],
+        missing[which],
+        ints("tp"),
+        ints("n_pred"),
+        ints("n_gold"),
+        np.fromiter((r.f1 or 0.0 for r in res), np.float64, len(res))[which],
+    )
+
+
 def _run_all(
     bench: Benchmark,
     preds: Predictions,
@@ -31,42 +62,36 @@ def _run_all(
     samples: list[dict[str, Any]] | None,
     model: str,
 ) -> dict[str, Verdicts]:
-    """Judge every record under every pipeline (record-major, so cached text work is shared)."""
+    """Judge every record under every pipeline.
+
+    Extraction and judging are pure functions of (reply text, context), and contexts are shared
+    by records with the same task and answer, so each distinct (context, text) pair is judged
+    once; records then point at their distinct result (``which``) and the per-record arrays are
+    numpy gathers.
+    """
     n = len(bench.records)
-    out = {
-        p: Verdicts(
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.int64),
-            np.zeros(n, np.float64),
-        )
-        for p in pipelines
-    }
-    plan = [(p, out[p], {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
+    plan = [(p, {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
     by_id, records, contexts = preds.by_id, bench.records, bench.contexts
-    for i in track(range(n), f"scoring {model}", total=n):
+    cache: dict[tuple[int, str | None], int] = {}
+    uniq: list[tuple[SampleResult, ...]] = []
+    which = np.empty(n, np.int64)
+    for i, rid in enumerate(track(bench.index, f"scoring {model}", total=n)):
         ctx = contexts[i]
-        rid = records[i]["id"]
-        text = by_id.get(str(rid))
-        for pipeline, v, extractors in plan:
-            if text is None:
-                res = missing_result(ctx, pipeline)
-                v.missing[i] = True
-            else:
-                res = judge(extractors[ctx.task](text, ctx), ctx, pipeline)
-                v.parse_failed[i] = not res.parsed
-            v.correct[i] = res.correct
-            if res.f1 is not None:
-                v.tp[i], v.n_pred[i], v.n_gold[i], v.f1[i] = res.tp, res.n_pred, res.n_gold, res.f1
-            if samples is not None:
+        text = by_id.get(rid)
+        key = (id(ctx), text)  # contexts live as long as ``bench``: ids are stable here
+        k = cache.get(key)
+        if k is None:
+            k = cache[key] = len(uniq)
+            uniq.append(_judge_all(text, ctx, plan))
+        which[i] = k
+        if samples is not None:
+            raw_id = records[i]["id"]
+            for pipeline, res in zip(pipelines, uniq[k], strict=True):
                 samples.append(
                     {
                         "model": model,
                         "pipeline": pipeline,
-                        "id": rid,
+                        "id": raw_id,
                         "task": ctx.task,
                         "prediction": text,
                         "extracted": res.extracted,
@@ -76,7 +101,7 @@ def _run_all(
                         "f1": res.f1,
                     }
                 )
-    return out
+    return {p: _verdicts(uniq, j, which) for j, p in enumerate(pipelines)}
 
 
 def score_predictions(
