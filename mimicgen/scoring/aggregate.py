@@ -57,9 +57,9 @@ def evidence_positions(record: dict[str, Any]) -> list[int]:
     images are ``context``) the images whose class counts include a gold class.
     """
     images = record.get("images") or []
-    query = [int(im["position"]) for im in images if im.get("role") == "query"]
+    query = [im["position"] for im in images if im.get("role") == "query"]
     if query:
-        return sorted(query)
+        return sorted(map(int, query))
     answer = record["answer"]
     gold = set(answer.get("counts") or answer.get("classes") or [answer.get("class")])
     return sorted(
@@ -79,19 +79,45 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
     records = [bench.records[i] for i in rows]
     controls = [r.get("controls") or {} for r in records]
     keys: dict[str, list[str]] = {}
-    for name in sorted({k for c in controls for k in c}):
-        values = [_value_str(c.get(name)) for c in controls]
+    names: set[str] = set()
+    for c in controls:
+        names.update(c)
+    for name in sorted(names):
+        values = _value_strs([c.get(name) for c in controls])
         if len(set(values)) > 1:
             keys[name] = values
-    specs = [_value_str(r.get("spec")) for r in records]
+    specs = _value_strs([r.get("spec") for r in records])
     if len(set(specs)) > 1 and "spec" not in keys:
         keys["spec"] = specs
     if task == "counting":
-        keys["true_count"] = [str(sum(r["answer"]["counts"].values())) for r in records]
+        keys["true_count"] = _value_strs([sum(r["answer"]["counts"].values()) for r in records])
     positions = [evidence_positions(r) for r in records]
-    keys["evidence_positions"] = [",".join(map(str, p)) for p in positions]
-    keys["n_query_images"] = [str(len(p)) for p in positions]
+    joined: dict[tuple[int, ...], str] = {}  # few distinct position lists: join each once
+    keys["evidence_positions"] = [
+        joined.get(t) or joined.setdefault(t, ",".join(map(str, t))) for t in map(tuple, positions)
+    ]
+    keys["n_query_images"] = _value_strs([len(p) for p in positions])
     return keys
+
+
+def _value_strs(values: list[Any]) -> list[str]:
+    """``_value_str`` of each value, converting each distinct scalar once (values repeat a lot)."""
+    memo: dict[tuple[type, Any], str] = {}
+    out: list[str] = []
+    append = out.append
+    for v in values:
+        t = type(v)
+        if t is str:
+            append(v)
+        elif t is list or t is dict:
+            append(_value_str(v))
+        else:
+            key = (t, v)
+            s = memo.get(key)
+            if s is None:
+                s = memo[key] = _value_str(v)
+            append(s)
+    return out
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:
@@ -147,14 +173,20 @@ def task_blocks(
         listing = task == "listing"
         by: dict[str, dict[str, Any]] = {}
         for name, values in keys[task].items():
-            arr = np.asarray(values)
-            uniq, inverse = np.unique(arr, return_inverse=True)
+            # Factorise with a dict (no string sort); a stable argsort then lists each group's
+            # rows in record order, as a boolean mask would.
+            codes: dict[str, int] = {}
+            inverse = np.fromiter(
+                (codes.setdefault(x, len(codes)) for x in values), np.int64, len(values)
+            )
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[order], np.arange(len(codes) + 1))
             by[name] = {}
-            order = sorted(range(len(uniq)), key=lambda j: _sort_key(str(uniq[j])))
-            for j in order:
-                val = str(uniq[j])
+            for val in sorted(codes, key=_sort_key):
+                j = codes[val]
+                group = rows[order[bounds[j] : bounds[j + 1]]]
                 by[name][val] = metric_block(
-                    v, rows[inverse == j], listing, seed, f"{prefix}/{task}/{name}={val}"
+                    v, group, listing, seed, f"{prefix}/{task}/{name}={val}"
                 )
         out[task] = {
             "overall": metric_block(v, rows, listing, seed, f"{prefix}/{task}"),
