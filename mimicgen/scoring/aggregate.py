@@ -218,23 +218,11 @@ def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
         if task == "counting":
             chance = 1.0 / len(answers)
         elif task == "listing":
+            cats = _value_strs([(r.get("controls") or {}).get("category") for r in records])
             members: dict[str, set[str]] = {}
-            for r in records:
-                cat = _value_str((r.get("controls") or {}).get("category"))
+            for cat, r in zip(cats, records, strict=True):
                 members.setdefault(cat, set()).update(r["answer"]["classes"])
-            chance = float(
-                np.mean(
-                    [
-                        1.0
-                        / (
-                            2.0
-                            ** len(members[_value_str((r.get("controls") or {}).get("category"))])
-                            - 1
-                        )
-                        for r in records
-                    ]
-                )
-            )
+            chance = float(np.mean([1.0 / (2.0 ** len(members[cat]) - 1) for cat in cats]))
         else:
             present = []
             for r in records:

@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 
 from mimicgen.io import atomic_write_bytes, atomic_write_text
-from mimicgen.scoring.ingest import gc_paused
 
 __all__ = ["markdown_path", "render_markdown", "samples_path", "write_report"]
 
@@ -147,12 +146,10 @@ def write_report(
     atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(markdown_path(out), render_markdown(report))
     if samples is not None:
-        encoder = msgspec.json.Encoder()
-        buf = bytearray()
-        with gc_paused():
-            for row in samples:
-                encoder.encode_into(row, buf, len(buf))
-                buf += b"\n"
-        atomic_write_bytes(samples_path(out), bytes(buf))
+        # One C call encodes every row, each followed by a newline (JSONL).
+        data = msgspec.json.Encoder().encode_lines(
+            samples if isinstance(samples, list) else list(samples)
+        )
+        atomic_write_bytes(samples_path(out), data)
         written.append(samples_path(out))
     return written
