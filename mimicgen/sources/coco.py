@@ -13,6 +13,7 @@ Boxes: COCO ``bbox`` is ``[x, y, w, h]`` in pixels; it is normalised by the imag
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,17 +152,17 @@ def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
 def _annotation_columns(anns: Sequence[_Annotation]) -> pl.DataFrame:
     """The annotation records as columns, in two C-level passes (one per numeric type).
 
-    ``np.fromiter`` with a sub-array dtype fills an ``(n, k)`` array straight from the tuples
-    that ``attrgetter`` yields, instead of one pass over 860K structs per field.
+    ``attrgetter`` yields one tuple per record and ``chain`` flattens them into ``np.fromiter``
+    (about 2x cheaper than one pass over 860K structs per field, and than a sub-array dtype).
     """
     n = len(anns)
     ints = np.fromiter(
-        map(attrgetter("id", "image_id", "category_id", "iscrowd"), anns),
-        dtype=np.dtype((np.int64, 4)),
-        count=n,
+        chain.from_iterable(map(attrgetter("id", "image_id", "category_id", "iscrowd"), anns)),
+        dtype=np.int64,
+        count=4 * n,
     ).reshape(n, 4)
     bbox = np.fromiter(
-        map(attrgetter("bbox"), anns), dtype=np.dtype((np.float64, 4)), count=n
+        chain.from_iterable(map(attrgetter("bbox"), anns)), dtype=np.float64, count=4 * n
     ).reshape(n, 4)
     return pl.DataFrame(
         {
@@ -229,19 +230,29 @@ def _to_source(
 def _positions(keys: pl.Series, ids: pl.Series, name: str) -> pl.Series:
     """Row of ``ids`` (unique) holding each key, null where absent (UInt32).
 
-    A binary search over the sorted ids replaces a hash join of 860K rows: the dense index of an
-    image/class is simply its row number in the (unique, already checked) id column.
+    The dense index of an image/class is its row number in the (unique, already checked) id
+    column, so no join is needed: small non-negative ids (COCO's are) use a direct lookup table,
+    any others a binary search over the sorted ids.
     """
     id_arr = ids.to_numpy()
     key_arr = keys.to_numpy()
     if id_arr.size == 0:
         return pl.Series(name, [None] * len(key_arr), dtype=pl.UInt32)
-    order = np.argsort(id_arr, kind="stable")
-    sorted_ids = id_arr[order]
-    slot = np.minimum(np.searchsorted(sorted_ids, key_arr), id_arr.size - 1)
-    found = sorted_ids[slot] == key_arr
-    rows = pl.Series(name, order[slot].astype(np.uint32))
-    return rows.set(pl.Series(~found), None) if not found.all() else rows
+    lo, hi = int(id_arr.min()), int(id_arr.max())
+    if lo >= 0 and hi < 4 * id_arr.size + 1024:  # table of at most ~4 entries per id
+        table = np.full(hi + 1, -1, dtype=np.int64)
+        table[id_arr] = np.arange(id_arr.size)
+        inside = (key_arr >= 0) & (key_arr <= hi)
+        rows = np.where(inside, table[np.where(inside, key_arr, 0)], -1)
+        found = rows >= 0
+    else:
+        order = np.argsort(id_arr, kind="stable")
+        sorted_ids = id_arr[order]
+        slot = np.minimum(np.searchsorted(sorted_ids, key_arr), id_arr.size - 1)
+        found = sorted_ids[slot] == key_arr
+        rows = order[slot]
+    out = pl.Series(name, rows.astype(np.uint32))
+    return out if found.all() else out.set(pl.Series(~found), None)
 
 
 def _boxes(
