@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mimicgen.errors import InputError
 from mimicgen.sources.coco import default_image_root, from_coco_api, read_coco
 
 
@@ -98,3 +99,32 @@ def test_pycocotools_object_gives_identical_tables(coco_tiny: Path) -> None:
     assert from_api.classes.equals(from_file.classes)
     assert from_api.boxes.equals(from_file.boxes)
     assert from_api.hierarchy == from_file.hierarchy
+
+
+@pytest.mark.parametrize("offset", [0, 10**12])  # small ids: lookup table; huge: binary search
+def test_sparse_ids_map_to_their_own_image_and_class(
+    coco_tiny: Path, tmp_path: Path, offset: int
+) -> None:
+    _, raw = _raw(coco_tiny)
+    for im in raw["images"]:
+        im["id"] = im["id"] * 7 + offset
+    for a in raw["annotations"]:
+        a["image_id"] = a["image_id"] * 7 + offset
+        a["category_id"] = -a["category_id"] - offset  # negative ids are legal JSON ints
+    for c in raw["categories"]:
+        c["id"] = -c["id"] - offset
+    path = tmp_path / "instances_sparse.json"
+    path.write_text(json.dumps(raw))
+    src = read_coco(path)
+    image_of = dict(zip(src.images["image_idx"], src.images["source_id"], strict=True))
+    class_of = dict(zip(src.classes["class_idx"], src.classes["source_class_id"], strict=True))
+    assert [image_of[i] for i in src.boxes["image_idx"]] == [
+        a["image_id"] for a in raw["annotations"]
+    ]
+    assert [class_of[c] for c in src.boxes["class_idx"]] == [
+        a["category_id"] for a in raw["annotations"]
+    ]
+    raw["annotations"][5]["image_id"] = offset + 3  # not a multiple of 7 past the offset
+    path.write_text(json.dumps(raw))
+    with pytest.raises(InputError, match=rf"refers to unknown image_id {offset + 3}$"):
+        read_coco(path)
