@@ -90,21 +90,31 @@ class Benchmark:
         out: list[QueryContext] = []
         with gc_paused():
             for r in self.records:
-                key = (r["task"], _answer_key(r["answer"]))
-                ctx = shared.get(key)
+                key = _context_key(r)
+                ctx = shared.get(key) if key is not None else None
                 if ctx is None:
-                    ctx = shared[key] = context_from_record(r, vocab)
+                    ctx = context_from_record(r, vocab)
+                    if key is not None:
+                        shared[key] = ctx
                 out.append(ctx)
         return out
 
 
-def _answer_key(answer: dict[str, Any]) -> Any:
-    """A hashable form of an answer (counts keep their question order)."""
-    if "counts" in answer:
-        return tuple(answer["counts"].items())
-    if "classes" in answer:
-        return tuple(answer["classes"])
-    return answer.get("class")
+def _context_key(record: dict[str, Any]) -> tuple[str, Any] | None:
+    """What ``context_from_record`` reads, in hashable form (None: not hashable, don't share)."""
+    task = record["task"]
+    value = record["answer"][_ANSWER_KEY[task]]
+    if task == "counting":
+        key: Any = tuple(value.items())  # question order matters: part of the key
+    elif task == "listing":
+        key = tuple(value)
+    else:
+        key = value
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return task, key
 
 
 def _read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:

@@ -41,9 +41,7 @@ def _run(root: Path) -> dict[str, bytes]:
         # Drop every 50th reply and repeat one id, so missing/duplicate handling is covered.
         rows = [{"id": i, "prediction": p} for k, (i, p) in enumerate(replies) if k % 50 != 1]
         rows.append(rows[0])
-        Path("preds.jsonl").write_bytes(
-            b"\n".join(msgspec.json.encode(r) for r in rows) + b"\n"
-        )
+        Path("preds.jsonl").write_bytes(b"\n".join(msgspec.json.encode(r) for r in rows) + b"\n")
         samples: list[dict] = []
         report = score_files("bench", ["preds.jsonl"], seed=3, samples=samples)
         write_report(report, "report.json", samples)
