@@ -124,7 +124,9 @@ def exclude_images(index: AnnotationIndex, source_ids: Iterable[Any]) -> Annotat
     images = index.images.join(drop, on="source_id", how="anti")
     keep = images.select("image_idx")
     table = index.table.join(keep, on="image_idx", how="semi")
-    labels = index.labels.join(keep, on="image_idx", how="semi") if index.labels is not None else None
+    labels = (
+        index.labels.join(keep, on="image_idx", how="semi") if index.labels is not None else None
+    )
     return dataclasses.replace(index, images=images, table=table, labels=labels)
 
 
@@ -164,7 +166,7 @@ def _first_ask(query: Query) -> Ask | None:
     if "counts" in ans:
         if len(ans["counts"]) != 1:
             return None
-        (cls, n), = ans["counts"].items()
+        ((cls, n),) = ans["counts"].items()
         return Ask("counting", int(n), classes=(cls,))
     if "classes" in ans:
         return Ask("listing", tuple(ans["classes"]), category=query.controls.get("category"))
@@ -186,8 +188,13 @@ class _Turner:
     n_mc: int = 0
 
     def turn(
-        self, ask: Ask | None, text: str, open_conn: str, answer_text: str,
-        in_images: list[str], rng: np.random.Generator,
+        self,
+        ask: Ask | None,
+        text: str,
+        open_conn: str,
+        answer_text: str,
+        in_images: list[str],
+        rng: np.random.Generator,
     ) -> tuple[str, str, dict[str, Any]]:
         prov: dict[str, Any] = {"task": ask.task if ask else "counting", "answer": answer_text}
         if ask is not None:
@@ -217,13 +224,17 @@ class _Turner:
 
 
 def _conversation(
-    query: Query, facts: list[Any], index: AnnotationIndex, turner: _Turner, rng: np.random.Generator
+    query: Query,
+    facts: list[Any],
+    index: AnnotationIndex,
+    turner: _Turner,
+    rng: np.random.Generator,
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     images = sorted(query.images, key=lambda i: i.position)
     in_images = sorted({c for f in facts for c in f})
     first = _first_ask(query)
     text = _strip_connector(query, turner.templates)
-    conn = query.question[len(text):].strip()
+    conn = query.question[len(text) :].strip()
     h, g, p = turner.turn(first, text, conn, query.answer_text, in_images, rng)
     if first is None:  # k > 1 counting: name the classes so the turn can be re-derived
         p["classes"] = list(query.answer["counts"])
@@ -236,7 +247,11 @@ def _conversation(
     else:
         asked = {(query.task, "")}
     for ask in extra_asks(
-        facts, index.hierarchy, asked, rng, turner.options.extra_turns,
+        facts,
+        index.hierarchy,
+        asked,
+        rng,
+        turner.options.extra_turns,
         index.rules.group_blocks_counting,
     ):
         t, c = _word(ask, turner.templates, rng)
@@ -277,8 +292,11 @@ def training_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _question_words(human: str) -> int:
-    body = [ln for ln in human.splitlines() if "<image>" not in ln and not
-            (len(ln) > 2 and ln[1] == "." and ln[0] in LETTERS)]
+    body = [
+        ln
+        for ln in human.splitlines()
+        if "<image>" not in ln and not (len(ln) > 2 and ln[1] == "." and ln[0] in LETTERS)
+    ]
     return len(" ".join(body).split())
 
 
@@ -300,7 +318,6 @@ def build_training_set(
 ) -> dict[str, Any]:
     """Sample every spec, turn queries into conversations and write the training set."""
     from mimicgen.specs import spec_hash
-    from mimicgen.tasks import image_facts, prepare
     from mimicgen.templates import load_template_set
 
     if not specs:
@@ -309,8 +326,7 @@ def build_training_set(
         from mimicgen.index import load_index
 
         index_loader = load_index
-    if sampler is None:
-        from mimicgen.tasks import sample as sampler
+    with_facts = _with_facts(sampler)
     out = Path(out)
     excluded, excl_entries = excluded_source_ids(exclude)
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
@@ -328,12 +344,10 @@ def build_training_set(
         index = indexes[spec_index[pos]]
         prefix = entries[spec_entry[pos]]["prefix"]
         templates = load_template_set(getattr(spec, "templates", "paper"))
-        prep = prepare(index)
         turner = _Turner(options, seed + pos, templates, sorted(index.class_names))
-        for query in track(sampler(spec, index), f"conversations {spec.name}"):
+        for query, facts in track(with_facts(spec, index), f"conversations {spec.name}"):
             imgs = sorted(query.images, key=lambda i: i.position)
             rng = np.random.default_rng(np.random.SeedSequence([spec.seed, pos, len(llava), 7]))
-            facts = image_facts(prep, [i.image_idx for i in imgs])
             turns, prov = _conversation(query, facts, index, turner, rng)
             paths = [image_relpath(prefix, i.file_name) for i in imgs]
             for i in imgs:
@@ -344,8 +358,9 @@ def build_training_set(
                     "id": query.id,
                     "image": paths,
                     "conversations": [
-                        m for h, g in turns for m in ({"from": "human", "value": h},
-                                                      {"from": "gpt", "value": g})
+                        m
+                        for h, g in turns
+                        for m in ({"from": "human", "value": h}, {"from": "gpt", "value": g})
                     ],
                 }
             )
@@ -354,8 +369,12 @@ def build_training_set(
                     "id": query.id,
                     "images": paths,
                     "conversation": [
-                        m for h, g in turns for m in ({"role": "user", "content": h},
-                                                      {"role": "assistant", "content": g})
+                        m
+                        for h, g in turns
+                        for m in (
+                            {"role": "user", "content": h},
+                            {"role": "assistant", "content": g},
+                        )
                     ],
                 }
             )
@@ -415,12 +434,39 @@ def build_training_set(
         main = "llava.json" if "llava" in options.formats else "llava.jsonl"
         mixture = {
             "datasets": [
-                {"json_path": str(out.resolve() / main),
-                 "sampling_strategy": options.sampling_strategy}
+                {
+                    "json_path": str(out.resolve() / main),
+                    "sampling_strategy": options.sampling_strategy,
+                }
             ]
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
     return manifest
+
+
+def _with_facts(
+    sampler: Callable[..., list[Query]] | None,
+) -> Callable[[Any, AnnotationIndex], list[tuple[Query, list[Any]]]]:
+    """Queries paired with their images' facts in presented order: straight from the sampler's
+    re-check by default, re-derived from the index for a caller-supplied sampler."""
+    from mimicgen.tasks import image_facts, prepare, sample_with_facts
+
+    if sampler is None:
+        return sample_with_facts
+
+    def run(spec: Any, index: AnnotationIndex) -> list[tuple[Query, list[Any]]]:
+        prep = prepare(index)
+        return [
+            (
+                q,
+                image_facts(
+                    prep, [i.image_idx for i in sorted(q.images, key=lambda i: i.position)]
+                ),
+            )
+            for q in sampler(spec, index)
+        ]
+
+    return run
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -429,5 +475,4 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

@@ -12,7 +12,7 @@ from mimicgen.tasks.derive import (
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.registry import get_sampler, register_task, registered_tasks
-from mimicgen.tasks.sampling import image_facts, make_sampler, sample
+from mimicgen.tasks.sampling import image_facts, make_sampler, sample, sample_with_facts
 
 __all__ = [
     "AnswerError",
@@ -31,4 +31,5 @@ __all__ = [
     "register_task",
     "registered_tasks",
     "sample",
+    "sample_with_facts",
 ]

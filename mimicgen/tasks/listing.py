@@ -36,13 +36,14 @@ class _Node:
         self.members = members
         self.is_member = np.zeros(len(prep.class_names), dtype=bool)
         self.is_member[members] = True
-        rows = np.flatnonzero(self.is_member[prep.pair_cls])
         # An image is unclean for the node if a member is present there but not recognisable.
-        unclean = np.unique(prep.pair_img[rows[prep.pair_rec[rows] == 0]])
+        unclean = np.zeros(prep.n_images, dtype=bool)
+        for c in members.tolist():
+            unclean[prep.ambiguous_images(c)] = True
         self.clean: dict[int, np.ndarray] = {}
         for c in members[np.isin(members, pool)].tolist():
             rec = prep.recognisable_images(c)
-            rec = rec[~np.isin(rec, unclean, assume_unique=True)]
+            rec = rec[~unclean[rec]]
             if rec.size:
                 self.clean[c] = rec
         self.usable = np.array(sorted(self.clean), dtype=np.int64)

@@ -41,21 +41,29 @@ class Ask:
     """Listing: every member class of the category (for distractor options)."""
 
 
-_ANCESTORS: dict[int, tuple[Hierarchy, dict[str, tuple[str, ...]]]] = {}
+_TABLES: dict[int, tuple[Hierarchy, dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {}
+
+
+def _tables(hierarchy: Hierarchy) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(class -> nodes above it, node -> names below it), memoised per hierarchy object: the
+    tree walk is done once, not once per conversation."""
+    hit = _TABLES.get(id(hierarchy))
+    if hit is not None and hit[0] is hierarchy:
+        return hit[1], hit[2]
+    up: dict[str, list[str]] = {}
+    down: dict[str, tuple[str, ...]] = {}
+    for node in hierarchy.nodes():
+        down[node] = tuple(hierarchy.descendants(node))
+        for name in down[node]:
+            up.setdefault(name, []).append(node)
+    table = {k: tuple(sorted(v)) for k, v in up.items()}
+    _TABLES[id(hierarchy)] = (hierarchy, table, down)
+    return table, down
 
 
 def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
     """Class name -> the category nodes above it (memoised per hierarchy object)."""
-    hit = _ANCESTORS.get(id(hierarchy))
-    if hit is not None and hit[0] is hierarchy:
-        return hit[1]
-    up: dict[str, list[str]] = {}
-    for node in hierarchy.nodes():
-        for name in hierarchy.descendants(node):
-            up.setdefault(name, []).append(node)
-    table = {k: tuple(sorted(v)) for k, v in up.items()}
-    _ANCESTORS[id(hierarchy)] = (hierarchy, table)
-    return table
+    return _tables(hierarchy)[0]
 
 
 def extra_asks(
@@ -93,12 +101,12 @@ def extra_asks(
             cands.append(Ask("odd_one", odd_one_answer(facts)))
         except AnswerError:
             pass
-    ups = node_index(hierarchy)
+    ups, downs = _tables(hierarchy)
     nodes = sorted({p for c in present for p in ups.get(c, ())})
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:
-            members = tuple(hierarchy.descendants(node))
+            members = downs[node]
             try:
                 ans = tuple(listing_answer(facts, members))
                 cands.append(Ask("listing", ans, category=node, members=members))

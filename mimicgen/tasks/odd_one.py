@@ -59,15 +59,26 @@ class _SignatureTable:
         nonempty = np.flatnonzero(lens > 0)
         if nonempty.size:
             sig[nonempty] = np.bitwise_xor.reduceat(pair_key, prep.img_offsets[nonempty])
-        sig[~np.isin(np.arange(lens.size), prep.image_ids)] = 0
+        known = np.zeros(lens.size, dtype=bool)
+        known[prep.image_ids] = True
+        sig[~known] = 0
         self.sig = sig
         self.order = np.argsort(sig, kind="stable")
         self.sorted = sig[self.order]
+        # Distinct signatures and their group sizes: one lookup per value instead of two
+        # searchsorted calls over every image.
+        self._uniq, inverse, self._counts = np.unique(
+            self.sorted, return_inverse=True, return_counts=True
+        )
+        img_size = np.empty(sig.size, dtype=np.int64)
+        img_size[self.order] = self._counts[inverse]
         # Candidate odd rows: (image, answer class) pairs recognisable, class in the pool, with
         # at least m images sharing the odd image's signature, and some context.
-        rows = np.flatnonzero((prep.pair_rec > 0) & np.isin(prep.pair_cls, pool))
+        in_pool = np.zeros(len(prep.class_names), dtype=bool)
+        in_pool[pool] = True
+        rows = np.flatnonzero((prep.pair_rec > 0) & in_pool[prep.pair_cls])
         rows = rows[lens[prep.pair_img[rows]] >= 2]
-        rows = rows[self.group_size(sig[prep.pair_img[rows]]) >= m]
+        rows = rows[img_size[prep.pair_img[rows]] >= m]
         ctx = sig[prep.pair_img[rows]] ^ pair_key[rows]
         n_ctx = self.group_size(ctx)
         # Per class, rows sorted by context group size (descending): the rows usable for a
@@ -81,13 +92,15 @@ class _SignatureTable:
         self.prep = prep
         # Non-empty class sets shared by several images (majority groups for odd images that
         # hold nothing but the odd class).
-        groups, sizes = np.unique(self.sorted[self.sorted != 0], return_counts=True)
-        self.groups, self.group_sizes = groups[sizes >= 2], sizes[sizes >= 2]
+        keep = (self._uniq != 0) & (self._counts >= 2)
+        self.groups, self.group_sizes = self._uniq[keep], self._counts[keep]
 
     def group_size(self, values: np.ndarray) -> np.ndarray:
         """How many images have each signature in ``values``."""
-        lo = np.searchsorted(self.sorted, values, side="left")
-        return np.searchsorted(self.sorted, values, side="right") - lo
+        if self._uniq.size == 0:
+            return np.zeros(np.shape(values), dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._uniq, values), self._uniq.size - 1)
+        return np.where(self._uniq[pos] == values, self._counts[pos], 0)
 
     def group(self, value: int) -> np.ndarray:
         lo = np.searchsorted(self.sorted, value, side="left")
@@ -123,11 +136,10 @@ class OddOneSampler(TaskSampler):
         top = np.iinfo(np.int64).max
         key_rec = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
         key_other = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
-        # Flagged table first (always valid under both readings), plain table second.
-        self.tables = (
-            _SignatureTable(prep, self.pool, m, key_rec, key_other),
-            _SignatureTable(prep, self.pool, m, key_rec, key_rec),
-        )
+        # Flagged table first (always valid under both readings), plain table second; each is
+        # built on first use (the plain one is often never needed).
+        self._keys = ((key_rec, key_other), (key_rec, key_rec))
+        self._tables: dict[int, _SignatureTable] = {}
         self.n_rec = np.array([prep.recognisable_images(int(c)).size for c in self.pool])
         if not (self.n_rec >= m).any():
             raise self.fail(
@@ -136,6 +148,15 @@ class OddOneSampler(TaskSampler):
             )
         if prep.n_images < n_lo:
             raise self.fail(f"n_images minimum {n_lo} exceeds the {prep.n_images} source images")
+
+    def table(self, i: int) -> _SignatureTable:
+        """Signature table ``i`` (0: flagged, 1: plain), built on first use."""
+        if i not in self._tables:
+            key_rec, key_other = self._keys[i]
+            self._tables[i] = _SignatureTable(
+                self.prep, self.pool, self.spec.minority, key_rec, key_other
+            )
+        return self._tables[i]
 
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         prep, m = self.prep, self.spec.minority
@@ -148,7 +169,8 @@ class OddOneSampler(TaskSampler):
         # Every fourth attempt skips the signature tables so odd cases they cannot express
         # still get proposals from the anchor construction.
         if attempt % 4 != 3:
-            for table in self.tables:
+            for i in (0, 1):
+                table = self.table(i)
                 lo, hi = table.usable(a, n - m)
                 if hi > lo:
                     picked = table.propose(rng, lo, hi, n, m)
@@ -186,11 +208,12 @@ class OddOneSampler(TaskSampler):
         context = context[context != a]
         if context.size == 0:
             # The odd images hold only the odd class: any group of identical class sets works.
-            sizes = self.tables[1].group_sizes
+            plain = self.table(1)
+            sizes = plain.group_sizes
             fit = np.flatnonzero(sizes >= n - m)
             if fit.size == 0:
                 return f"no {n - m} images share one class set"
-            group = self.tables[1].group(int(self.tables[1].groups[fit[rng.integers(fit.size)]]))
+            group = plain.group(int(plain.groups[fit[rng.integers(fit.size)]]))
             return odd, group[rng.choice(group.size, n - m, replace=False)]
         anchor = int(context[rng.integers(context.size)])
         pool = prep.present_images(anchor)
@@ -214,7 +237,7 @@ class OddOneSampler(TaskSampler):
     def candidate_summary(self) -> str:
         n_lo = bounds(self.spec.n_images)[0]
         m = self.spec.minority
-        table = self.tables[1]
+        table = self.table(1)
         ok = int(np.unique(self.prep.pair_cls[table.rows[-table.neg_n_ctx >= n_lo - m]]).size)
         return (
             f"{ok} of {self.pool.size} pool classes have an odd image whose context class set "

@@ -22,6 +22,7 @@ from mimicgen.errors import SpecError
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.sources.base import Hierarchy
+from mimicgen.tasks.derive import ClassFact
 
 __all__ = ["PreparedIndex", "in_sorted", "prepare", "rows_of_images"]
 
@@ -110,6 +111,14 @@ class PreparedIndex:
             self._cache[key] = self.pair_img[rows[self.pair_rec[rows] > 0]]
         return self._cache[key]  # type: ignore[return-value]
 
+    def ambiguous_images(self, c: int) -> np.ndarray:
+        """Sorted images where ``c`` is present but has no recognisable instance."""
+        key = ("amb", c)
+        if key not in self._cache:
+            rows = self.class_rows(c)
+            self._cache[key] = self.pair_img[rows[self.pair_rec[rows] == 0]]
+        return self._cache[key]  # type: ignore[return-value]
+
     def countable_images(
         self, c: int, group_blocks_counting: bool
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -125,11 +134,21 @@ class PreparedIndex:
     def absent_mask(self, images: np.ndarray, classes: np.ndarray | Sequence[int]) -> np.ndarray:
         """Per image: is every class in ``classes`` absent (verified in OpenImages strict)?"""
         images = np.asarray(images, dtype=np.int64)
-        ok = np.ones(images.size, dtype=bool)
-        for c in classes:
-            ok &= ~in_sorted(self.present_images(int(c)), images)
-            if self.verified_absent is not None:
-                ok &= in_sorted(self.verified_absent.get(int(c), _EMPTY), images)
+        classes = np.asarray(classes, dtype=np.int64)
+        if classes.size <= 2:
+            ok = np.ones(images.size, dtype=bool)
+            for c in classes.tolist():
+                ok &= ~in_sorted(self.present_images(c), images)
+        else:
+            # Many classes (a listing node): scan the images' own pair rows once instead of
+            # one searchsorted per class.
+            wanted = np.zeros(len(self.class_names), dtype=bool)
+            wanted[classes] = True
+            rows, owner = rows_of_images(self.img_offsets, images)
+            ok = np.bincount(owner[wanted[self.pair_cls[rows]]], minlength=images.size) == 0
+        if self.verified_absent is not None:
+            for c in classes.tolist():
+                ok &= in_sorted(self.verified_absent.get(c, _EMPTY), images)
         return ok
 
     def absence_universe(self, classes: list[int]) -> np.ndarray | None:
@@ -140,11 +159,11 @@ class PreparedIndex:
         lists = [self.verified_absent.get(int(c), _EMPTY) for c in classes]
         return min(lists, key=len) if lists else None
 
-    def facts(self, images: list[int]) -> list[dict[str, tuple[int, int, int, int]]]:
-        """Per image: ``{class: (n_instances, n_recognisable, n_small, n_group)}`` for every
-        class present (one gather for all images, then plain Python over a few rows)."""
+    def facts(self, images: list[int]) -> list[dict[str, ClassFact]]:
+        """Per image: ``{class: ClassFact(n_instances, n_recognisable, n_small, n_group)}`` for
+        every class present (one gather for all images, then plain Python over a few rows)."""
         rows, owner = rows_of_images(self.img_offsets, np.asarray(images, dtype=np.int64))
-        out: list[dict[str, tuple[int, int, int, int]]] = [{} for _ in images]
+        out: list[dict[str, ClassFact]] = [{} for _ in images]
         names = self.class_names
         for o, c, i, r, s, g in zip(
             owner.tolist(),
@@ -155,7 +174,7 @@ class PreparedIndex:
             self.pair_group[rows].tolist(),
             strict=True,
         ):
-            out[o][names[c]] = (i, r, s, g)
+            out[o][names[c]] = ClassFact(i, r, s, g)
         return out
 
 

@@ -16,7 +16,7 @@ from mimicgen.errors import SpecError
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.progress import track
 from mimicgen.specs.models import AnyTaskSpec
-from mimicgen.tasks.derive import AnswerError, ClassFact, ImageFacts
+from mimicgen.tasks.derive import AnswerError, ImageFacts
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.registry import get_sampler
@@ -24,7 +24,7 @@ from mimicgen.tasks.shared import Draft, TaskSampler, query_rng
 from mimicgen.templates.loader import TemplateSet, load_template_set
 from mimicgen.templates.render import class_phrase, render_question
 
-__all__ = ["image_facts", "make_sampler", "sample"]
+__all__ = ["image_facts", "make_sampler", "sample", "sample_with_facts"]
 
 
 def make_sampler(spec: AnyTaskSpec, index: AnnotationIndex) -> TaskSampler:
@@ -37,7 +37,7 @@ def make_sampler(spec: AnyTaskSpec, index: AnnotationIndex) -> TaskSampler:
 
 def image_facts(prep: PreparedIndex, images: list[int]) -> list[ImageFacts]:
     """The derive-level facts of each image (every class present)."""
-    return [{name: ClassFact(*vals) for name, vals in f.items()} for f in prep.facts(images)]
+    return prep.facts(images)  # type: ignore[return-value]
 
 
 def _build_query(
@@ -99,6 +99,14 @@ def sample(
     """Sample the spec's queries (or only ``query_numbers``, a sub-range of
     ``range(spec.num_queries)``) from ``index``. Deterministic; raises ``SamplingError`` naming
     the failed constraint and the candidate counts rather than return fewer queries."""
+    return [query for query, _ in sample_with_facts(spec, index, query_numbers)]
+
+
+def sample_with_facts(
+    spec: AnyTaskSpec, index: AnnotationIndex, query_numbers: range | None = None
+) -> list[tuple[Query, list[ImageFacts]]]:
+    """:func:`sample`, each query paired with its images' facts in presented order (the
+    re-check already derived them, so the training writer need not)."""
     numbers = range(spec.num_queries) if query_numbers is None else query_numbers
     if len(numbers) and (min(numbers) < 0 or max(numbers) >= spec.num_queries):
         raise SpecError(
@@ -108,7 +116,7 @@ def sample(
     sampler = make_sampler(spec, index)
     templates = load_template_set(spec.templates)
     prep = sampler.prep
-    out: list[Query] = []
+    out: list[tuple[Query, list[ImageFacts]]] = []
     for q in track(numbers, f"sampling {spec.name}", total=len(numbers)):
         rng = query_rng(spec.seed, q)
         reasons: Counter[str] = Counter()
@@ -124,7 +132,9 @@ def sample(
                 reasons[f"re-check failed: {exc}"] += 1
                 continue
             # Presentation (order, template) draws continue the query's generator after sampling.
-            out.append(_build_query(rng, spec, q, draft, facts, prep, templates))
+            query = _build_query(rng, spec, q, draft, facts, prep, templates)
+            by_image = dict(zip(draft.images, facts, strict=True))
+            out.append((query, [by_image[i.image_idx] for i in query.images]))
             break
         else:
             raise sampler.exhausted(q, reasons)
