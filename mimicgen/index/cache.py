@@ -28,7 +28,7 @@ from mimicgen.index.table import AnnotationIndex, build_index
 from mimicgen.io import canonical_json, sha256_bytes
 from mimicgen.progress import status
 from mimicgen.sources.base import Hierarchy, SourceFile
-from mimicgen.sources.digest import file_sha256, save_digests
+from mimicgen.sources.digest import drop_kept_bytes, file_sha256, save_digests
 from mimicgen.sources.registry import (
     ResolvedInputs,
     apply_user_hierarchy,
@@ -102,14 +102,22 @@ def load_or_build(
     inputs = resolve_inputs(spec, root)
     if spec.kind == "fiftyone":
         return build_index(apply_user_hierarchy(read_resolved(inputs), inputs), rules), None, True
-    digests = {role: file_sha256(p, root, fresh=refresh) for role, p in inputs.hashed.items()}
-    entry = root / "index" / index_cache_key(spec.kind, digests, rules)
-    files = tuple(SourceFile(path=str(inputs.hashed[r]), sha256=d) for r, d in digests.items())
-    if not refresh:
-        cached = _read_entry(entry, inputs, files, rules)
+    # A COCO-format JSON is decoded from one buffer anyway: keep the bytes read for hashing so
+    # a cold build reads the file once (OpenImages CSVs are streamed, never kept).
+    keep = {"annotations"} if spec.kind != "openimages" else set()
+    try:
+        digests = {
+            role: file_sha256(p, root, fresh=refresh, keep=role in keep)
+            for role, p in inputs.hashed.items()
+        }
+        entry = root / "index" / index_cache_key(spec.kind, digests, rules)
+        files = tuple(SourceFile(path=str(inputs.hashed[r]), sha256=d) for r, d in digests.items())
+        cached = None if refresh else _read_entry(entry, inputs, files, rules)
         if cached is not None:
             return cached, entry, False
-    index = _build(inputs, rules, root)
+        index = _build(inputs, rules, root)
+    finally:
+        drop_kept_bytes()  # a cache hit or a failed build must not hold the buffer
     _write_entry(entry, index, replace=refresh or entry.exists())
     save_digests(list(inputs.hashed.values()), root)
     return index, entry, True

@@ -89,10 +89,25 @@ def aggregate_boxes(
     return grouped.sort(*keys) if sort else grouped
 
 
+#: Both dense ids packed into one UInt64 (image high, class low): grouping and sorting one integer
+#: key is ~1.5x cheaper than two, and the packed order is exactly (image_idx, class_idx) order.
+_SHIFT = 1 << 32
+_PAIR = (pl.col("image_idx").cast(pl.UInt64) * _SHIFT + pl.col("class_idx")).alias("pair")
+
+
 def build_index(source: SourceData, rules: PresenceRules | None = None) -> AnnotationIndex:
     """Aggregate a source's boxes into the index (deterministic row order: image, class)."""
     rules = rules or PresenceRules()
-    table = aggregate_boxes(source.boxes.lazy(), rules).collect()
+    packed = source.boxes.lazy().select(_PAIR, "area_frac", "is_group")
+    table = (
+        aggregate_boxes(packed, rules, keys=("pair",))
+        .with_columns(
+            (pl.col("pair") // _SHIFT).cast(pl.UInt32).alias("image_idx"),
+            (pl.col("pair") % _SHIFT).cast(pl.UInt32).alias("class_idx"),
+        )
+        .select(list(INDEX_SCHEMA))
+        .collect()
+    )
     return AnnotationIndex(
         kind=source.kind,
         images=source.images,

@@ -33,7 +33,7 @@ from mimicgen.sources.base import (
     SourceFile,
     SourceKind,
 )
-from mimicgen.sources.digest import known_sha256, remember_sha256
+from mimicgen.sources.digest import known_sha256, remember_sha256, take_bytes
 from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
 if TYPE_CHECKING:  # pycocotools is a core dependency, but only needed for type hints here
@@ -100,10 +100,12 @@ def read_coco(
 ) -> SourceData:
     """Read a COCO instances JSON into :class:`SourceData` (raises InputError on bad input)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read COCO annotations ({exc.strerror})") from exc
+    raw = take_bytes(path)  # already in memory if the index cache just hashed it
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read COCO annotations ({exc.strerror})") from exc
     try:
         data = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:

@@ -5,6 +5,10 @@ need it. The digest is therefore remembered per ``(path, size, mtime_ns, inode)`
 always, and on disk in the cache folder when one is given, so a cached index loads without
 re-reading the annotation file. Any write to the file changes its mtime/size and forces a re-hash;
 ``mimicgen index --refresh`` ignores the memo entirely.
+
+A reader that decodes a whole file from one buffer anyway (COCO JSON) can ask for the bytes to be
+kept (``keep=True``): the file is then read once, hashed from memory, and handed to the reader by
+:func:`take_bytes`, so a cold build does not read it twice.
 """
 
 from __future__ import annotations
@@ -17,9 +21,20 @@ from pathlib import Path
 from mimicgen.io import atomic_write_text, canonical_json
 from mimicgen.progress import track
 
-__all__ = ["file_sha256", "known_sha256", "remember_sha256", "save_digests"]
+__all__ = [
+    "drop_kept_bytes",
+    "file_sha256",
+    "known_sha256",
+    "remember_sha256",
+    "save_digests",
+    "take_bytes",
+]
 
 _MEMO: dict[str, str] = {}
+#: Bytes of files hashed with ``keep=True``, by identity, until a reader takes them.
+_KEPT: dict[str, bytes] = {}
+#: Larger files are never kept (streamed CSVs must not be held in memory).
+_KEEP_LIMIT = 2 << 30
 _MEMO_FILE = "digests.json"
 _CHUNK = 8 << 20
 
@@ -53,12 +68,16 @@ def _load(memo_dir: Path | None) -> dict[str, str]:
 
 
 def file_sha256(
-    path: str | os.PathLike[str], memo_dir: Path | None = None, fresh: bool = False
+    path: str | os.PathLike[str],
+    memo_dir: Path | None = None,
+    fresh: bool = False,
+    keep: bool = False,
 ) -> str:
     """SHA-256 of ``path``'s content; reuses a memoised digest while the file is unchanged.
 
     Reads (never writes) the on-disk memo in ``memo_dir``; call :func:`save_digests` once the
-    work that needed the digest has succeeded, so bad input leaves nothing behind.
+    work that needed the digest has succeeded, so bad input leaves nothing behind. ``keep``
+    keeps the bytes read for hashing (files up to 2 GiB) for one :func:`take_bytes`.
     """
     path = Path(path)
     key = _identity(path)
@@ -67,9 +86,24 @@ def file_sha256(
         if digest is not None:
             _MEMO[key] = digest
             return digest
-    digest = _sha256(path)
+    if keep and path.stat().st_size <= _KEEP_LIMIT:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()  # one call on the buffer: no Python loop
+        _KEPT[key] = data
+    else:
+        digest = _sha256(path)
     _MEMO[key] = digest
     return digest
+
+
+def take_bytes(path: Path) -> bytes | None:
+    """The content kept by ``file_sha256(path, keep=True)`` if the file is unchanged since, once."""
+    return _KEPT.pop(_identity(path), None)
+
+
+def drop_kept_bytes() -> None:
+    """Release every kept buffer (e.g. the cached index was found, so nothing will decode)."""
+    _KEPT.clear()
 
 
 def known_sha256(path: Path) -> str | None:

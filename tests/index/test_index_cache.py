@@ -132,3 +132,29 @@ def test_openimages_labels_survive_the_cache(openimages_meta: Path, tmp_path: Pa
     assert loaded.labels.equals(built.labels)
     assert sorted(loaded.labels["confidence"].to_list()) == [0.0, 1.0]
     assert loaded.kind == "openimages" and loaded.images.equals(built.images)
+
+
+def test_cold_build_reads_the_annotation_file_once(
+    coco_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    import mimicgen.sources.digest as digest_mod
+
+    reads: list[Path] = []
+    real_read_bytes = Path.read_bytes
+
+    def counting_read_bytes(self: Path) -> bytes:
+        if self.name == coco_copy.name:
+            reads.append(self)
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    monkeypatch.setattr(digest_mod, "_sha256", _no_parse)  # the chunked re-read must not run
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    index, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert built and len(reads) == 1
+    assert index.files[0].sha256 == hashlib.sha256(coco_copy.read_bytes()).hexdigest()
+    assert not digest_mod._KEPT  # the buffer is not held after the build
+    load_or_build(spec, cache_dir=tmp_path / "cache2")  # digest memoised: cache miss, no re-hash
+    assert not digest_mod._KEPT
