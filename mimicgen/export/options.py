@@ -57,7 +57,8 @@ def class_distractors(
 ) -> list[str]:
     """Up to ``n`` wrong classes: shuffled classes seen in the images, then the rest."""
     seen = [c for c in dict.fromkeys(in_images) if c != answer]
-    rest = [c for c in vocabulary if c != answer and c not in set(seen)]
+    skip = {answer, *seen}
+    rest = [c for c in vocabulary if c not in skip]
     first = [seen[i] for i in rng.permutation(len(seen))]
     second = [rest[i] for i in rng.permutation(len(rest))] if rest else []
     return (first + second)[:n]
