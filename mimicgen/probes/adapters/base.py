@@ -8,6 +8,7 @@ the position ids, and the :class:`~mimicgen.probes.tokens.TokenMap`.
 
 from __future__ import annotations
 
+import importlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -24,10 +25,20 @@ from mimicgen.probes.attention import ATTN_IMPLEMENTATION, ProbeState, probe_sta
 from mimicgen.probes.pooling import avg_pool_tokens
 from mimicgen.probes.tokens import TokenMap, pool_cells, token_map_from_ids
 
-__all__ = ["IMAGE_MARKER", "EncodedImages", "PreparedInput", "VLMAdapter", "resolve_dtype"]
+__all__ = [
+    "IMAGE_MARKER",
+    "SYSTEM_PROMPT",
+    "EncodedImages",
+    "PreparedInput",
+    "VLMAdapter",
+    "resolve_dtype",
+]
 
 IMAGE_MARKER = "<image>"
 """In a question, marks where an image goes (if the count matches, images are interleaved)."""
+
+SYSTEM_PROMPT = "You are a helpful assistant."
+"""System message of the ChatML prompt every supported family uses."""
 
 
 @dataclass
@@ -84,6 +95,14 @@ class VLMAdapter(ABC):
     """``config.model_type`` values this adapter handles."""
     image_token: ClassVar[str]
     """The image placeholder token string of this family's tokenizer."""
+    model_class_name: ClassVar[str]
+    """Name of the transformers model class (imported lazily from ``transformers``)."""
+    image_processor_path: ClassVar[str]
+    """``module:Class`` of the (PIL-backend) image processor (imported lazily)."""
+    image_open: ClassVar[tuple[str, ...]] = ()
+    """Prompt text placed before each image's placeholder tokens."""
+    image_close: ClassVar[tuple[str, ...]] = ()
+    """Prompt text placed after each image's placeholder tokens."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
         self.model = model.eval()
@@ -124,28 +143,39 @@ class VLMAdapter(ABC):
         return {"text_config": ATTN_IMPLEMENTATION, "vision_config": "sdpa"}
 
     @classmethod
-    @abstractmethod
     def model_class(cls) -> type:
-        """The transformers model class to instantiate."""
+        """The transformers model class to instantiate (``model_class_name``)."""
+        found: type = getattr(importlib.import_module("transformers"), cls.model_class_name)
+        return found
 
     @classmethod
-    @abstractmethod
     def image_processor_class(cls) -> type:
-        """The (PIL-backend) image processor class."""
+        """The (PIL-backend) image processor class (``image_processor_path``)."""
+        module, name = cls.image_processor_path.split(":")
+        found: type = getattr(importlib.import_module(module), name)
+        return found
 
     # ---- family hooks --------------------------------------------------------------------
     @property
-    @abstractmethod
     def language_model(self) -> nn.Module:
-        """The decoder (has ``.layers`` and ``.embed_tokens``)."""
+        """The decoder (has ``.layers`` and ``.embed_tokens``); all supported families nest it
+        at ``model.model.language_model``."""
+        decoder: nn.Module = self.model.model.language_model
+        return decoder
 
     @abstractmethod
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
         """Run the vision tower (+ projector) on the images."""
 
-    @abstractmethod
     def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
-        """Wrap user ``segments`` (text, or an image index) in the chat format."""
+        """Wrap user ``segments`` (text, or an image index) in the ChatML chat format, each image
+        between the family's ``image_open`` and ``image_close`` texts."""
+        parts: list[str | int] = [
+            f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
+        ]
+        for seg in segments:
+            parts += [seg] if isinstance(seg, str) else [*self.image_open, seg, *self.image_close]
+        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
 
     def positions(
         self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool

@@ -6,14 +6,11 @@ from collections.abc import Sequence
 
 import torch
 from PIL import Image
-from torch import nn
 
 from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
 from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["InternVLAdapter"]
-
-SYSTEM = "You are a helpful assistant."
 
 
 class InternVLAdapter(VLMAdapter):
@@ -26,24 +23,12 @@ class InternVLAdapter(VLMAdapter):
 
     model_types = ("internvl",)
     image_token = "<IMG_CONTEXT>"
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import InternVLForConditionalGeneration
-
-        return InternVLForConditionalGeneration
-
-    @classmethod
-    def image_processor_class(cls) -> type:
-        from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
-            GotOcr2ImageProcessorPil,
-        )
-
-        return GotOcr2ImageProcessorPil
-
-    @property
-    def language_model(self) -> nn.Module:
-        return self.model.model.language_model
+    model_class_name = "InternVLForConditionalGeneration"
+    image_processor_path = (
+        "transformers.models.got_ocr2.image_processing_pil_got_ocr2:GotOcr2ImageProcessorPil"
+    )
+    image_open = ("<img>",)
+    image_close = ("</img>\n",)
 
     @torch.no_grad()
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
@@ -64,9 +49,3 @@ class InternVLAdapter(VLMAdapter):
         side = round(feats.shape[1] ** 0.5)
         cells = [grid_cells(side, side) for _ in images]
         return EncodedImages(list(feats), cells, [(side, side)] * len(images), {})
-
-    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
-        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
-        for seg in segments:
-            parts += [seg] if isinstance(seg, str) else ["<img>", seg, "</img>\n"]
-        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]

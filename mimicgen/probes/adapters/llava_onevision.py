@@ -6,14 +6,11 @@ from collections.abc import Sequence
 
 import torch
 from PIL import Image
-from torch import nn
 
 from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
 from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["LlavaOnevisionAdapter"]
-
-SYSTEM = "You are a helpful assistant."
 
 
 class LlavaOnevisionAdapter(VLMAdapter):
@@ -27,24 +24,12 @@ class LlavaOnevisionAdapter(VLMAdapter):
 
     model_types = ("llava_onevision",)
     image_token = "<image>"
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import LlavaOnevisionForConditionalGeneration
-
-        return LlavaOnevisionForConditionalGeneration
-
-    @classmethod
-    def image_processor_class(cls) -> type:
-        from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
-            LlavaOnevisionImageProcessorPil,
-        )
-
-        return LlavaOnevisionImageProcessorPil
-
-    @property
-    def language_model(self) -> nn.Module:
-        return self.model.model.language_model
+    model_class_name = "LlavaOnevisionForConditionalGeneration"
+    image_processor_path = (
+        "transformers.models.llava_onevision.image_processing_pil_llava_onevision"
+        ":LlavaOnevisionImageProcessorPil"
+    )
+    image_close = ("\n",)
 
     @torch.no_grad()
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
@@ -69,9 +54,3 @@ class LlavaOnevisionAdapter(VLMAdapter):
         features = [torch.cat([f, newline]) for f in feats]
         cells = [grid_cells(side, side, extra=1) for _ in images]
         return EncodedImages(features, cells, [(side, side)] * len(images), {})
-
-    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
-        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
-        for seg in segments:
-            parts += [seg] if isinstance(seg, str) else [seg, "\n"]
-        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]

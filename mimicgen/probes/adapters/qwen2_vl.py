@@ -7,14 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
 from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["Qwen2VLAdapter", "Qwen25VLAdapter"]
-
-SYSTEM = "You are a helpful assistant."
 
 
 class Qwen2VLAdapter(VLMAdapter):
@@ -22,24 +19,12 @@ class Qwen2VLAdapter(VLMAdapter):
 
     model_types = ("qwen2_vl",)
     image_token = "<|image_pad|>"
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import Qwen2VLForConditionalGeneration
-
-        return Qwen2VLForConditionalGeneration
-
-    @classmethod
-    def image_processor_class(cls) -> type:
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
-            Qwen2VLImageProcessorPil,
-        )
-
-        return Qwen2VLImageProcessorPil
-
-    @property
-    def language_model(self) -> nn.Module:
-        return self.model.model.language_model
+    model_class_name = "Qwen2VLForConditionalGeneration"
+    image_processor_path = (
+        "transformers.models.qwen2_vl.image_processing_pil_qwen2_vl:Qwen2VLImageProcessorPil"
+    )
+    image_open = ("<|vision_start|>",)
+    image_close = ("<|vision_end|>",)
 
     @property
     def merge(self) -> int:
@@ -57,12 +42,6 @@ class Qwen2VLAdapter(VLMAdapter):
         grids = [(int(h) // self.merge, int(w) // self.merge) for _, h, w in thw.tolist()]
         cells = [grid_cells(r, c) for r, c in grids]
         return EncodedImages(list(feats), cells, grids, {"image_grid_thw": thw})
-
-    def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
-        parts: list[str | int] = [f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"]
-        for seg in segments:
-            parts += [seg] if isinstance(seg, str) else ["<|vision_start|>", seg, "<|vision_end|>"]
-        return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
 
     def positions(
         self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
@@ -102,9 +81,4 @@ class Qwen25VLAdapter(Qwen2VLAdapter):
     """Qwen2.5-VL: same prompt format and token layout; its own model class and vision tower."""
 
     model_types = ("qwen2_5_vl",)
-
-    @classmethod
-    def model_class(cls) -> type:
-        from transformers import Qwen2_5_VLForConditionalGeneration
-
-        return Qwen2_5_VLForConditionalGeneration
+    model_class_name = "Qwen2_5_VLForConditionalGeneration"
