@@ -1,45 +1,14 @@
-"""Task specs: frozen Pydantic models per task and YAML loading with ``include:``."""
+"""Task specs: frozen Pydantic models per task and YAML loading with ``include:``.
 
-from mimicgen.specs.loader import (
-    deep_merge,
-    load_spec,
-    load_suite,
-    shipped_specs_dir,
-    shipped_templates_dir,
-    spec_files,
-    spec_from_dict,
-    spec_hash,
-    with_overrides,
-)
-from mimicgen.specs.models import (
-    TASK_SPEC_TYPES,
-    BaseTaskSpec,
-    CommonSpec,
-    CountingSpec,
-    IntRange,
-    ListingSpec,
-    OddOneSpec,
-    TaskSpec,
-    bounds,
-)
+The package only re-exports the public names of :mod:`~mimicgen.specs.models` and
+:mod:`~mimicgen.specs.loader`; each submodule's ``__all__`` is the single list of them.
+"""
 
-__all__ = [
-    "TASK_SPEC_TYPES",
-    "BaseTaskSpec",
-    "CommonSpec",
-    "CountingSpec",
-    "IntRange",
-    "ListingSpec",
-    "OddOneSpec",
-    "TaskSpec",
-    "bounds",
-    "deep_merge",
-    "load_spec",
-    "load_suite",
-    "shipped_specs_dir",
-    "shipped_templates_dir",
-    "spec_files",
-    "spec_from_dict",
-    "spec_hash",
-    "with_overrides",
-]
+from mimicgen.specs import loader, models
+from mimicgen.specs.loader import *
+from mimicgen.specs.models import *
+
+# ``__all__ += module.__all__`` is the form type checkers follow for re-exports.
+__all__: list[str] = []
+__all__ += models.__all__
+__all__ += loader.__all__
