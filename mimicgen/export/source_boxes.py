@@ -21,14 +21,32 @@ import polars as pl
 from mimicgen.errors import MimicgenError
 from mimicgen.index.rules import PresenceRules
 from mimicgen.scoring.check import record_classes
+from mimicgen.sources.base import BOX_SCHEMA, CLASS_SCHEMA, IMAGE_SCHEMA
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = ["BOX_COLUMNS", "TargetBoxes", "target_boxes"]
 
+#: Which record image a row belongs to: the record's line number and the image's position in it.
+_IMAGE_KEY: dict[str, pl.DataType | type[pl.DataType]] = {
+    "record": pl.UInt32,
+    "position": pl.Int64,
+}
+#: Schema of :attr:`TargetBoxes.boxes`; box fields keep the source tables' types.
+_BOXES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    **_IMAGE_KEY,
+    "label": CLASS_SCHEMA["name"],
+    **{c: BOX_SCHEMA[c] for c in ("x0", "y0", "x1", "y1", "area_frac", "is_group")},
+    "recognisable": pl.Boolean,
+}
+#: Schema of :attr:`TargetBoxes.images`.
+_IMAGES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    **_IMAGE_KEY,
+    "width": IMAGE_SCHEMA["width"],
+    "height": IMAGE_SCHEMA["height"],
+}
+
 #: Columns of :attr:`TargetBoxes.boxes`: one row per box of a target class on a record's image.
-BOX_COLUMNS = (
-    "record", "position", "label", "x0", "y0", "x1", "y1", "area_frac", "is_group", "recognisable",
-)  # fmt: skip
+BOX_COLUMNS = tuple(_BOXES_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -178,25 +196,8 @@ def target_boxes(
             )
         box_parts.append(hits)
         image_parts.append(found)
-    empty_boxes = pl.DataFrame(
-        schema={
-            "record": pl.UInt32,
-            "position": pl.Int64,
-            "label": pl.String,
-            "x0": pl.Float32,
-            "y0": pl.Float32,
-            "x1": pl.Float32,
-            "y1": pl.Float32,
-            "area_frac": pl.Float32,
-            "is_group": pl.Boolean,
-            "recognisable": pl.Boolean,
-        }
-    )
-    empty_images = pl.DataFrame(
-        schema={"record": pl.UInt32, "position": pl.Int64, "width": pl.Int32, "height": pl.Int32}
-    )
-    boxes = pl.concat([empty_boxes, *box_parts], how="vertical_relaxed")
-    images = pl.concat([empty_images, *image_parts], how="vertical_relaxed")
+    boxes = pl.concat([pl.DataFrame(schema=_BOXES_SCHEMA), *box_parts], how="vertical_relaxed")
+    images = pl.concat([pl.DataFrame(schema=_IMAGES_SCHEMA), *image_parts], how="vertical_relaxed")
     return TargetBoxes(
         boxes.sort("record", "position", maintain_order=True),
         images.sort("record", "position"),
