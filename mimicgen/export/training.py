@@ -318,6 +318,7 @@ def build_training_set(
 ) -> dict[str, Any]:
     """Sample every spec, turn queries into conversations and write the training set."""
     from mimicgen.specs import spec_hash
+    from mimicgen.tasks.sampling import gc_paused
     from mimicgen.templates import load_template_set
 
     if not specs:
@@ -340,65 +341,66 @@ def build_training_set(
     stat_rows: list[dict[str, Any]] = []
     sources: list[tuple[AnnotationIndex, str, str]] = []
     used: set[tuple[str, Any]] = set()
-    for pos, spec in enumerate(specs):
-        index = indexes[spec_index[pos]]
-        prefix = entries[spec_entry[pos]]["prefix"]
-        templates = load_template_set(getattr(spec, "templates", "paper"))
-        turner = _Turner(options, seed + pos, templates, sorted(index.class_names))
-        for query, facts in track(with_facts(spec, index), f"conversations {spec.name}"):
-            imgs = sorted(query.images, key=lambda i: i.position)
-            rng = np.random.default_rng(np.random.SeedSequence([spec.seed, pos, len(llava), 7]))
-            turns, prov = _conversation(query, facts, index, turner, rng)
-            paths = [image_relpath(prefix, i.file_name) for i in imgs]
-            for i in imgs:
-                sources.append((index, prefix, i.file_name))
-                used.add((index.kind, i.source_id))
-            llava.append(
-                {
-                    "id": query.id,
-                    "image": paths,
-                    "conversations": [
-                        m
-                        for h, g in turns
-                        for m in ({"from": "human", "value": h}, {"from": "gpt", "value": g})
-                    ],
-                }
-            )
-            mantis.append(
-                {
-                    "id": query.id,
-                    "images": paths,
-                    "conversation": [
-                        m
-                        for h, g in turns
-                        for m in (
-                            {"role": "user", "content": h},
-                            {"role": "assistant", "content": g},
-                        )
-                    ],
-                }
-            )
-            prov_rows.append(
-                {
-                    "id": query.id,
-                    "spec": spec.name,
-                    "task": query.task,
-                    "images": [
-                        {"path": p, "source_id": i.source_id, "role": i.role}
-                        for p, i in zip(paths, imgs, strict=True)
-                    ],
-                    "turns": prov,
-                }
-            )
-            stat_rows.append(
-                {
-                    "task": query.task,
-                    "n_images": len(imgs),
-                    "turns": len(turns),
-                    "mc": sum(1 for p in prov if "letter" in p),
-                    "words": [_question_words(h) for h, _ in turns],
-                }
-            )
+    with gc_paused():  # conversations are acyclic; see gc_paused
+        for pos, spec in enumerate(specs):
+            index = indexes[spec_index[pos]]
+            prefix = entries[spec_entry[pos]]["prefix"]
+            templates = load_template_set(getattr(spec, "templates", "paper"))
+            turner = _Turner(options, seed + pos, templates, sorted(index.class_names))
+            for query, facts in track(with_facts(spec, index), f"conversations {spec.name}"):
+                imgs = sorted(query.images, key=lambda i: i.position)
+                rng = np.random.default_rng(np.random.SeedSequence([spec.seed, pos, len(llava), 7]))
+                turns, prov = _conversation(query, facts, index, turner, rng)
+                paths = [image_relpath(prefix, i.file_name) for i in imgs]
+                for i in imgs:
+                    sources.append((index, prefix, i.file_name))
+                    used.add((index.kind, i.source_id))
+                llava.append(
+                    {
+                        "id": query.id,
+                        "image": paths,
+                        "conversations": [
+                            m
+                            for h, g in turns
+                            for m in ({"from": "human", "value": h}, {"from": "gpt", "value": g})
+                        ],
+                    }
+                )
+                mantis.append(
+                    {
+                        "id": query.id,
+                        "images": paths,
+                        "conversation": [
+                            m
+                            for h, g in turns
+                            for m in (
+                                {"role": "user", "content": h},
+                                {"role": "assistant", "content": g},
+                            )
+                        ],
+                    }
+                )
+                prov_rows.append(
+                    {
+                        "id": query.id,
+                        "spec": spec.name,
+                        "task": query.task,
+                        "images": [
+                            {"path": p, "source_id": i.source_id, "role": i.role}
+                            for p, i in zip(paths, imgs, strict=True)
+                        ],
+                        "turns": prov,
+                    }
+                )
+                stat_rows.append(
+                    {
+                        "task": query.task,
+                        "n_images": len(imgs),
+                        "turns": len(turns),
+                        "mc": sum(1 for p in prov if "letter" in p),
+                        "words": [_question_words(h) for h, _ in turns],
+                    }
+                )
 
     overlap = sum(1 for kind, sid in used if sid in excluded.get(kind, set()))
     manifest = {

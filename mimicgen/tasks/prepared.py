@@ -135,7 +135,13 @@ class PreparedIndex:
         """Per image: is every class in ``classes`` absent (verified in OpenImages strict)?"""
         images = np.asarray(images, dtype=np.int64)
         classes = np.asarray(classes, dtype=np.int64)
-        if classes.size <= 2:
+        if 8 * images.size >= self.n_images:
+            # A large share of the source (exact distractor lists): mark present images once.
+            present = np.zeros(self.n_images, dtype=bool)
+            for c in classes.tolist():
+                present[self.present_images(c)] = True
+            ok = ~present[images]
+        elif classes.size <= 2:
             ok = np.ones(images.size, dtype=bool)
             for c in classes.tolist():
                 ok &= ~in_sorted(self.present_images(c), images)

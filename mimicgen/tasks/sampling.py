@@ -8,7 +8,10 @@ is re-derived from the images' facts (:mod:`mimicgen.tasks.derive`).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,7 +27,21 @@ from mimicgen.tasks.shared import Draft, TaskSampler, query_rng
 from mimicgen.templates.loader import TemplateSet, load_template_set
 from mimicgen.templates.render import class_phrase, render_question
 
-__all__ = ["image_facts", "make_sampler", "sample", "sample_with_facts"]
+__all__ = ["gc_paused", "image_facts", "make_sampler", "sample", "sample_with_facts"]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: queries are acyclic (reference counting frees them),
+    and with hundreds of thousands of live per-image objects its repeated full scans cost ~40%
+    of sampling time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def make_sampler(spec: AnyTaskSpec, index: AnnotationIndex) -> TaskSampler:
@@ -115,27 +132,33 @@ def sample_with_facts(
         )
     sampler = make_sampler(spec, index)
     templates = load_template_set(spec.templates)
+    with gc_paused():
+        return [
+            _sample_one(sampler, spec, q, templates)
+            for q in track(numbers, f"sampling {spec.name}", total=len(numbers))
+        ]
+
+
+def _sample_one(
+    sampler: TaskSampler, spec: AnyTaskSpec, q: int, templates: TemplateSet
+) -> tuple[Query, list[ImageFacts]]:
+    """Query ``q`` with its facts in presented order, or raise ``SamplingError``."""
     prep = sampler.prep
-    out: list[tuple[Query, list[ImageFacts]]] = []
-    for q in track(numbers, f"sampling {spec.name}", total=len(numbers)):
-        rng = query_rng(spec.seed, q)
-        reasons: Counter[str] = Counter()
-        for attempt in range(spec.max_attempts):
-            draft = sampler.draw(q, rng, attempt)
-            if isinstance(draft, str):
-                reasons[draft] += 1
-                continue
-            facts: list[ImageFacts] = image_facts(prep, draft.images)
-            try:
-                sampler.verify(draft, facts)
-            except AnswerError as exc:
-                reasons[f"re-check failed: {exc}"] += 1
-                continue
-            # Presentation (order, template) draws continue the query's generator after sampling.
-            query = _build_query(rng, spec, q, draft, facts, prep, templates)
-            by_image = dict(zip(draft.images, facts, strict=True))
-            out.append((query, [by_image[i.image_idx] for i in query.images]))
-            break
-        else:
-            raise sampler.exhausted(q, reasons)
-    return out
+    rng = query_rng(spec.seed, q)
+    reasons: Counter[str] = Counter()
+    for attempt in range(spec.max_attempts):
+        draft = sampler.draw(q, rng, attempt)
+        if isinstance(draft, str):
+            reasons[draft] += 1
+            continue
+        facts: list[ImageFacts] = image_facts(prep, draft.images)
+        try:
+            sampler.verify(draft, facts)
+        except AnswerError as exc:
+            reasons[f"re-check failed: {exc}"] += 1
+            continue
+        # Presentation (order, template) draws continue the query's generator after sampling.
+        query = _build_query(rng, spec, q, draft, facts, prep, templates)
+        by_image = dict(zip(draft.images, facts, strict=True))
+        return query, [by_image[i.image_idx] for i in query.images]
+    raise sampler.exhausted(q, reasons)
