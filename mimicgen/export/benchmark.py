@@ -31,6 +31,9 @@ from typing import Any, Protocol
 from mimicgen import __version__
 from mimicgen.errors import InputError, MimicgenError
 from mimicgen.export.images import ImageMode, image_relpath, materialise_image
+
+# File names and readers live in export.reader; re-exported here for existing importers.
+from mimicgen.export.reader import BENCHMARK_FILE, MANIFEST_FILE, read_manifest, read_records
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex
@@ -61,8 +64,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-BENCHMARK_FILE = "benchmark.jsonl"
-MANIFEST_FILE = "manifest.json"
 #: Manifest keys copied verbatim from a shard manifest when merging (everything but the stats).
 HEADER_KEYS = (
     "schema_version",
@@ -178,30 +179,6 @@ def dump_record(record: Mapping[str, Any]) -> str:
 
 def _dump_manifest(manifest: Mapping[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-
-
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Parse a ``benchmark.jsonl`` (or a chunk file) line by line."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """Load ``manifest.json`` of a built benchmark, with a one-line error if it is missing."""
-    path = Path(folder) / MANIFEST_FILE
-    if not path.is_file():
-        raise InputError(f"{path} not found; is {folder} a folder written by 'mimicgen build'?")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg})") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return manifest
 
 
 def _spec_hash(spec: TaskSpecLike) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from mimicgen.errors import InputError
+from mimicgen.export.reader import numbered_records, read_manifest, records_file
 
 __all__ = ["Benchmark", "controls_table", "derived_controls", "load_benchmark"]
 
@@ -31,30 +31,16 @@ class Benchmark:
 def load_benchmark(root: Path) -> Benchmark:
     """Load ``root/benchmark.jsonl`` (required) and ``root/manifest.json`` (optional)."""
     root = Path(root)
-    bench = root / "benchmark.jsonl"
-    if not bench.is_file():
-        raise InputError(f"{root}: no benchmark.jsonl; pass a folder written by `mimicgen build`")
+    bench = records_file(root)
     records: list[dict[str, Any]] = []
-    with bench.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{bench}:{lineno}: invalid JSON ({exc.msg}); rebuild the benchmark") from None
-            if not isinstance(rec, dict) or "id" not in rec or "task" not in rec:
-                raise InputError(f"{bench}:{lineno}: record lacks 'id'/'task'; rebuild the benchmark")
-            records.append(rec)
-    manifest: dict[str, Any] = {}
-    mpath = root / "manifest.json"
-    if mpath.is_file():
-        try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{mpath}: invalid JSON ({exc.msg}); rebuild the benchmark") from None
-    return Benchmark(root=root, manifest=manifest, records=records,
-                     by_id={str(r["id"]): r for r in records})
+    for lineno, rec in numbered_records(bench, skip_blank=True):
+        if not isinstance(rec, dict) or "id" not in rec or "task" not in rec:
+            raise InputError(f"{bench}:{lineno}: record lacks 'id'/'task'; rebuild the benchmark")
+        records.append(rec)
+    manifest = read_manifest(root, missing_ok=True)
+    return Benchmark(
+        root=root, manifest=manifest, records=records, by_id={str(r["id"]): r for r in records}
+    )
 
 
 def derived_controls(record: dict[str, Any]) -> dict[str, str]:
@@ -68,8 +54,9 @@ def derived_controls(record: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, (bool, int, float, str)):  # nested values are not plottable
             out[key] = str(value)
     images = record.get("images") or []
-    query_pos = sorted(int(im.get("position", i)) for i, im in enumerate(images)
-                       if im.get("role") == "query")
+    query_pos = sorted(
+        int(im.get("position", i)) for i, im in enumerate(images) if im.get("role") == "query"
+    )
     out["n_query_images"] = str(len(query_pos))
     out.setdefault("n_images", str(len(images)))
     out["evidence_positions"] = ",".join(map(str, query_pos))
@@ -84,10 +71,14 @@ def derived_controls(record: dict[str, Any]) -> dict[str, str]:
 
 def controls_table(bench: Benchmark) -> pl.DataFrame:
     """One row per record: ``id``, ``task`` and every control (string columns, null when absent)."""
-    rows = [{"id": str(r["id"]), "task": str(r["task"]), **derived_controls(r)} for r in bench.records]
+    rows = [
+        {"id": str(r["id"]), "task": str(r["task"]), **derived_controls(r)} for r in bench.records
+    ]
     if not rows:
         return pl.DataFrame(schema={"id": pl.Utf8, "task": pl.Utf8})
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
-    return pl.DataFrame({k: [row.get(k) for row in rows] for k in keys}, schema={k: pl.Utf8 for k in keys})
+    return pl.DataFrame(
+        {k: [row.get(k) for row in rows] for k in keys}, schema={k: pl.Utf8 for k in keys}
+    )

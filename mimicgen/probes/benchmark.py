@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from mimicgen.errors import InputError
+from mimicgen.export.reader import numbered_records, records_file
 
 __all__ = ["BenchmarkItem", "load_benchmark"]
 
@@ -27,33 +27,27 @@ class BenchmarkItem:
 def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
     """Parse ``folder/benchmark.jsonl``; every referenced image must exist."""
     folder = Path(folder)
-    path = folder / "benchmark.jsonl"
-    if not path.is_file():
-        raise InputError(f"{path} not found; pass the folder written by 'mimicgen build'")
+    path = records_file(folder)
     items: list[BenchmarkItem] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                qid, task, question = str(rec["id"]), str(rec["task"]), str(rec["question"])
-                images = sorted(rec["images"], key=lambda im: im.get("position", 0))
-                paths = tuple(folder / str(im["path"]) for im in images)
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                raise InputError(
-                    f"{path}:{n}: not a benchmark record ({exc.__class__.__name__}: "
-                    f"{exc}); needs id, task, question, images[].path"
-                ) from None
-            if qid in seen:
-                raise InputError(f"{path}:{n}: duplicate id {qid!r}; ids must be unique")
-            seen.add(qid)
-            missing = [p for p in paths if not p.is_file()]
-            if missing:
-                raise InputError(
-                    f"{path}:{n}: image {missing[0]} not found; images are relative "
-                    "to the benchmark folder"
-                )
-            items.append(BenchmarkItem(len(items), qid, task, question, paths))
+    for n, rec in numbered_records(path, skip_blank=True):
+        try:
+            qid, task, question = str(rec["id"]), str(rec["task"]), str(rec["question"])
+            images = sorted(rec["images"], key=lambda im: im.get("position", 0))
+            paths = tuple(folder / str(im["path"]) for im in images)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"{path}:{n}: not a benchmark record ({exc.__class__.__name__}: "
+                f"{exc}); needs id, task, question, images[].path"
+            ) from None
+        if qid in seen:
+            raise InputError(f"{path}:{n}: duplicate id {qid!r}; ids must be unique")
+        seen.add(qid)
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise InputError(
+                f"{path}:{n}: image {missing[0]} not found; images are relative "
+                "to the benchmark folder"
+            )
+        items.append(BenchmarkItem(len(items), qid, task, question, paths))
     return items

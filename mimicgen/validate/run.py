@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimicgen.errors import InputError
-from mimicgen.export.benchmark import BENCHMARK_FILE, SCHEMA_VERSION, read_manifest, read_records
+from mimicgen.export.benchmark import SCHEMA_VERSION
+from mimicgen.export.reader import read_manifest, read_records, records_file
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.io import canonical_json, sha256_file
@@ -144,9 +144,7 @@ def validate_benchmark(folder: Path, source_loader: SourceLoader | None = None) 
     """Run every check on the eval set in ``folder``; see the module docstring."""
     folder = Path(folder)
     manifest = read_manifest(folder)
-    if not (folder / BENCHMARK_FILE).is_file():
-        raise InputError(f"{folder / BENCHMARK_FILE} not found; is {folder} a built eval set?")
-    records = list(read_records(folder / BENCHMARK_FILE))
+    records = list(read_records(records_file(folder)))
     violations = _check_manifest(manifest, records)
     violations += _check_sources(manifest)
     violations += _check_images(folder, records, manifest.get("images", {}).get("mode", "copy"))
