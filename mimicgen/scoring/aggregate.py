@@ -20,10 +20,12 @@ from mimicgen.scoring.ingest import Benchmark
 from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
 
 __all__ = [
+    "Groups",
     "Verdicts",
     "baselines",
     "evidence_positions",
     "group_keys",
+    "group_rows",
     "metric_block",
     "task_blocks",
 ]
@@ -159,11 +161,35 @@ def metric_block(
     return out
 
 
+Groups = dict[str, dict[str, np.ndarray]]
+"""Breakdown name -> value -> the record rows with that value (values in report order)."""
+
+
+def group_rows(keys: dict[str, list[str]], rows: np.ndarray) -> Groups:
+    """Split one task's ``rows`` by each breakdown of ``group_keys`` (done once per benchmark).
+
+    Values are factorised with a dict (no string sort); a stable argsort then lists each group's
+    rows in record order. Groups come in report order: numbers numerically, then other strings.
+    """
+    out: Groups = {}
+    for name, values in keys.items():
+        codes: dict[str, int] = {}
+        inverse = np.fromiter(
+            [codes.setdefault(x, len(codes)) for x in values], np.int64, len(values)
+        )
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(codes) + 1))
+        out[name] = {
+            val: rows[order[bounds[codes[val]] : bounds[codes[val] + 1]]]
+            for val in sorted(codes, key=_sort_key)
+        }
+    return out
+
+
 def task_blocks(
-    bench: Benchmark,
     v: Verdicts,
     task_rows: dict[str, np.ndarray],
-    keys: dict[str, dict[str, list[str]]],
+    groups: dict[str, Groups],
     seed: int,
     prefix: str,
 ) -> dict[str, Any]:
@@ -171,23 +197,13 @@ def task_blocks(
     out: dict[str, Any] = {}
     for task, rows in task_rows.items():
         listing = task == "listing"
-        by: dict[str, dict[str, Any]] = {}
-        for name, values in keys[task].items():
-            # Factorise with a dict (no string sort); a stable argsort then lists each group's
-            # rows in record order, as a boolean mask would.
-            codes: dict[str, int] = {}
-            inverse = np.fromiter(
-                (codes.setdefault(x, len(codes)) for x in values), np.int64, len(values)
-            )
-            order = np.argsort(inverse, kind="stable")
-            bounds = np.searchsorted(inverse[order], np.arange(len(codes) + 1))
-            by[name] = {}
-            for val in sorted(codes, key=_sort_key):
-                j = codes[val]
-                group = rows[order[bounds[j] : bounds[j + 1]]]
-                by[name][val] = metric_block(
-                    v, group, listing, seed, f"{prefix}/{task}/{name}={val}"
-                )
+        by = {
+            name: {
+                val: metric_block(v, group, listing, seed, f"{prefix}/{task}/{name}={val}")
+                for val, group in values.items()
+            }
+            for name, values in groups[task].items()
+        }
         out[task] = {
             "overall": metric_block(v, rows, listing, seed, f"{prefix}/{task}"),
             "by": by,

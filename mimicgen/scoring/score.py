@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from mimicgen.progress import track
-from mimicgen.scoring.aggregate import Verdicts, baselines, group_keys, metric_block, task_blocks
+from mimicgen.scoring.aggregate import (
+    Verdicts,
+    baselines,
+    group_keys,
+    group_rows,
+    metric_block,
+    task_blocks,
+)
 from mimicgen.scoring.check import SampleResult, judge, missing_result
 from mimicgen.scoring.extract import PIPELINES, TASKS, Extractor, QueryContext, get_extractor
 from mimicgen.scoring.ingest import (
@@ -128,7 +135,7 @@ def _score(
     model = name or preds.path.stem
     tasks = np.asarray([r["task"] for r in bench.records])
     task_rows = {t: np.flatnonzero(tasks == t) for t in TASKS if (tasks == t).any()}
-    keys = {t: group_keys(bench, rows, t) for t, rows in task_rows.items()}
+    groups = {t: group_rows(group_keys(bench, rows, t), rows) for t, rows in task_rows.items()}
     all_rows = np.arange(len(bench.records))
     listing_only = set(task_rows) == {"listing"}
     entry: dict[str, Any] = {
@@ -142,7 +149,7 @@ def _score(
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
-            "tasks": task_blocks(bench, verdicts, task_rows, keys, seed, prefix),
+            "tasks": task_blocks(verdicts, task_rows, groups, seed, prefix),
         }
     return entry
 
