@@ -207,7 +207,9 @@ class Predictions:
 
     def coverage(self, bench: Benchmark) -> dict[str, Any]:
         """The report's coverage block, with up to 20 example ids of each problem."""
-        missing = [r["id"] for r in bench.records if str(r["id"]) not in self.by_id]
+        by_id, records = self.by_id, bench.records
+        # bench.index holds str(id) in record order: only missing records are touched.
+        missing = [records[pos]["id"] for rid, pos in bench.index.items() if rid not in by_id]
         return {
             "n_queries": len(bench.records),
             "n_predicted": len(self.by_id),

@@ -81,16 +81,15 @@ def _run_all(
     by_id, records, contexts = preds.by_id, bench.records, bench.contexts
     cache: dict[tuple[int, str | None], int] = {}
     uniq: list[tuple[SampleResult, ...]] = []
-    which = np.empty(n, np.int64)
-    for i, rid in enumerate(track(bench.index, f"scoring {model}", total=n)):
-        ctx = contexts[i]
+    which: list[int] = []
+    for i, (rid, ctx) in enumerate(track(zip(bench.index, contexts), f"scoring {model}", n)):
         text = by_id.get(rid)
         key = (id(ctx), text)  # contexts live as long as ``bench``: ids are stable here
         k = cache.get(key)
         if k is None:
             k = cache[key] = len(uniq)
             uniq.append(_judge_all(text, ctx, plan))
-        which[i] = k
+        which.append(k)
         if samples is not None:
             raw_id = records[i]["id"]
             for pipeline, res in zip(pipelines, uniq[k], strict=True):
@@ -108,7 +107,8 @@ def _run_all(
                         "f1": res.f1,
                     }
                 )
-    return {p: _verdicts(uniq, j, which) for j, p in enumerate(pipelines)}
+    rows = np.asarray(which, np.int64)
+    return {p: _verdicts(uniq, j, rows) for j, p in enumerate(pipelines)}
 
 
 def score_predictions(
