@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchfiles import bench_record, manifest_header, write_bench_files, write_predictions
+
 __all__ = ["RawCoco", "SmallBench", "raw_coco", "write_small_bench"]
 
 
@@ -80,17 +82,10 @@ def _image(raw: RawCoco, image_id: int, position: int, role: str, classes: list[
 def _record(
     rid: str, task: str, answer: dict, answer_text: str, images: list[dict], controls: dict
 ) -> dict:
-    return {
-        "id": rid,
-        "task": task,
-        "question": f"question of {rid}?",
-        "answer": answer,
-        "answer_text": answer_text,
-        "images": images,
-        "controls": {"n_images": len(images), **controls},
-        "template": {"task": "t", "connector": "c"},
-        "spec": "hand",
-    }
+    controls = {"n_images": len(images), **controls}
+    return bench_record(
+        rid, task, answer, answer_text, images, controls, template=("t", "c"), spec="hand"
+    )
 
 
 def write_small_bench(raw: RawCoco, out: Path) -> SmallBench:
@@ -160,13 +155,10 @@ def write_small_bench(raw: RawCoco, out: Path) -> SmallBench:
             link = out / img["path"]
             if not link.exists():
                 link.symlink_to(raw.image_root / Path(img["path"]).name)
-    (out / "benchmark.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    manifest = {
-        "schema_version": 1,
-        "generator_version": "test",
-        "seed": 0,
-        "spec": {"hand": {"presence": {"min_box_area_frac": 0.05}}},
-        "sources": [
+    manifest = manifest_header(
+        records,
+        spec={"hand": {"presence": {"min_box_area_frac": 0.05}}},
+        sources=[
             {
                 "kind": "coco",
                 "annotations": str(raw.path),
@@ -176,9 +168,8 @@ def write_small_bench(raw: RawCoco, out: Path) -> SmallBench:
                 "files": [{"path": str(raw.path), "sha256": "unused"}],
             }
         ],
-        "num_queries": len(records),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    )
+    write_bench_files(out, records, manifest)
     preds = {
         # right count (cued), wrong count, a partly right list, the right class
         "good": [
@@ -192,8 +183,5 @@ def write_small_bench(raw: RawCoco, out: Path) -> SmallBench:
     }
     paths = {}
     for model, rows in preds.items():
-        paths[model] = out.parent / f"{model}.jsonl"
-        paths[model].write_text(
-            "".join(json.dumps({"id": i, "prediction": p}) + "\n" for i, p in rows)
-        )
+        paths[model] = write_predictions(out.parent / f"{model}.jsonl", dict(rows))
     return SmallBench(out, records, paths)

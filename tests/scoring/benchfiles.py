@@ -1,6 +1,7 @@
 """Hand-written benchmark directories (benchmark.jsonl + manifest.json + tiny PNGs).
 
-Imported by tests/scoring/conftest.py (fixtures) and by the export tests.
+Imported by tests/scoring/conftest.py (fixtures) and by the export tests; the record and
+manifest layout shared with other hand-written benchmarks is in ``tests/benchfiles.py``.
 
 Scoring tests must not depend on `mimicgen build`, so records are written here by hand in the
 SPEC §4 format.
@@ -8,13 +9,13 @@ SPEC §4 format.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from benchfiles import bench_record, manifest_header, write_bench_files, write_predictions
 from PIL import Image
 
-__all__ = ["TINY_RECORDS", "make_record", "write_benchmark"]
+__all__ = ["TINY_CLASSES", "TINY_RECORDS", "make_record", "write_benchmark", "write_predictions"]
 
 
 def make_record(
@@ -36,39 +37,19 @@ def make_record(
         }
         for im in images
     ]
-    return {
-        "id": rid,
-        "task": task,
-        "question": f"question of {rid}?",
-        "answer": answer,
-        "answer_text": answer_text,
-        "images": full,
-        "controls": controls,
-        "template": {"task": "t0", "connector": "c0"},
-    }
+    return bench_record(rid, task, answer, answer_text, full, controls)
 
 
 def write_benchmark(root: Path, records: list[dict[str, Any]], **manifest_extra: Any) -> Path:
     """Write benchmark.jsonl, manifest.json and one 4x4 PNG per image path; returns root."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "images").mkdir(exist_ok=True)
-    with open(root / "benchmark.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(rec) + "\n" for rec in records)
     for i, rec in enumerate(records):
         for j, im in enumerate(rec["images"]):
             Image.new("RGB", (4, 4), ((37 * i) % 256, (91 * j) % 256, 7)).save(root / im["path"])
-    manifest = {
-        "schema_version": 1,
-        "generator_version": "test",
-        "seed": 0,
-        "spec": {},
-        "spec_hash": "x",
-        "sources": [],
-        "stats": {},
-        "num_queries": len(records),
-    }
+    manifest = manifest_header(records, spec={}, spec_hash="x", sources=[], stats={})
     manifest.update(manifest_extra)
-    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    write_bench_files(root, records, manifest)
     return root
 
 
@@ -145,11 +126,3 @@ TINY_RECORDS = [
 
 
 TINY_CLASSES = ["dog", "cat", "car", "bus", "person", "tv"]
-
-
-def write_predictions(path: Path, preds: dict[str, Any]) -> Path:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(
-            json.dumps({"id": rid, "prediction": text}) + "\n" for rid, text in preds.items()
-        )
-    return path
