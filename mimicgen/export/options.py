@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,8 +36,14 @@ LETTERS = string.ascii_uppercase
 
 def answer_position(seed: int, q: int, n: int) -> int:
     """Letter index of the correct option for query ``q``: balanced within blocks of ``n``."""
-    block_rng = np.random.default_rng(np.random.SeedSequence([seed, q // n, 0x0C7]))
-    return int(block_rng.permutation(n)[q % n])
+    return _block_positions(seed, q // n, n)[q % n]
+
+
+@lru_cache(maxsize=64)
+def _block_positions(seed: int, block: int, n: int) -> tuple[int, ...]:
+    """The seeded letter permutation of one block (memoised: consecutive queries share it)."""
+    block_rng = np.random.default_rng(np.random.SeedSequence([seed, block, 0x0C7]))
+    return tuple(block_rng.permutation(n).tolist())
 
 
 def count_distractors(answer: int, n: int) -> list[str]:
