@@ -76,8 +76,20 @@ class Benchmark:
     def vocabulary(self) -> ClassVocabulary:
         """Class names in answers and class counts, plus ``manifest["classes"]`` when present."""
         names: set[str] = set(self.manifest.get("classes") or [])
+        # Answers repeat a lot: each distinct (task, answer) is read once; images are scanned
+        # inline (same names as ``record_classes``, without a set per record).
+        seen: set[tuple[str, Any]] = set()
         for record in self.records:
-            names |= record_classes(record)
+            answer = record["answer"]
+            key = _context_key(record) if len(answer) == 1 else None  # extra keys: read all
+            if key is None or key not in seen:
+                names |= record_classes({"answer": answer})
+                if key is not None:
+                    seen.add(key)
+            for image in record.get("images") or ():
+                counts = image.get("class_counts")
+                if counts:
+                    names.update(counts)
         return ClassVocabulary(names)
 
     @cached_property
@@ -258,7 +270,7 @@ def _rows_jsonl(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
 def _lmms_sample(path: Path, where: str, obj: Any, bench: Benchmark) -> tuple[str, str]:
     if not isinstance(obj, dict) or "doc_id" not in obj:
         raise InputError(f"{path}:{where}: not an lmms-eval sample (no 'doc_id')")
-    doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
+    doc: dict[str, Any] = obj["doc"] if isinstance(obj.get("doc"), dict) else {}
     if "id" in doc:
         rid = str(doc["id"])
     else:

@@ -6,6 +6,7 @@ Every per-sample row of ``score_predictions`` is compared with the pure, uncache
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mimicgen.scoring import PIPELINES, check, load_benchmark, load_predictions, score_predictions
@@ -65,3 +66,21 @@ def test_repeated_replies_judged_per_record(tmp_path: Path) -> None:
     # One reply for all four counting records: right for c1-c3 (same gold, any order), not c4.
     strict = {s["id"]: s["correct"] for s in samples if s["pipeline"] == "strict"}
     assert strict == {"c1": True, "c2": True, "c3": True, "c4": False, "m1": True, "m2": False}
+
+
+def test_vocabulary_is_every_class_in_the_raw_file(tmp_path: Path) -> None:
+    extra = make_record(
+        "x1", "common", {"class": "dog", "classes": ["bus"]}, "dog",
+        [_im(0, "context", dog=1, tv=0)], {"spread": 1},
+    )  # fmt: skip
+    root = write_benchmark(tmp_path / "b", [*RECORDS, extra], classes=["person"])
+    expected = {"person"}
+    for line in (root / "benchmark.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        answer = rec["answer"]
+        expected |= set(answer.get("counts", {})) | set(answer.get("classes", []))
+        expected |= {answer["class"]} if "class" in answer else set()
+        for im in rec["images"]:
+            expected |= set(im["class_counts"])
+    assert set(load_benchmark(root).vocabulary.names) == expected
+    assert "bus" in expected and "tv" in expected  # an extra answer key and a zero count count
