@@ -24,6 +24,11 @@ def _probe(*args):
     return res
 
 
+def _run_args(model, bench, out):
+    """The arguments every float32 run on the tiny model shares."""
+    return ["--model", model, "--benchmark", str(bench), "--out", str(out), "--dtype", "float32"]
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     return write_benchmark(tmp_path_factory.mktemp("bench"))
@@ -36,18 +41,7 @@ def model(tiny_checkpoints):
 
 def test_run_resume_and_token_counts(tmp_path, bench, model):
     out = tmp_path / "out"
-    common = [
-        "--model",
-        model,
-        "--benchmark",
-        str(bench),
-        "--out",
-        str(out),
-        "--dtype",
-        "float32",
-        "--max-new-tokens",
-        "5",
-    ]
+    common = [*_run_args(model, bench, out), "--max-new-tokens", "5"]
     res = _probe(*common, "--probe", "none", "--probe", "pool:2+mask:blockdiag@1-2", "--limit", "2")
     assert res.exit_code == 0, res.output
     base, pooled = out / "none", out / "pool-2_mask-blockdiag-L1-2"
@@ -100,14 +94,7 @@ def test_shards_merge_to_the_unsharded_run(tmp_path, bench, model):
 def test_attn_statistics_and_maps(tmp_path, bench, model):
     out = tmp_path / "out"
     res = _probe(
-        "--model",
-        model,
-        "--benchmark",
-        str(bench),
-        "--out",
-        str(out),
-        "--dtype",
-        "float32",
+        *_run_args(model, bench, out),
         "--probe",
         "attn",
         "--probe",
@@ -145,14 +132,7 @@ def test_attn_statistics_and_maps(tmp_path, bench, model):
 def test_stitch_runs_one_image(tmp_path, bench, model):
     out = tmp_path / "out"
     res = _probe(
-        "--model",
-        model,
-        "--benchmark",
-        str(bench),
-        "--out",
-        str(out),
-        "--dtype",
-        "float32",
+        *_run_args(model, bench, out),
         "--probe",
         "stitch:auto",
         "--limit",
