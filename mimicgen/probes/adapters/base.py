@@ -23,7 +23,7 @@ from torch import nn
 from mimicgen.errors import InputError
 from mimicgen.probes.attention import ATTN_IMPLEMENTATION, ProbeState, probe_state, register
 from mimicgen.probes.pooling import avg_pool_tokens
-from mimicgen.probes.tokens import TokenMap, pool_cells, token_map_from_ids
+from mimicgen.probes.tokens import TokenMap, grid_cells, pool_cells, token_map_from_ids
 
 __all__ = [
     "IMAGE_MARKER",
@@ -53,6 +53,13 @@ class EncodedImages:
     """Per image ``(rows, cols)`` of its token grid."""
     extra: dict[str, Any]
     """Family-specific leftovers needed for positions (e.g. Qwen's ``image_grid_thw``)."""
+
+    @classmethod
+    def square(cls, features: list[torch.Tensor], side: int, trailing: int = 0) -> EncodedImages:
+        """Every image on the same row-major ``side x side`` grid, followed by ``trailing``
+        cell-less tokens (e.g. LLaVA's newline token)."""
+        cells = [grid_cells(side, side, extra=trailing) for _ in features]
+        return cls(features, cells, [(side, side)] * len(features), {})
 
 
 @dataclass

@@ -8,7 +8,6 @@ import torch
 from PIL import Image
 
 from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
-from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["InternVLAdapter"]
 
@@ -47,5 +46,4 @@ class InternVLAdapter(VLMAdapter):
         ).pooler_output
         # pixel_shuffle keeps row-major order on the down-sampled grid.
         side = round(feats.shape[1] ** 0.5)
-        cells = [grid_cells(side, side) for _ in images]
-        return EncodedImages(list(feats), cells, [(side, side)] * len(images), {})
+        return EncodedImages.square(list(feats), side)

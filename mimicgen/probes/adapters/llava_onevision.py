@@ -8,7 +8,6 @@ import torch
 from PIL import Image
 
 from mimicgen.probes.adapters.base import EncodedImages, VLMAdapter
-from mimicgen.probes.tokens import grid_cells
 
 __all__ = ["LlavaOnevisionAdapter"]
 
@@ -51,6 +50,4 @@ class LlavaOnevisionAdapter(VLMAdapter):
         feats = self.model.model.multi_modal_projector(feats)
         newline = self.model.model.image_newline[None].to(feats.dtype)
         side = cfg.vision_config.image_size // cfg.vision_config.patch_size
-        features = [torch.cat([f, newline]) for f in feats]
-        cells = [grid_cells(side, side, extra=1) for _ in images]
-        return EncodedImages(features, cells, [(side, side)] * len(images), {})
+        return EncodedImages.square([torch.cat([f, newline]) for f in feats], side, trailing=1)
