@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.export.benchmark import BuildOptions
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.validate import validate_benchmark
 from mimicgen.validate.checks import check_record
 from mimicgen.validate.facts import collect_facts
-from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders, make_source
+from tests.export.fakes import FakeSpec, build_fake_set, make_loaders, make_source
 
 
 @pytest.fixture()
@@ -21,13 +21,7 @@ def built(tmp_path: Path):
     index_loader, source_loader = make_loaders(tmp_path / "src")
     specs = [FakeSpec(name="cats", source=SourceSpec(kind="coco"), seed=3, num_queries=10)]
     out = tmp_path / "out"
-    build_eval_set(
-        specs,
-        BuildOptions(out=out),
-        index_loader=index_loader,
-        sampler=fake_sample,
-        spec_hasher=fake_hash,
-    )
+    build_fake_set(specs, BuildOptions(out=out), index_loader)
     return out, source_loader
 
 

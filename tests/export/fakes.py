@@ -14,6 +14,7 @@ import polars as pl
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
+from mimicgen.export.benchmark import BuildOptions, BuildResult, build_eval_set
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex, build_index
 from mimicgen.io import canonical_json, sha256_bytes, sha256_file
@@ -181,3 +182,10 @@ def fake_sample(spec: FakeSpec, index: AnnotationIndex, numbers: range) -> list[
             )
         )
     return queries
+
+
+def build_fake_set(specs: list[FakeSpec], options: BuildOptions, index_loader: Any) -> BuildResult:
+    """:func:`build_eval_set` with the fake sampler and spec hasher (no real task code)."""
+    return build_eval_set(
+        specs, options, index_loader=index_loader, sampler=fake_sample, spec_hasher=fake_hash
+    )

@@ -10,11 +10,11 @@ import pytest
 
 from mimicgen.errors import InputError
 from mimicgen.export import benchmark as bm
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards, shard_range
+from mimicgen.export.benchmark import BuildOptions, merge_shards, shard_range
 from mimicgen.export.images import parse_image_mode
 from mimicgen.io import sha256_file
 from mimicgen.sources.spec import SourceSpec
-from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders
+from tests.export.fakes import FakeSpec, build_fake_set, make_loaders
 
 
 @pytest.fixture()
@@ -26,10 +26,7 @@ def world(tmp_path: Path):
     ]
 
     def build(out: Path, **kw):
-        opts = BuildOptions(out=out, **kw)
-        return build_eval_set(
-            specs, opts, index_loader=index_loader, sampler=fake_sample, spec_hasher=fake_hash
-        )
+        return build_fake_set(specs, BuildOptions(out=out, **kw), index_loader)
 
     return build, tmp_path
 

@@ -5,24 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.export.benchmark import BuildOptions
 from mimicgen.export.images import ImageMode
 from mimicgen.export.stats import group_stats
 from mimicgen.sources.spec import SourceSpec
-from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders
+from tests.export.fakes import FakeSpec, build_fake_set, make_loaders
 
 
 def test_manifest_stats_match_a_hand_recount(tmp_path: Path):
     index_loader, _ = make_loaders(tmp_path / "src")
     specs = [FakeSpec(name="cats", source=SourceSpec(kind="coco"), seed=5, num_queries=9)]
     out = tmp_path / "out"
-    build_eval_set(
-        specs,
-        BuildOptions(out=out, image_mode=ImageMode(kind="none")),
-        index_loader=index_loader,
-        sampler=fake_sample,
-        spec_hasher=fake_hash,
-    )
+    build_fake_set(specs, BuildOptions(out=out, image_mode=ImageMode(kind="none")), index_loader)
     recs = [json.loads(line) for line in (out / "benchmark.jsonl").open(encoding="utf-8")]
     manifest = json.loads((out / "manifest.json").read_text())
 
