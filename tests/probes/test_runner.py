@@ -93,17 +93,9 @@ def test_shards_merge_to_the_unsharded_run(tmp_path, bench, model):
 
 def test_attn_statistics_and_maps(tmp_path, bench, model):
     out = tmp_path / "out"
-    res = _probe(
-        *_run_args(model, bench, out),
-        "--probe",
-        "attn",
-        "--probe",
-        "none",
-        "--max-new-tokens",
-        "6",
-        "--max-new-tokens",
-        "listing=3",
-    )
+    probes = ["--probe", "attn", "--probe", "none"]
+    tokens = ["--max-new-tokens", "6", "--max-new-tokens", "listing=3"]
+    res = _probe(*_run_args(model, bench, out), *probes, *tokens)
     assert res.exit_code == 0, res.output
     rows = _rows(out / "attn/attn.jsonl")
     samples = _rows(out / "attn/samples.jsonl")
@@ -131,15 +123,8 @@ def test_attn_statistics_and_maps(tmp_path, bench, model):
 
 def test_stitch_runs_one_image(tmp_path, bench, model):
     out = tmp_path / "out"
-    res = _probe(
-        *_run_args(model, bench, out),
-        "--probe",
-        "stitch:auto",
-        "--limit",
-        "1",
-        "--max-new-tokens",
-        "2",
-    )
+    options = ["--probe", "stitch:auto", "--limit", "1", "--max-new-tokens", "2"]
+    res = _probe(*_run_args(model, bench, out), *options)
     assert res.exit_code == 0, res.output
     (sample,) = _rows(out / "stitch-auto/samples.jsonl")
     # q-0: a 56x56 and a 28x56 image -> 1x2 grid of 56x56 cells = 112x56 px -> 4x2 merged tokens.
