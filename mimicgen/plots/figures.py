@@ -372,7 +372,7 @@ def attention_by_layer(data: PlotData, out_dir: Path, style: FigureStyle) -> Fig
     name = "attention_by_layer"
     runs = [(r, r.attn_stats) for r in data.probes if r.attn_stats]
     if not runs:
-        return FigureResult(name, skipped="no probe folder has attn_stats.json")
+        return FigureResult(name, skipped="no probe folder has attention statistics (attn_summary.json; run mimicgen probe with +attn)")
     parts = ["intra", "inter", "text"]
     if all(np.isnan(x.text) for _, st in runs for x in st):
         parts = parts[:2]
@@ -417,7 +417,7 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     name = "attention_overlay"
     runs = [r for r in data.probes if r.attn_map_ids()]
     if not runs:
-        return FigureResult(name, skipped="no probe folder has attn_maps/*.npz")
+        return FigureResult(name, skipped="no probe folder has answer-to-image maps (maps/*.npz; run mimicgen probe with +attn)")
     paths: list[Path] = []
     notes: list[str] = []
     for n_run, run in enumerate(runs):

@@ -51,8 +51,12 @@ def test_single_model_without_samples_or_probes(synthetic, tmp_path):
     assert "per-sample results" in skipped["count_spread_heatmap"]
     assert skipped["pooling"] == "no probe folders with pool:F or pixel:F were given"
     assert skipped["stitch"] == "no probe folders with stitch:RxC were given"
-    assert skipped["attention_by_layer"] == "no probe folder has attn_stats.json"
-    assert skipped["attention_overlay"] == "no probe folder has attn_maps/*.npz"
+    assert skipped["attention_by_layer"] == (
+        "no probe folder has attention statistics (attn_summary.json; run mimicgen probe with +attn)"
+    )
+    assert skipped["attention_overlay"] == (
+        "no probe folder has answer-to-image maps (maps/*.npz; run mimicgen probe with +attn)"
+    )
     # Query-images falls back to the one-way breakdown and says so.
     assert (tmp_path / "f" / "query_images.png").is_file()
     assert "not per total image count" in _lines(res.stdout, "note: ")["query_images"]
