@@ -160,6 +160,18 @@ def score_file(bench_dir: str | Path, pred_path: str | Path, seed: int = 0) -> d
     return score_predictions(bench, load_predictions(pred_path, bench), seed=seed)
 
 
+def _default_names(paths: list[Path]) -> list[str]:
+    """File stems; where stems collide (``run_a/predictions.jsonl``, ``run_b/predictions.jsonl``,
+    as ``mimicgen probe`` writes them) the parent folder's name, then the position."""
+    stems = [p.stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    parents = [p.resolve().parent.name or p.stem for p in paths]
+    if len(set(parents)) == len(parents):
+        return parents
+    return [f"{s}#{i + 1}" for i, s in enumerate(stems)]
+
+
 def score_files(
     bench_dir: str | Path,
     pred_paths: list[str | Path],
@@ -170,17 +182,13 @@ def score_files(
 ) -> dict[str, Any]:
     """The full report for several prediction files side by side."""
     bench = load_benchmark(bench_dir)
-    names = list(names or [])
+    names = list(names or []) + [None] * len(pred_paths)
     models = []
+    defaults = _default_names([Path(p) for p in pred_paths])
     for i, path in enumerate(pred_paths):
         preds = load_predictions(path, bench, strict_ids=strict_ids)
-        name = names[i] if i < len(names) else None
+        name = names[i] or defaults[i]
         models.append(score_predictions(bench, preds, seed=seed, name=name, samples=samples))
-    seen = [m["name"] for m in models]
-    if len(set(seen)) != len(seen):
-        # Two files with one stem would collide in tables; disambiguate by position.
-        for i, m in enumerate(models):
-            m["name"] = f"{m['name']}#{i + 1}"
     return {
         "schema_version": SCHEMA_VERSION,
         "benchmark": {

@@ -171,3 +171,13 @@ def test_spec_breakdown_when_specs_differ(tmp_path: Path) -> None:
         "counting_balanced": (2, 1.0),
         "other": (2, 0.0),
     }
+
+
+def test_same_file_names_are_told_apart_by_folder(tmp_path):
+    from mimicgen.scoring.score import _default_names
+
+    a = tmp_path / "none" / "predictions.jsonl"
+    b = tmp_path / "pool-4" / "predictions.jsonl"
+    assert _default_names([a, b]) == ["none", "pool-4"]
+    assert _default_names([tmp_path / "x.jsonl", tmp_path / "y.jsonl"]) == ["x", "y"]
+    assert _default_names([a, a]) == ["predictions#1", "predictions#2"]
