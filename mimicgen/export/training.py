@@ -310,7 +310,7 @@ def build_training_set(
     options: TrainingOptions,
     *,
     exclude: Sequence[Path] = (),
-    image_mode: ImageMode = ImageMode(),
+    image_mode: ImageMode | None = None,
     overwrite: bool = False,
     seed_override: int | None = None,
     index_loader: IndexLoader | None = None,
@@ -328,6 +328,7 @@ def build_training_set(
 
         index_loader = load_index
     with_facts = _with_facts(sampler)
+    image_mode = image_mode or ImageMode()
     out = Path(out)
     excluded, excl_entries = excluded_source_ids(exclude)
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
@@ -472,7 +473,8 @@ def _with_facts(
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    # No indent: only compact dumps run in json's C encoder (a 200K-record file is ~10x faster).
+    path.write_text(json.dumps(obj, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
