@@ -72,6 +72,8 @@ class ListingSampler(TaskSampler):
         self.nodes: dict[str, _Node] = {}
         for name in names:
             members = [prep.name_to_idx[d] for d in hier.descendants(name) if d in prep.name_to_idx]
+            if spec.category is None and len(members) < spec.min_members:
+                continue
             if members:
                 node = _Node(prep, np.array(sorted(members), dtype=np.int64), self.pool)
                 if node.usable.size:

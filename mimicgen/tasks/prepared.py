@@ -284,9 +284,15 @@ def prepare(index: AnnotationIndex, rules: PresenceRules | None = None) -> Prepa
             f"spec presence.min_box_area_frac={rules.min_box_area_frac} but the index was built "
             f"with {index.rules.min_box_area_frac}; rebuild the index with the spec's rules"
         )
-    strict = bool(
-        index.kind == "openimages" and rules.openimages_strict and index.labels is not None
-    )
+    if index.kind == "openimages" and rules.openimages_strict and index.labels is None:
+        # Without image-level labels nothing is verified absent; silently relaxing would put
+        # unverified distractors in a build whose manifest says "strict".
+        raise SpecError(
+            "presence.openimages_strict is true but the OpenImages source has no image-level "
+            "labels; pass --labels-csv (human-verified labels) or set "
+            "presence.openimages_strict: false to accept unverified absence"
+        )
+    strict = bool(index.kind == "openimages" and rules.openimages_strict)
     key = id(index)
     hit = _PREPARED.get(key)
     if hit is not None and hit[0]() is index:

@@ -99,3 +99,16 @@ def test_distractors_need_verified_absence(strict: bool) -> None:
         assert distractors <= set(range(10, 15))
     else:
         assert distractors <= set(range(5, 20)) and distractors - set(range(10, 15))
+
+
+def test_strict_without_labels_is_an_error_not_a_silent_relaxation() -> None:
+    import dataclasses
+
+    from mimicgen.errors import SpecError
+
+    rules = PresenceRules(openimages_strict=True)
+    index = build_index(dataclasses.replace(_source(), labels=None), rules)
+    spec = CountingSpec(name="oi", num_queries=2, n_images=3, spread=1, balanced=False,
+                        class_pool=("Apple",), presence=rules)
+    with pytest.raises(SpecError, match="labels-csv"):
+        sample(spec, index)

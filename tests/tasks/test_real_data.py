@@ -78,3 +78,18 @@ def test_synthetic_queries_match_raw_json(synthetic) -> None:
     index, data = synthetic
     specs = [*SPECS, OddOneSpec(name="oo", num_queries=200, n_images=(3, 5))]
     assert _check_all(index, data, specs) == 1100
+
+
+def test_listing_skips_one_member_categories(coco_val) -> None:
+    """COCO 'person' has one member; a default listing spec never asks for its sub-categories
+    (supercategory sizes re-counted from the raw JSON)."""
+    index, data = coco_val
+    sizes: dict[str, int] = {}
+    for c in data["categories"]:
+        sizes[c["supercategory"]] = sizes.get(c["supercategory"], 0) + 1
+    assert sizes["person"] == 1
+    used = {q.controls["category"] for q in sample(ListingSpec(name="li2", num_queries=100,
+                                                               n_images=(2, 8)), index)}
+    assert used and all(sizes[c] >= 2 for c in used)
+    one = ListingSpec(name="li1", num_queries=20, n_images=(2, 8), min_members=1)
+    assert "person" in {q.controls["category"] for q in sample(one, index)}
