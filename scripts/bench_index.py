@@ -8,7 +8,8 @@ columns, rows sorted by ImageID), then prints for each:
 * cold index build time (``load_index`` on an empty cache: content hash + parse + checks +
   aggregation + Parquet cache write), and its ratio to the fastest parse,
 * cached load time (``load_index`` in a fresh process, cache hit),
-* peak RSS of each step's process.
+* peak RSS and CPU time (all threads) of each step's process; the ratio is given for both wall
+  and CPU time, since on a shared machine wall times swing with the load.
 
 Every step runs in its own subprocess so peak RSS is per step. Targets: ratio <= 1.5, cached load
 < 1 s at COCO scale, peak RSS < 4 GB at OpenImages scale.
