@@ -17,7 +17,7 @@ each letter is correct exactly equally often in every block of ``n`` queries.
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -60,15 +60,35 @@ def count_distractors(answer: int, n: int) -> list[str]:
 
 def class_distractors(
     answer: str, in_images: Sequence[str], vocabulary: Sequence[str], n: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator, positions: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Up to ``n`` wrong classes: shuffled classes seen in the images, then the rest."""
+    """Up to ``n`` wrong classes: shuffled classes seen in the images, then the rest.
+
+    ``positions`` (optional, ``{name: index}`` of a duplicate-free ``vocabulary``) only makes
+    the call faster: the few needed "rest" classes are found by index instead of building the
+    whole list of the vocabulary minus the skipped classes. The result is the same."""
     seen = [c for c in dict.fromkeys(in_images) if c != answer]
     skip = {answer, *seen}
-    rest = [c for c in vocabulary if c not in skip]
     first = [seen[i] for i in rng.permutation(len(seen))]
-    second = [rest[i] for i in rng.permutation(len(rest))] if rest else []
-    return (first + second)[:n]
+    if positions is None:
+        rest = [c for c in vocabulary if c not in skip]
+        second = [rest[i] for i in rng.permutation(len(rest))] if rest else []
+        return (first + second)[:n]
+    skipped = sorted(positions[c] for c in skip if c in positions)
+    n_rest = len(vocabulary) - len(skipped)
+    if not n_rest:
+        return first[:n]
+    picks = rng.permutation(n_rest)[: max(0, n - len(first))].tolist()
+    return first[:n] + [vocabulary[_nth_kept(r, skipped)] for r in picks]
+
+
+def _nth_kept(r: int, skipped: list[int]) -> int:
+    """Index of the ``r``-th (0-based) vocabulary entry not in ``skipped`` (sorted indices)."""
+    for p in skipped:
+        if p > r:
+            break
+        r += 1
+    return r
 
 
 def list_distractors(

@@ -72,6 +72,12 @@ def _option_connectors() -> dict[str, str]:
     return dict(data["options_connector"])
 
 
+@lru_cache(maxsize=1)
+def _option_connector_ids() -> tuple[str, ...]:
+    """Sorted connector ids (the order the generator indexes into)."""
+    return tuple(sorted(_option_connectors()))
+
+
 def placeholder_prefix(n: int, style: str) -> str:
     """The ``<image>`` block that opens the first human turn (exactly ``n`` placeholders)."""
     if style == "start":
@@ -141,12 +147,23 @@ def _strip_connector(query: Query, templates: Any) -> str:
     return query.question.removesuffix(" " + conn) if conn else query.question
 
 
-def _word(ask: Ask, templates: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """(question without connector, open-ended connector) for an extra turn."""
+def _word(
+    ask: Ask,
+    templates: Any,
+    rng: np.random.Generator,
+    keys: dict[str, tuple[list[str], list[str]]] | None = None,
+) -> tuple[str, str]:
+    """(question without connector, open-ended connector) for an extra turn. ``keys`` memoises
+    each task's sorted template and connector ids across calls (same templates only)."""
     from mimicgen.templates import class_phrase
 
     group = getattr(templates, ask.task)
-    tids, cids = sorted(group.task), sorted(group.connector)
+    ids = keys.get(ask.task) if keys is not None else None
+    if ids is None:
+        ids = (sorted(group.task), sorted(group.connector))
+        if keys is not None:
+            keys[ask.task] = ids
+    tids, cids = ids
     text = group.task[tids[int(rng.integers(len(tids)))]]
     conn = group.connector[cids[int(rng.integers(len(cids)))]]
     if ask.task == "counting":
@@ -186,6 +203,14 @@ class _Turner:
     templates: Any
     vocabulary: list[str]
     n_mc: int = 0
+    positions: dict[str, int] | None = None
+    """Vocabulary name -> index (for fast class distractors); None if names repeat."""
+    keys: dict[str, tuple[list[str], list[str]]] = dataclasses.field(default_factory=dict)
+    """Memo of :func:`_word`'s sorted template ids per task."""
+
+    def __post_init__(self) -> None:
+        positions = {c: i for i, c in enumerate(self.vocabulary)}
+        self.positions = positions if len(positions) == len(self.vocabulary) else None
 
     def turn(
         self,
@@ -212,12 +237,14 @@ class _Turner:
         elif ask.task == "listing":
             wrong = list_distractors(ask.answer, ask.members or ask.answer, k, rng)  # type: ignore[arg-type]
         else:
-            wrong = class_distractors(str(ask.answer), in_images, self.vocabulary, k, rng)
+            wrong = class_distractors(
+                str(ask.answer), in_images, self.vocabulary, k, rng, self.positions
+            )
         pos = answer_position(self.seed, self.n_mc, len(wrong) + 1)
         self.n_mc += 1
         opts, letter = place_options(answer_text, wrong, pos)
-        conns = _option_connectors()
-        cid = sorted(conns)[int(rng.integers(len(conns)))]
+        conns, cids = _option_connectors(), _option_connector_ids()
+        cid = cids[int(rng.integers(len(cids)))]
         lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
         prov.update(options=opts, letter=letter)
         return f"{text}\n{lines}\n{conns[cid]}", letter, prov
@@ -230,7 +257,6 @@ def _conversation(
     turner: _Turner,
     rng: np.random.Generator,
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    images = sorted(query.images, key=lambda i: i.position)
     in_images = sorted({c for f in facts for c in f})
     first = _first_ask(query)
     text = _strip_connector(query, turner.templates)
@@ -238,7 +264,7 @@ def _conversation(
     h, g, p = turner.turn(first, text, conn, query.answer_text, in_images, rng)
     if first is None:  # k > 1 counting: name the classes so the turn can be re-derived
         p["classes"] = list(query.answer["counts"])
-    turns = [(placeholder_prefix(len(images), turner.options.placeholder_style) + h, g)]
+    turns = [(placeholder_prefix(len(query.images), turner.options.placeholder_style) + h, g)]
     prov = [p]
     if query.task == "counting":
         asked = {("counting", c) for c in query.answer["counts"]}
@@ -254,7 +280,7 @@ def _conversation(
         turner.options.extra_turns,
         index.rules.group_blocks_counting,
     ):
-        t, c = _word(ask, turner.templates, rng)
+        t, c = _word(ask, turner.templates, rng, turner.keys)
         h, g, p = turner.turn(ask, t, c, _answer_text(ask), in_images, rng)
         turns.append((h, g))
         prov.append(p)
@@ -353,8 +379,8 @@ def build_training_set(
                 rng = np.random.default_rng(np.random.SeedSequence([spec.seed, pos, len(llava), 7]))
                 turns, prov = _conversation(query, facts, index, turner, rng)
                 paths = [image_relpath(prefix, i.file_name) for i in imgs]
-                for i in imgs:
-                    sources.append((index, prefix, i.file_name))
+                for rel, i in zip(paths, imgs, strict=True):
+                    sources.append((index, rel, i.file_name))
                     used.add((index.kind, i.source_id))
                 llava.append(
                     {
@@ -418,8 +444,7 @@ def build_training_set(
     }
     with atomic_output_dir(out, overwrite=overwrite) as stage:
         seen: set[str] = set()
-        for index, prefix, fname in track(sources, "images"):
-            rel = image_relpath(prefix, fname)
+        for index, rel, fname in track(sources, "images"):
             if rel in seen:
                 continue
             seen.add(rel)

@@ -17,7 +17,6 @@ from mimicgen.tasks.derive import (
     AnswerError,
     ImageFacts,
     common_answer,
-    count_answer,
     listing_answer,
     odd_one_answer,
 )
@@ -66,6 +65,20 @@ def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
     return _tables(hierarchy)[0]
 
 
+def _count(facts: Sequence[ImageFacts], c: str, group_blocks_counting: bool) -> int | None:
+    """``count_answer(facts, [c])[c]``, or None where that raises: the same rule
+    (:meth:`ClassFact.countable`) without building an exception per uncountable class."""
+    total = 0
+    for f in facts:
+        fact = f.get(c)
+        if fact is None:
+            continue
+        if not fact.countable(group_blocks_counting):
+            return None
+        total += fact.n_recognisable
+    return total
+
+
 def extra_asks(
     facts: Sequence[ImageFacts],
     hierarchy: Hierarchy,
@@ -86,11 +99,9 @@ def extra_asks(
     for c in present:
         if ("counting", c) in exclude:
             continue
-        try:
-            total = count_answer(facts, [c], group_blocks_counting)[c]
-        except AnswerError:
-            continue
-        cands.append(Ask("counting", total, classes=(c,)))
+        total = _count(facts, c, group_blocks_counting)
+        if total is not None:
+            cands.append(Ask("counting", total, classes=(c,)))
     if len(facts) >= 2 and ("common", "") not in exclude:
         try:
             cands.append(Ask("common", common_answer(facts)))
