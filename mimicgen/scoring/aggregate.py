@@ -78,7 +78,8 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
     task spec it was sampled from) when that varies, plus ``true_count`` (counting; the sum over
     classes when k > 1), ``evidence_positions`` and ``n_query_images``.
     """
-    records = [bench.records[i] for i in rows]
+    all_records = bench.records
+    records = [all_records[i] for i in rows.tolist()]  # plain ints index faster than numpy ints
     controls = [r.get("controls") or {} for r in records]
     keys: dict[str, list[str]] = {}
     names: set[str] = set()
@@ -93,24 +94,57 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
         keys["spec"] = specs
     if task == "counting":
         keys["true_count"] = _value_strs([sum(r["answer"]["counts"].values()) for r in records])
-    positions = [evidence_positions(r) for r in records]
+    positions = _evidence_tuples(records)
     joined: dict[tuple[int, ...], str] = {}  # few distinct position lists: join each once
     keys["evidence_positions"] = [
-        joined.get(t) or joined.setdefault(t, ",".join(map(str, t))) for t in map(tuple, positions)
+        joined.get(t) or joined.setdefault(t, ",".join(map(str, t))) for t in positions
     ]
     keys["n_query_images"] = _value_strs([len(p) for p in positions])
     return keys
 
 
+def _evidence_tuples(records: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+    """``evidence_positions`` of each record as a tuple.
+
+    Records with query images (the usual case) are read inline, and each distinct tuple of raw
+    query positions is converted and sorted once; the rest go through ``evidence_positions``.
+    """
+    memo: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    out: list[tuple[int, ...]] = []
+    append = out.append
+    for r in records:
+        raw = tuple([im["position"] for im in r.get("images") or () if im.get("role") == "query"])
+        if not raw:
+            append(tuple(evidence_positions(r)))
+            continue
+        try:
+            t = memo.get(raw)
+        except TypeError:  # unhashable positions: no memo
+            t = None
+        if t is None:
+            t = tuple(sorted(map(int, raw)))
+            try:
+                memo[raw] = t
+            except TypeError:
+                pass
+        append(t)
+    return out
+
+
 def _value_strs(values: list[Any]) -> list[str]:
     """``_value_str`` of each value, converting each distinct scalar once (values repeat a lot)."""
-    memo: dict[tuple[type, Any], str] = {}
+    memo: dict[Any, str] = {}  # ints by value, other scalars by (type, value): True != 1 here
     out: list[str] = []
     append = out.append
     for v in values:
         t = type(v)
         if t is str:
             append(v)
+        elif t is int:  # the common case: keyed by the int itself (no key tuple to build)
+            s = memo.get(v)
+            if s is None:
+                s = memo[v] = str(v)
+            append(s)
         elif t is list or t is dict:
             append(_value_str(v))
         else:

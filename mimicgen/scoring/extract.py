@@ -275,9 +275,21 @@ _NUM_BEFORE = re.compile(
 _NUM_AFTER = re.compile(rf"\s*(?:[:=\-–]|\s(?:is|are|count is))\s*(?P<n>{_NUM})")
 
 
-def _per_class_counts(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
-    if not prediction.strip():
-        return Extraction(None, "empty")
+# The last (prediction, query) read by ``_class_statements`` and what it found: the strict and
+# lenient pipelines read the same reply one after the other, so the second read is free.
+_LAST_STATEMENTS: list[Any] = [None, None, None]
+
+
+def _class_statements(
+    prediction: str, query: QueryContext
+) -> tuple[str, dict[str, list[tuple[int, int]]]]:
+    """The normalised reply and, per asked class key, its (position, count) statements.
+
+    A pure function of its arguments; the result is shared read-only with the caller.
+    """
+    last = _LAST_STATEMENTS
+    if last[0] is prediction and last[1] is query:
+        return last[2]
     # Keep ':' and '=' so "dog: 2" still reads as a class/count pair.
     low = _normalize_keep_colon(prediction.lower().replace(" - ", ": ").replace("\n", " ; "))
     found: dict[str, list[tuple[int, int]]] = {k: [] for k in query.keys}
@@ -291,6 +303,14 @@ def _per_class_counts(prediction: str, query: QueryContext, lenient: bool) -> Ex
         m = _NUM_AFTER.match(low, end)
         if m:
             statements.append((end, _num_value(m.group("n"))))
+    last[:] = prediction, query, (low, found)
+    return low, found
+
+
+def _per_class_counts(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
+    if not prediction.strip():
+        return Extraction(None, "empty")
+    low, found = _class_statements(prediction, query)
     counts: dict[str, int] = {}
     status = "ok"
     for target, key in zip(query.targets, query.keys, strict=True):

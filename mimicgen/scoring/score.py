@@ -62,6 +62,31 @@ def _verdicts(uniq: list[tuple[SampleResult, ...]], j: int, which: np.ndarray) -
     )
 
 
+def _sample_rows(
+    model: str,
+    pipelines: tuple[str, ...],
+    ctx: QueryContext,
+    text: str | None,
+    results: tuple[SampleResult, ...],
+) -> tuple[dict[str, Any], ...]:
+    """The per-sample rows of one distinct (context, reply) result, ``id`` left to fill in."""
+    return tuple(
+        {
+            "model": model,
+            "pipeline": pipeline,
+            "id": None,
+            "task": ctx.task,
+            "prediction": text,
+            "extracted": res.extracted,
+            "status": res.status,
+            "parsed": res.parsed,
+            "correct": res.correct,
+            "f1": res.f1,
+        }
+        for pipeline, res in zip(pipelines, results, strict=True)
+    )
+
+
 def _run_all(
     bench: Benchmark,
     preds: Predictions,
@@ -82,6 +107,7 @@ def _run_all(
     cache: dict[tuple[int, str | None], int] = {}
     uniq: list[tuple[SampleResult, ...]] = []
     which: list[int] = []
+    rows_k: list[tuple[dict[str, Any], ...]] = []  # per distinct result: its sample rows
     for i, (rid, ctx) in enumerate(track(zip(bench.index, contexts), f"scoring {model}", n)):
         text = by_id.get(rid)
         key = (id(ctx), text)  # contexts live as long as ``bench``: ids are stable here
@@ -89,24 +115,17 @@ def _run_all(
         if k is None:
             k = cache[key] = len(uniq)
             uniq.append(_judge_all(text, ctx, plan))
+            if samples is not None:
+                rows_k.append(_sample_rows(model, pipelines, ctx, text, uniq[k]))
         which.append(k)
         if samples is not None:
+            # Copy the distinct result's rows and set the id: a dict copy keeps key order and
+            # is much cheaper than building a 10-key dict per row.
             raw_id = records[i]["id"]
-            for pipeline, res in zip(pipelines, uniq[k], strict=True):
-                samples.append(
-                    {
-                        "model": model,
-                        "pipeline": pipeline,
-                        "id": raw_id,
-                        "task": ctx.task,
-                        "prediction": text,
-                        "extracted": res.extracted,
-                        "status": res.status,
-                        "parsed": res.parsed,
-                        "correct": res.correct,
-                        "f1": res.f1,
-                    }
-                )
+            for row in rows_k[k]:
+                row = row.copy()
+                row["id"] = raw_id
+                samples.append(row)
     rows = np.asarray(which, np.int64)
     return {p: _verdicts(uniq, j, rows) for j, p in enumerate(pipelines)}
 

@@ -89,6 +89,31 @@ def test_line_without_prediction(tiny_bench: Path, tmp_path: Path) -> None:
         load_predictions(path, load_benchmark(tiny_bench))
 
 
+@pytest.mark.parametrize(
+    ("text", "lineno"),
+    [
+        ('{"id": "c1", "prediction": "3"}\n{"id": "c2"}', 2),  # no final newline
+        ('{"id": "c1", "prediction": "3"}\r\n{"id": "c2"}\r\n', 2),  # CRLF
+        ('\n{"id": "c1", "prediction": "3"}\n\n{"id": "c2"}\n', 4),  # blank lines
+        ('{"id": "c1", "prediction": "3"}\n  \n\t{"id": "c2"}\n', 3),  # whitespace lines
+        ('{"id": "c1", "prediction": "3"}\r\n\r\n{"id": "c2"}\r\n', 3),  # blank CRLF line
+    ],
+)
+def test_bad_record_line_number(tiny_bench: Path, tmp_path: Path, text: str, lineno: int) -> None:
+    """Errors name the real line on the one-call fast path and on the blank-line fallback."""
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(text.encode())
+    with pytest.raises(InputError, match=rf"p\.jsonl:{lineno}: expected an object"):
+        load_predictions(path, load_benchmark(tiny_bench))
+
+
+def test_two_objects_on_one_line_is_an_error(tiny_bench: Path, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "c1", "prediction": "3"} {"id": "c2", "prediction": "1"}\n\n')
+    with pytest.raises(InputError, match=r"p\.jsonl:1: malformed JSON"):
+        load_predictions(path, load_benchmark(tiny_bench))
+
+
 def test_strict_ids(tiny_bench: Path, tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": "nope", "prediction": "3"}\n')
