@@ -201,12 +201,12 @@ def score_files(
 ) -> dict[str, Any]:
     """The full report for several prediction files side by side."""
     bench = load_benchmark(bench_dir)
-    names = list(names or []) + [None] * len(pred_paths)
+    given: list[str | None] = [*(names or []), *([None] * len(pred_paths))]
     models = []
     defaults = _default_names([Path(p) for p in pred_paths])
     for i, path in enumerate(pred_paths):
         preds = load_predictions(path, bench, strict_ids=strict_ids)
-        name = names[i] or defaults[i]
+        name = given[i] or defaults[i]
         models.append(score_predictions(bench, preds, seed=seed, name=name, samples=samples))
     return {
         "schema_version": SCHEMA_VERSION,
