@@ -9,7 +9,7 @@ message must say what is wrong *and* how to fix it, e.g.::
 
 from __future__ import annotations
 
-__all__ = ["MimicgenError", "InputError", "SpecError", "SamplingError", "MissingExtraError"]
+__all__ = ["InputError", "MimicgenError", "MissingExtraError", "SamplingError", "SpecError"]
 
 
 class MimicgenError(Exception):

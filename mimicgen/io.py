@@ -15,12 +15,12 @@ from typing import Any
 from mimicgen.errors import InputError
 
 __all__ = [
-    "sha256_file",
-    "sha256_bytes",
-    "canonical_json",
+    "atomic_output_dir",
     "atomic_write_bytes",
     "atomic_write_text",
-    "atomic_output_dir",
+    "canonical_json",
+    "sha256_bytes",
+    "sha256_file",
 ]
 
 
