@@ -21,12 +21,14 @@ from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
 
 __all__ = [
     "Groups",
+    "RecordBaselines",
     "Verdicts",
     "baselines",
     "evidence_positions",
     "group_keys",
     "group_rows",
     "metric_block",
+    "record_baselines",
     "task_blocks",
 ]
 
@@ -42,6 +44,15 @@ class Verdicts:
     n_pred: np.ndarray  # int: listing predicted items
     n_gold: np.ndarray  # int: listing gold items
     f1: np.ndarray  # float: listing per-sample F1
+
+
+@dataclass(frozen=True)
+class RecordBaselines:
+    """Baseline outcomes per record, aligned with ``Benchmark.records`` (docs/scoring.md)."""
+
+    chance: np.ndarray  # float: chance accuracy of the record under its task's chance rule
+    majority: np.ndarray  # bool: the record's answer_text is its task's majority answer
+    summary: dict[str, dict[str, Any]]  # the report's top-level ``baselines``
 
 
 def _value_str(value: Any) -> str:
@@ -161,9 +172,18 @@ def _rng(seed: int, key: str) -> np.random.Generator:
 
 
 def metric_block(
-    v: Verdicts, rows: np.ndarray, listing: bool, seed: int, key: str
+    v: Verdicts,
+    rows: np.ndarray,
+    listing: bool,
+    seed: int,
+    key: str,
+    base: RecordBaselines | None = None,
 ) -> dict[str, Any]:
-    """One METRIC dict (see notes/report_schema.md) for the records ``rows``."""
+    """One METRIC dict (see notes/report_schema.md) for the records ``rows``.
+
+    With ``base``, adds the group's ``chance`` and ``majority`` baselines: the means of the
+    per-record baseline arrays over ``rows``.
+    """
     n = len(rows)
     k = int(v.correct[rows].sum())
     n_fail = int(v.parse_failed[rows].sum())
@@ -178,6 +198,9 @@ def metric_block(
         "n_parse_failures": n_fail,
         "n_missing": int(v.missing[rows].sum()),
     }
+    if base is not None:
+        out["chance"] = float(base.chance[rows].mean()) if n else 0.0
+        out["majority"] = float(base.majority[rows].mean()) if n else 0.0
     if listing:
         tp, n_pred, n_gold = v.tp[rows], v.n_pred[rows], v.n_gold[rows]
         precision, recall, f1 = prf(int(tp.sum()), int(n_pred.sum()), int(n_gold.sum()))
@@ -226,20 +249,24 @@ def task_blocks(
     groups: dict[str, Groups],
     seed: int,
     prefix: str,
+    base: RecordBaselines | None = None,
 ) -> dict[str, Any]:
-    """``{task: {"overall": METRIC, "by": {control: {value: METRIC}}}}`` for one pipeline."""
+    """``{task: {"overall": METRIC, "by": {control: {value: METRIC}}}}`` for one pipeline.
+
+    With ``base``, every block carries its group's chance and majority baselines.
+    """
     out: dict[str, Any] = {}
     for task, rows in task_rows.items():
         listing = task == "listing"
         by = {
             name: {
-                val: metric_block(v, group, listing, seed, f"{prefix}/{task}/{name}={val}")
+                val: metric_block(v, group, listing, seed, f"{prefix}/{task}/{name}={val}", base)
                 for val, group in values.items()
             }
             for name, values in groups[task].items()
         }
         out[task] = {
-            "overall": metric_block(v, rows, listing, seed, f"{prefix}/{task}"),
+            "overall": metric_block(v, rows, listing, seed, f"{prefix}/{task}", base),
             "by": by,
         }
     return out
@@ -255,24 +282,40 @@ def _sort_key(value: str) -> tuple[int, float, str]:
 
 def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
     """Chance and majority-answer accuracy per task (rules in docs/scoring.md)."""
-    by_task: dict[str, list[dict[str, Any]]] = {}
-    for r in bench.records:
-        by_task.setdefault(r["task"], []).append(r)
+    return record_baselines(bench).summary
+
+
+def record_baselines(bench: Benchmark) -> RecordBaselines:
+    """Per-record chance rates and majority-answer hits, plus the per-task summary.
+
+    A group's baselines are the means of these arrays over its rows; the majority answer is
+    always the task's (not the group's), so a group's ``majority`` shows how far the task-level
+    majority guess gets on that group.
+    """
+    records_all = bench.records
+    n_all = len(records_all)
+    chance_all = np.zeros(n_all)
+    majority_all = np.zeros(n_all, bool)
+    tasks = np.asarray([r["task"] for r in records_all])
     out: dict[str, dict[str, Any]] = {}
     for task in TASKS:
-        records = by_task.get(task)
-        if not records:
+        rows = np.flatnonzero(tasks == task)
+        if not len(rows):
             continue
-        answers = Counter(str(r["answer_text"]) for r in records)
+        records = [records_all[i] for i in rows.tolist()]
+        texts = [str(r["answer_text"]) for r in records]
+        answers = Counter(texts)
         top = min(answers.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: smallest text
         if task == "counting":
             chance = 1.0 / len(answers)
+            per_record = np.full(len(records), chance)
         elif task == "listing":
             cats = _value_strs([(r.get("controls") or {}).get("category") for r in records])
             members: dict[str, set[str]] = {}
             for cat, r in zip(cats, records, strict=True):
                 members.setdefault(cat, set()).update(r["answer"]["classes"])
-            chance = float(np.mean([1.0 / (2.0 ** len(members[cat]) - 1) for cat in cats]))
+            per_record = np.asarray([1.0 / (2.0 ** len(members[cat]) - 1) for cat in cats])
+            chance = float(np.mean(per_record))
         else:
             present = []
             for r in records:
@@ -284,11 +327,14 @@ def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
                 }
                 classes.add(r["answer"]["class"])
                 present.append(1.0 / len(classes))
-            chance = float(np.mean(present))
+            per_record = np.asarray(present)
+            chance = float(np.mean(per_record))
+        chance_all[rows] = per_record
+        majority_all[rows] = np.asarray(texts, dtype=object) == top[0]
         out[task] = {
             "chance": chance,
             "majority": top[1] / len(records),
             "majority_answer": top[0],
             "n": len(records),
         }
-    return out
+    return RecordBaselines(chance_all, majority_all, out)

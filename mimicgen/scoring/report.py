@@ -20,6 +20,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def _opt_pct(m: dict[str, Any], key: str) -> str:
+    """A per-group baseline in percent; "-" for reports written before groups had them."""
+    return _pct(m[key]) if key in m else "-"
+
+
 def _cell(m: dict[str, Any]) -> str:
     """ "acc [lo, hi]" in percent; listing adds micro F1 with its bootstrap CI."""
     text = f"{_pct(m['accuracy'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
@@ -54,12 +59,13 @@ def _breakdown(model: dict[str, Any], pipeline: str) -> list[str]:
             lines += [
                 f"#### {task} by {control}",
                 "",
-                "| value | n | accuracy [95% CI] | parse failures | missing |",
-                "|---|---|---|---|---|",
+                "| value | n | accuracy [95% CI] | chance | majority | parse failures | missing |",
+                "|---|---|---|---|---|---|---|",
             ]
             for value, m in values.items():
                 lines.append(
-                    f"| {value or '(none)'} | {m['n']} | {_cell(m)} | "
+                    f"| {value or '(none)'} | {m['n']} | {_cell(m)} | {_opt_pct(m, 'chance')} | "
+                    f"{_opt_pct(m, 'majority')} | "
                     f"{_pct(m['parse_failure_rate'])}% | {m['n_missing']} |"
                 )
             lines.append("")

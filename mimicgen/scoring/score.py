@@ -9,11 +9,12 @@ import numpy as np
 
 from mimicgen.progress import track
 from mimicgen.scoring.aggregate import (
+    RecordBaselines,
     Verdicts,
-    baselines,
     group_keys,
     group_rows,
     metric_block,
+    record_baselines,
     task_blocks,
 )
 from mimicgen.scoring.check import SampleResult, judge, missing_result
@@ -137,10 +138,14 @@ def score_predictions(
     name: str | None = None,
     pipelines: tuple[str, ...] = PIPELINES,
     samples: list[dict[str, Any]] | None = None,
+    base: RecordBaselines | None = None,
 ) -> dict[str, Any]:
-    """One ``models[]`` entry of the report; per-sample rows are appended to ``samples``."""
+    """One ``models[]`` entry of the report; per-sample rows are appended to ``samples``.
+
+    ``base``: the benchmark's ``record_baselines`` (computed here when not given).
+    """
     with gc_paused():
-        return _score(bench, preds, seed, name, pipelines, samples)
+        return _score(bench, preds, seed, name, pipelines, samples, base)
 
 
 def _score(
@@ -150,8 +155,11 @@ def _score(
     name: str | None,
     pipelines: tuple[str, ...],
     samples: list[dict[str, Any]] | None,
+    base: RecordBaselines | None,
 ) -> dict[str, Any]:
     model = name or preds.path.stem
+    if base is None:
+        base = record_baselines(bench)
     tasks = np.asarray([r["task"] for r in bench.records])
     task_rows = {t: np.flatnonzero(tasks == t) for t in TASKS if (tasks == t).any()}
     groups = {t: group_rows(group_keys(bench, rows, t), rows) for t, rows in task_rows.items()}
@@ -168,7 +176,7 @@ def _score(
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
-            "tasks": task_blocks(verdicts, task_rows, groups, seed, prefix),
+            "tasks": task_blocks(verdicts, task_rows, groups, seed, prefix, base),
         }
     return entry
 
@@ -204,10 +212,13 @@ def score_files(
     given: list[str | None] = [*(names or []), *([None] * len(pred_paths))]
     models = []
     defaults = _default_names([Path(p) for p in pred_paths])
+    base = record_baselines(bench)  # once per benchmark, shared by every file
     for i, path in enumerate(pred_paths):
         preds = load_predictions(path, bench, strict_ids=strict_ids)
         name = given[i] or defaults[i]
-        models.append(score_predictions(bench, preds, seed=seed, name=name, samples=samples))
+        models.append(
+            score_predictions(bench, preds, seed=seed, name=name, samples=samples, base=base)
+        )
     return {
         "schema_version": SCHEMA_VERSION,
         "benchmark": {
@@ -218,5 +229,5 @@ def score_files(
         "seed": seed,
         "pipelines": list(PIPELINES),
         "models": models,
-        "baselines": baselines(bench),
+        "baselines": base.summary,
     }

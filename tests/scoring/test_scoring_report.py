@@ -111,6 +111,50 @@ def test_baselines_by_hand(tiny_bench: Path, pred_file: Path) -> None:
     assert base["common"]["chance"] == 0.5 and base["odd_one"]["chance"] == 0.5
 
 
+def test_per_group_baselines_by_hand(tiny_bench: Path, pred_file: Path, tmp_path: Path) -> None:
+    report = score_files(tiny_bench, [pred_file])
+    third = pytest.approx(1 / 3)
+    for pipeline in ("strict", "lenient", "mimic"):  # baselines do not depend on the replies
+        tasks = report["models"][0]["pipelines"][pipeline]["tasks"]
+        counting, listing = tasks["counting"], tasks["listing"]
+        # counting: every record's chance is 1/3 (3 distinct answers); majority answer "3"
+        # (c1, c4): c1 3, c2 "dog: 2, cat: 1", c3 4, c4 3
+        assert (counting["overall"]["chance"], counting["overall"]["majority"]) == (third, 0.5)
+        by = counting["by"]
+        assert {v: (m["chance"], m["majority"]) for v, m in by["spread"].items()} == {
+            "1": (third, pytest.approx(1 / 3)),  # c2 c3 c4: only c4 answers "3"
+            "2": (third, 1.0),  # c1
+        }
+        assert {v: m["majority"] for v, m in by["true_count"].items()} == {
+            "3": pytest.approx(2 / 3),  # c1 c2 c4
+            "4": 0.0,  # c3
+        }
+        assert {v: m["majority"] for v, m in by["k"].items()} == {
+            "1": pytest.approx(2 / 3),
+            "2": 0.0,
+        }
+        # listing: task majority "bus, car" (tie, smallest text); chance vehicle 1/3, person 1
+        assert {v: (m["chance"], m["majority"]) for v, m in listing["by"]["category"].items()} == {
+            "person": (1.0, 0.0),
+            "vehicle": (third, 1.0),
+        }
+        assert listing["overall"]["chance"] == pytest.approx(2 / 3)
+        assert listing["overall"]["majority"] == 0.5
+        # common m1 / odd-one o1: dog and cat present -> 1/2; the only answer is the majority
+        for task in ("common", "odd_one"):
+            assert (tasks[task]["overall"]["chance"], tasks[task]["overall"]["majority"]) == (
+                0.5,
+                1.0,
+            )
+    assert "chance" not in report["models"][0]["pipelines"]["strict"]["overall"]
+    out = tmp_path / "r.json"
+    write_report(report, out)
+    md = out.with_suffix(".md").read_text()
+    assert "| value | n | accuracy [95% CI] | chance | majority | parse failures | missing |" in md
+    # strict, counting by spread = 2: c1 right; chance 33.3 %, majority 100 %
+    assert "| 2 | 1 | 100.0 [20.7, 100.0] | 33.3 | 100.0 | 0.0% | 0 |" in md
+
+
 def test_side_by_side_and_determinism(tiny_bench: Path, pred_file: Path, tmp_path: Path) -> None:
     other = write_predictions(tmp_path / "model_b.jsonl", {k: "0" for k in PREDICTIONS})
     report = score_files(tiny_bench, [pred_file, other], seed=3)
