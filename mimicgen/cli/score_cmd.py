@@ -6,7 +6,7 @@ Scoring never calls a model: it reads a benchmark directory and prediction files
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,7 +53,7 @@ def score(
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
     from mimicgen.scoring import score_files, write_report
 
-    rows: list[dict] | None = [] if samples else None
+    rows: list[Any] | None = [] if samples else None  # scoring.score.SampleRow
     report = score_files(
         bench_dir, list(predictions), seed=seed, names=name, strict_ids=strict_ids, samples=rows
     )

@@ -90,7 +90,7 @@ def score_in_memory(bench_dir: Path, pred_paths: list[Path], pipeline: str, seed
     except ImportError:
         raise InputError("mimicgen.scoring is not available in this install; score with "
                          "`mimicgen score` and pass --scores report.json instead") from None
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []  # scoring.score.SampleRow, read like dicts
     report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
     cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}
     cols["id"] = [str(x) for x in cols["id"]]
