@@ -147,29 +147,16 @@ def _strip_connector(query: Query, templates: Any) -> str:
     return query.question.removesuffix(" " + conn) if conn else query.question
 
 
-def _word(
-    ask: Ask,
-    templates: Any,
-    rng: np.random.Generator,
-    keys: dict[str, tuple[list[str], list[str]]] | None = None,
-) -> tuple[str, str]:
-    """(question without connector, open-ended connector) for an extra turn. ``keys`` memoises
-    each task's sorted template and connector ids across calls (same templates only)."""
+def _word(ask: Ask, templates: Any, rng: np.random.Generator) -> tuple[str, str]:
+    """(question without connector, open-ended connector) for an extra turn."""
     from mimicgen.templates import class_phrase
+    from mimicgen.templates.render import pick_template
 
-    group = getattr(templates, ask.task)
-    ids = keys.get(ask.task) if keys is not None else None
-    if ids is None:
-        ids = (sorted(group.task), sorted(group.connector))
-        if keys is not None:
-            keys[ask.task] = ids
-    tids, cids = ids
-    text = group.task[tids[int(rng.integers(len(tids)))]]
-    conn = group.connector[cids[int(rng.integers(len(cids)))]]
     if ask.task == "counting":
-        text = text.replace("<class_id>", class_phrase(list(ask.classes), templates))
-    elif ask.task == "listing":
-        text = text.replace("<class_id>", str(ask.category))
+        slot = class_phrase(list(ask.classes), templates)
+    else:
+        slot = str(ask.category) if ask.task == "listing" else ""
+    text, conn, _ = pick_template(templates, ask.task, rng, slot)
     return text, conn
 
 
@@ -205,8 +192,6 @@ class _Turner:
     n_mc: int = 0
     positions: dict[str, int] | None = None
     """Vocabulary name -> index (for fast class distractors); None if names repeat."""
-    keys: dict[str, tuple[list[str], list[str]]] = dataclasses.field(default_factory=dict)
-    """Memo of :func:`_word`'s sorted template ids per task."""
 
     def __post_init__(self) -> None:
         positions = {c: i for i, c in enumerate(self.vocabulary)}
@@ -280,7 +265,7 @@ def _conversation(
         turner.options.extra_turns,
         index.rules.group_blocks_counting,
     ):
-        t, c = _word(ask, turner.templates, rng, turner.keys)
+        t, c = _word(ask, turner.templates, rng)
         h, g, p = turner.turn(ask, t, c, _answer_text(ask), in_images, rng)
         turns.append((h, g))
         prov.append(p)

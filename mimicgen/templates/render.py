@@ -13,7 +13,7 @@ import numpy as np
 
 from mimicgen.templates.loader import PLACEHOLDER, TemplateSet
 
-__all__ = ["class_phrase", "inflect_engine", "plural", "render_question"]
+__all__ = ["class_phrase", "inflect_engine", "pick_template", "plural", "render_question"]
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +77,25 @@ def _phrase(names: tuple[str, ...], lowercase: bool, overrides: tuple[tuple[str,
     return str(inflect_engine().join(words, final_sep=""))
 
 
+def pick_template(
+    templates: TemplateSet,
+    task: str,
+    rng: np.random.Generator,
+    slot: str,
+    multi: bool = False,
+) -> tuple[str, str, dict[str, str]]:
+    """Draw a task template and a connector (in that order) and fill ``<class_id>`` with
+    ``slot``: ``(question text, connector text, {"task": id, "connector": id})``."""
+    group = getattr(templates, task)
+    connectors = group.connector_multi if multi and group.connector_multi else group.connector
+    tids = sorted(group.task)
+    cids = sorted(connectors)
+    tid = tids[int(rng.integers(len(tids)))]
+    cid = cids[int(rng.integers(len(cids)))]
+    text = group.task[tid].replace(PLACEHOLDER, slot)
+    return text, connectors[cid], {"task": tid, "connector": cid}
+
+
 def render_question(
     templates: TemplateSet,
     task: str,
@@ -85,11 +104,5 @@ def render_question(
     multi: bool = False,
 ) -> tuple[str, dict[str, str]]:
     """``(question, {"task": id, "connector": id})`` for one query."""
-    group = getattr(templates, task)
-    connectors = group.connector_multi if multi and group.connector_multi else group.connector
-    tids = sorted(group.task)
-    cids = sorted(connectors)
-    tid = tids[int(rng.integers(len(tids)))]
-    cid = cids[int(rng.integers(len(cids)))]
-    text = group.task[tid].replace(PLACEHOLDER, slot)
-    return f"{text} {connectors[cid]}", {"task": tid, "connector": cid}
+    text, connector, ids = pick_template(templates, task, rng, slot, multi)
+    return f"{text} {connector}", ids
