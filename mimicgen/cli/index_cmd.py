@@ -70,13 +70,13 @@ def index(
         took = time.perf_counter() - start
         how = "built" if built else "loaded from cache"
         where = f" ({entry})" if entry is not None else ""
-        out = {"soft_wrap": True, "markup": False}
-        console.print(f"{source}: {how} in {took:.2f} s{where}", **out)
+        console.print(f"{source}: {how} in {took:.2f} s{where}", soft_wrap=True, markup=False)
         console.print(
             f"images {idx.images.height} | classes {idx.classes.height} | "
             f"boxes {int(idx.table.get_column('n_instances').sum())} | "
             f"(image, class) pairs {idx.table.height}",
-            **out,
+            soft_wrap=True,
+            markup=False,
         )
         summary = class_summary(idx)
         shown = summary.filter(pl.col("present") > 0)

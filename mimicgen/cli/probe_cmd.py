@@ -106,11 +106,8 @@ def probe_cmd(
     if not configs:
         configs = [parse_config("none")]
     configs = check_unique(configs)
-    options_kwargs = {
-        "max_new_tokens": _parse_budgets(max_new_tokens),
-        "limit": limit,
-        "shard": _parse_shard(shard),
-    }
+    # Parse the options before importing torch so their errors come fast.
+    budgets, shard_of = _parse_budgets(max_new_tokens), _parse_shard(shard)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
@@ -118,7 +115,7 @@ def probe_cmd(
 
     load_benchmark(benchmark)  # validate before the (slow) model load
     adapter = load_adapter(model, dtype=dtype, device=device, device_map=device_map)
-    ran = run_probes(adapter, benchmark, configs, out, RunOptions(**options_kwargs), model)
+    ran = run_probes(adapter, benchmark, configs, out, RunOptions(budgets, limit, shard_of), model)
     for name, n in ran.items():
         typer.echo(f"{name}: {n} new samples -> {out / name}")
 

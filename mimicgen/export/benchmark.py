@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from mimicgen import __version__
 from mimicgen.errors import InputError, MimicgenError
@@ -308,7 +308,7 @@ class _ChunkWriter:
 
     def write(
         self, number: int, queries: list[Query], spec_name: str, index: AnnotationIndex, prefix: str
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         sources: dict[str, str] = {}
         if self.mode.kind != "none":
             for q in queries:
@@ -385,7 +385,9 @@ def build_eval_set(
             return load_index(source, rules)
 
     if sampler is None:
-        from mimicgen.tasks import sample as sampler
+        from mimicgen.tasks import sample
+
+        sampler = cast(Sampler, sample)
 
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
     if options.image_mode.kind != "none":

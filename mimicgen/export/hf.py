@@ -42,7 +42,7 @@ FEATURES: dict[str, Any] = {
     "controls": _STR,
     "record": _STR,
 }
-_SCHEMA = {
+_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "task": pl.String,
     "question": pl.String,

@@ -17,7 +17,7 @@ user can recompute them from the files. Definitions (also in ``docs/outputs.md``
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,7 @@ def group_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return _aggregate([_row(rec) for rec in records])
 
 
-def benchmark_stats(records: list[Mapping[str, Any]]) -> dict[str, Any]:
+def benchmark_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """``{"by_task": {task: row}, "by_spec": {spec: row}, "overall": row}``.
 
     Tasks are keyed in first-appearance order, which is the build's spec order, so the manifest

@@ -91,7 +91,7 @@ def run_sample(
     pool = config.get("pool")
     prepared = adapter.prepare(images, item.question, pool=pool.factor if pool else 1)
     tokens = prepared.tokens
-    mask, layers = None, frozenset()
+    mask, layers = None, frozenset[int]()
     if (mprobe := config.get("mask")) is not None:
         layers = resolve_layers(mprobe, adapter.num_layers)
         neg = torch.finfo(prepared.inputs_embeds.dtype).min
@@ -121,7 +121,7 @@ def run_sample(
             "image_mass": _round(mass),
             "image_entropy": _round(entropy),
         }
-        if config.get("attn").maps:
+        if (attn := config.get("attn")) is not None and attn.maps:
             result["maps"] = {
                 **recorder.maps(),
                 "answer_attention": recorder.answer_attention().astype(np.float32),
@@ -135,7 +135,7 @@ def _round(a: np.ndarray) -> list:
 
 
 def _rows3(shares: np.ndarray) -> list[dict[str, float | None]]:
-    out = []
+    out: list[dict[str, float | None]] = []
     for intra, inter, text in shares:
         if np.isnan(intra):
             out.append({"intra": None, "inter": None, "text": None})
@@ -266,7 +266,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # stubs type **kwds as allow_pickle
     os.replace(tmp, path)
 
 

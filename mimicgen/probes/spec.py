@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -171,6 +171,19 @@ class ProbeConfig(BaseModel):
             raise ValueError(f"config name {self.label!r} must be letters, digits, '.', '_', '-'")
         return self
 
+    # One overload per kind so callers get the concrete probe type back.
+    @overload
+    def get(self, kind: Literal["none"]) -> NoneProbe | None: ...
+    @overload
+    def get(self, kind: Literal["pool"]) -> PoolProbe | None: ...
+    @overload
+    def get(self, kind: Literal["pixel"]) -> PixelProbe | None: ...
+    @overload
+    def get(self, kind: Literal["stitch"]) -> StitchProbe | None: ...
+    @overload
+    def get(self, kind: Literal["mask"]) -> MaskProbe | None: ...
+    @overload
+    def get(self, kind: Literal["attn"]) -> AttnProbe | None: ...
     def get(self, kind: str) -> BaseModel | None:
         """The probe of ``kind`` in this configuration, or None."""
         return next((p for p in self.probes if p.kind == kind), None)

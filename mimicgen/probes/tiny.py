@@ -153,7 +153,7 @@ def _qwen(family: str, text: dict, vocab: dict):
         return Qwen2VLForConditionalGeneration(cfg), processor
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    cfg = Qwen2_5_VLConfig(
+    cfg25 = Qwen2_5_VLConfig(
         text_config={**text, "rope_parameters": rope},
         vision_config={
             "depth": 2,
@@ -166,7 +166,7 @@ def _qwen(family: str, text: dict, vocab: dict):
         },
         **ids,
     )
-    return Qwen2_5_VLForConditionalGeneration(cfg), processor
+    return Qwen2_5_VLForConditionalGeneration(cfg25), processor
 
 
 def _llava_onevision(text: dict, vocab: dict):

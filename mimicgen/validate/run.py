@@ -99,7 +99,7 @@ def _check_manifest(manifest: dict[str, Any], records: list[dict[str, Any]]) -> 
     ):
         if manifest.get(key) != stats[part]:
             out.append(f"manifest {key} differ from a recount of benchmark.jsonl")
-    unknown = sorted({r.get("spec") for r in records} - set(manifest.get("spec", {})))
+    unknown = sorted({str(r.get("spec")) for r in records} - set(manifest.get("spec", {})))
     if unknown:
         out.append(f"records name spec(s) {unknown} that the manifest does not hold")
     return out

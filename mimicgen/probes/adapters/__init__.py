@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the adapters import torch; keep this package importable without it
+    from mimicgen.probes.adapters.base import VLMAdapter
+
 __all__ = ["ADAPTERS", "adapter_for", "load_adapter"]
 
 ADAPTERS = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 """``config.model_type`` values with an adapter."""
 
 
-def adapter_for(model_type: str) -> type:
+def adapter_for(model_type: str) -> type[VLMAdapter]:
     """The adapter class for a ``config.model_type``."""
     from mimicgen.errors import InputError
     from mimicgen.probes.adapters.internvl import InternVLAdapter
@@ -25,7 +30,7 @@ def adapter_for(model_type: str) -> type:
 
 def load_adapter(
     path: str, dtype: str = "auto", device: str | None = None, device_map: str | None = None
-):
+) -> VLMAdapter:
     """Read ``config.json`` of a hub id / local folder and load it with the matching adapter."""
     from transformers import AutoConfig
 

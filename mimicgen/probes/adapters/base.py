@@ -13,7 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -112,10 +112,12 @@ class VLMAdapter(ABC):
     """Prompt text placed after each image's placeholder tokens."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
-        self.model = model.eval()
+        # transformers model classes carry family-specific attributes that ``nn.Module``'s
+        # typing cannot describe, so the wrapped model is typed dynamically.
+        self.model = cast(Any, model.eval())
         self.tokenizer = tokenizer
         self.image_processor = image_processor
-        self.image_token_id = int(model.config.image_token_id)
+        self.image_token_id = int(self.model.config.image_token_id)
         layers = self.language_model.layers
         self.layer_of = {id(layer.self_attn): i for i, layer in enumerate(layers)}
 
@@ -150,25 +152,24 @@ class VLMAdapter(ABC):
         return {"text_config": ATTN_IMPLEMENTATION, "vision_config": "sdpa"}
 
     @classmethod
-    def model_class(cls) -> type:
+    def model_class(cls) -> type[Any]:
         """The transformers model class to instantiate (``model_class_name``)."""
-        found: type = getattr(importlib.import_module("transformers"), cls.model_class_name)
+        found: type[Any] = getattr(importlib.import_module("transformers"), cls.model_class_name)
         return found
 
     @classmethod
-    def image_processor_class(cls) -> type:
+    def image_processor_class(cls) -> type[Any]:
         """The (PIL-backend) image processor class (``image_processor_path``)."""
         module, name = cls.image_processor_path.split(":")
-        found: type = getattr(importlib.import_module(module), name)
+        found: type[Any] = getattr(importlib.import_module(module), name)
         return found
 
     # ---- family hooks --------------------------------------------------------------------
     @property
-    def language_model(self) -> nn.Module:
+    def language_model(self) -> Any:
         """The decoder (has ``.layers`` and ``.embed_tokens``); all supported families nest it
         at ``model.model.language_model``."""
-        decoder: nn.Module = self.model.model.language_model
-        return decoder
+        return self.model.model.language_model
 
     @abstractmethod
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
