@@ -221,8 +221,17 @@ def build(
     )
     if formats or exclude or all(getattr(s, "split", "eval") == "train" for s in resolved):
         _build_training(
-            resolved, out, mode, overwrite, seed, cache_dir, shard,
-            formats or ["llava", "llava_jsonl"], exclude or [], placeholders, option_ratio,
+            resolved,
+            out,
+            mode,
+            overwrite,
+            seed,
+            cache_dir,
+            shard,
+            formats or ["llava", "llava_jsonl"],
+            exclude or [],
+            placeholders,
+            option_ratio,
             extra_turns,
         )
         return
@@ -246,9 +255,18 @@ def build(
 
 
 def _build_training(
-    specs: list[Any], out: Path, mode: ImageMode, overwrite: bool, seed: int | None,
-    cache_dir: Path | None, shard: str | None, formats: list[str], exclude: list[Path],
-    placeholders: str, option_ratio: float, extra_turns: int,
+    specs: list[Any],
+    out: Path,
+    mode: ImageMode,
+    overwrite: bool,
+    seed: int | None,
+    cache_dir: Path | None,
+    shard: str | None,
+    formats: list[str],
+    exclude: list[Path],
+    placeholders: str,
+    option_ratio: float,
+    extra_turns: int,
 ) -> None:
     from pydantic import ValidationError
 
@@ -272,8 +290,14 @@ def _build_training(
             "(formats: llava, llava_jsonl, mantis; placeholders: start, lines, interleaved)"
         ) from None
     manifest = build_training_set(
-        specs, out, options, exclude=exclude, image_mode=mode, overwrite=overwrite,
-        seed_override=seed, index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
+        specs,
+        out,
+        options,
+        exclude=exclude,
+        image_mode=mode,
+        overwrite=overwrite,
+        seed_override=seed,
+        index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
     )
     console = _console()
     console.print(f"wrote {manifest['num_queries']} conversations to {out}")
@@ -282,9 +306,11 @@ def _build_training(
         table.add_column(col, justify="left" if col == "task" else "right")
     for task, st in manifest["stats"].items():
         table.add_row(
-            task, str(st["queries"]),
+            task,
+            str(st["queries"]),
             f"{st['images_min']}-{st['images_median']}-{st['images_max']}",
-            str(st["words_per_question"]), str(st["turns_per_conversation"]),
+            str(st["words_per_question"]),
+            str(st["turns_per_conversation"]),
             str(st["option_share"]),
         )
     console.print(table)
