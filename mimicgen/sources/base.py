@@ -10,6 +10,7 @@ source's own ids are kept in ``images.source_id`` and ``classes.source_class_id`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -117,12 +118,49 @@ class Hierarchy:
         ]
 
 
-@dataclass(frozen=True)
 class SourceFile:
-    """An input file and its content hash (recorded in every manifest for provenance)."""
+    """An input file and its SHA-256 content hash (recorded in every manifest for provenance).
 
-    path: str
-    sha256: str
+    The hash is either given or, with ``resolve``, computed on first access: a cold index build
+    keys its cache by a much faster hash, so the SHA-256 of a multi-GB file is only computed when
+    something (a benchmark manifest) records it. Equal when path and hash are equal.
+    """
+
+    __slots__ = ("_path", "_resolve", "_sha256")
+
+    def __init__(
+        self, path: str, sha256: str | None = None, *, resolve: Callable[[], str] | None = None
+    ) -> None:
+        if (sha256 is None) == (resolve is None):
+            raise TypeError("SourceFile needs exactly one of sha256 and resolve")
+        self._path = path
+        self._sha256 = sha256
+        self._resolve = resolve
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the content (computed once, on first access, for lazy files)."""
+        if self._sha256 is None:
+            assert self._resolve is not None
+            self._sha256 = self._resolve()
+            self._resolve = None
+        return self._sha256
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceFile):
+            return NotImplemented
+        return (self.path, self.sha256) == (other.path, other.sha256)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.sha256))
+
+    def __repr__(self) -> str:
+        shown = self._sha256 if self._sha256 is not None else "<not computed yet>"
+        return f"SourceFile(path={self.path!r}, sha256={shown!r})"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from mimicgen.sources.base import (
     SourceFile,
     SourceKind,
 )
-from mimicgen.sources.digest import known_sha256, remember_sha256, take_bytes
+from mimicgen.sources.digest import source_file, take_bytes
 from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
 if TYPE_CHECKING:  # pycocotools is a core dependency, but only needed for type hints here
@@ -97,8 +97,13 @@ def read_coco(
     path: str | Path,
     image_root: str | Path | None = None,
     kind: SourceKind = "coco",
+    memo_dir: Path | None = None,
 ) -> SourceData:
-    """Read a COCO instances JSON into :class:`SourceData` (raises InputError on bad input)."""
+    """Read a COCO instances JSON into :class:`SourceData` (raises InputError on bad input).
+
+    The provenance SHA-256 is computed on first use (``memo_dir`` remembers it, see
+    :func:`~mimicgen.sources.digest.source_file`).
+    """
     path = Path(path)
     raw = take_bytes(path)  # already in memory if the index cache just hashed it
     if raw is None:
@@ -113,11 +118,7 @@ def read_coco(
     except msgspec.DecodeError as exc:
         raise InputError(f"{path}: malformed JSON: {exc}") from exc
     root = Path(image_root) if image_root is not None else default_image_root(path)
-    digest = known_sha256(path)
-    if digest is None:  # hash the bytes already in memory rather than re-reading the file
-        digest = sha256_bytes(raw)
-        remember_sha256(path, digest)
-    files = (SourceFile(path=str(path), sha256=digest),)
+    files = (source_file(path, memo_dir),)
     return _to_source(data, path, root, files, kind)
 
 

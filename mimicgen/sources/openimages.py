@@ -32,7 +32,7 @@ from mimicgen.sources.base import (
     SourceData,
     SourceFile,
 )
-from mimicgen.sources.digest import file_sha256
+from mimicgen.sources.digest import source_file
 from mimicgen.sources.validate import raise_first, require_unique
 
 __all__ = [
@@ -117,7 +117,7 @@ def scan_openimages(
     if labels_csv is not None:
         _require_header(Path(labels_csv), list(LABEL_COLUMNS))
     paths = [Path(p) for p in (boxes_csv, classes_csv, hierarchy_json, labels_csv) if p]
-    files = tuple(SourceFile(path=str(p), sha256=file_sha256(p, memo_dir)) for p in paths)
+    files = tuple(source_file(p, memo_dir) for p in paths)  # SHA-256 computed when first used
     return OpenImagesScan(
         boxes_csv=boxes_csv,
         classes=classes,
@@ -249,7 +249,7 @@ def read_classes_csv(path: str | Path) -> pl.DataFrame:
         pl.col("LabelName").alias("source_class_id"),
         pl.col("DisplayName").alias("name"),
         pl.lit(None, dtype=pl.String).alias("parent"),
-    ).cast({**CLASS_SCHEMA, "source_class_id": pl.String})  # type: ignore[arg-type]
+    ).cast({**CLASS_SCHEMA, "source_class_id": pl.String})  # type: ignore[arg-type,dict-item]
 
 
 def read_hierarchy_json(path: str | Path, classes: pl.DataFrame) -> Hierarchy:

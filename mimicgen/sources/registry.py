@@ -117,10 +117,10 @@ def resolve_inputs(spec: SourceSpec, cache_dir: Path | None = None) -> ResolvedI
     if spec.kind == "coco":
         from mimicgen.sources.coco import default_image_root
 
-        root = spec.image_root or default_image_root(ann)
+        coco_root = spec.image_root or default_image_root(ann)
         if spec.hierarchy is not None and user_h is None:
             raise SpecError(f"{spec.hierarchy}: a COCO source takes a YAML hierarchy (.yaml/.yml)")
-        return ResolvedInputs(spec, ann, root, user_hierarchy=user_h)
+        return ResolvedInputs(spec, ann, coco_root, user_hierarchy=user_h)
     classes = _existing(spec.classes_csv or ann.parent / OPENIMAGES_CLASSES, "OpenImages class CSV")
     if spec.hierarchy is not None and user_h is None:
         hier: Path | None = _existing(spec.hierarchy, "OpenImages hierarchy JSON")
@@ -146,14 +146,17 @@ def load_source(spec: SourceSpec, *, cache_dir: Path | None = None) -> SourceDat
     return apply_user_hierarchy(read_resolved(inputs), inputs)
 
 
-def read_resolved(inputs: ResolvedInputs) -> SourceData:
-    """Dispatch to the reader of the spec's kind (without the user hierarchy)."""
+def read_resolved(inputs: ResolvedInputs, memo_dir: Path | None = None) -> SourceData:
+    """Dispatch to the reader of the spec's kind (without the user hierarchy).
+
+    ``memo_dir`` (the cache folder) remembers content hashes computed for provenance.
+    """
     spec = inputs.spec
     if spec.kind in ("coco", "synthetic"):
         from mimicgen.sources.coco import read_coco
 
         assert inputs.annotations is not None
-        return read_coco(inputs.annotations, inputs.image_root, kind=spec.kind)
+        return read_coco(inputs.annotations, inputs.image_root, kind=spec.kind, memo_dir=memo_dir)
     if spec.kind == "openimages":
         from mimicgen.sources.openimages import read_openimages
 

@@ -47,13 +47,14 @@ def test_second_load_hits_the_cache(
 def test_content_change_rebuilds(coco_copy: Path, tmp_path: Path) -> None:
     spec = SourceSpec(kind="coco", annotations=coco_copy)
     before = load_index(spec, cache_dir=tmp_path / "cache")
+    before_sha = before.files[0].sha256  # computed on first access: while the file is unchanged
     raw = json.loads(coco_copy.read_text())
     dropped = raw["annotations"].pop(0)
     coco_copy.write_text(json.dumps(raw))
     after, _entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
     assert built
     assert int(after.table["n_instances"].sum()) == int(before.table["n_instances"].sum()) - 1
-    assert after.files[0].sha256 != before.files[0].sha256
+    assert after.files[0].sha256 != before_sha
 
     def count(index: object) -> int:  # instances of the dropped box's (image, category) pair
         img = index.images.filter(index.images["source_id"] == dropped["image_id"])["image_idx"]
@@ -139,10 +140,13 @@ def test_cold_build_reads_the_annotation_file_once(
 ) -> None:
     import hashlib
 
+    import xxhash
+
     import mimicgen.sources.digest as digest_mod
 
     reads: list[Path] = []
     real_read_bytes = Path.read_bytes
+    real_hash_file = digest_mod._hash_file
 
     def counting_read_bytes(self: Path) -> bytes:
         if self.name == coco_copy.name:
@@ -150,11 +154,39 @@ def test_cold_build_reads_the_annotation_file_once(
         return real_read_bytes(self)
 
     monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
-    monkeypatch.setattr(digest_mod, "_sha256", _no_parse)  # the chunked re-read must not run
+    monkeypatch.setattr(digest_mod, "_hash_file", _no_parse)  # no second read of the file
     spec = SourceSpec(kind="coco", annotations=coco_copy)
     index, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
     assert built and len(reads) == 1
-    assert index.files[0].sha256 == hashlib.sha256(coco_copy.read_bytes()).hexdigest()
     assert not digest_mod._KEPT  # the buffer is not held after the build
+    memo = json.loads((tmp_path / "cache" / "digests.json").read_text())
+    content = coco_copy.read_bytes()
+    assert list(memo.values()) == [{"xxh3_128": xxhash.xxh3_128(content).hexdigest()}]
+    # The provenance SHA-256 was not needed by the build; it is computed on first access.
+    monkeypatch.setattr(digest_mod, "_hash_file", real_hash_file)
+    assert index.files[0].sha256 == hashlib.sha256(content).hexdigest()
+    memo = json.loads((tmp_path / "cache" / "digests.json").read_text())
+    assert next(iter(memo.values()))["sha256"] == hashlib.sha256(content).hexdigest()
+    monkeypatch.setattr(digest_mod, "_hash_file", _no_parse)
     load_or_build(spec, cache_dir=tmp_path / "cache2")  # digest memoised: cache miss, no re-hash
     assert not digest_mod._KEPT
+
+
+def test_lazy_sha256_refuses_a_changed_file(coco_copy: Path, tmp_path: Path) -> None:
+    from mimicgen.errors import InputError
+
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    index = load_index(spec, cache_dir=tmp_path / "cache")
+    coco_copy.write_text(coco_copy.read_text() + " ")  # other content than the one indexed
+    with pytest.raises(InputError, match="changed or disappeared"):
+        _ = index.files[0].sha256
+
+
+def test_cached_load_reports_the_sha256_of_the_content(coco_copy: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    spec = SourceSpec(kind="coco", annotations=coco_copy)
+    load_index(spec, cache_dir=tmp_path / "cache")
+    hit, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert not built
+    assert [f.sha256 for f in hit.files] == [hashlib.sha256(coco_copy.read_bytes()).hexdigest()]
