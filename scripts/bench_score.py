@@ -19,7 +19,13 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from mimicgen.scoring import load_benchmark, load_predictions, score_predictions, write_report
+from mimicgen.scoring import (
+    SampleRows,
+    load_benchmark,
+    load_predictions,
+    score_predictions,
+    write_report,
+)
 from mimicgen.scoring.aggregate import record_baselines
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.score import SCHEMA_VERSION
@@ -251,7 +257,7 @@ def main() -> None:
         lap("load benchmark + contexts")
         preds = load_predictions(root / "preds.jsonl", bench)
         lap("load predictions")
-        samples: list[dict] = []
+        samples = SampleRows()
         # As `score_files` (the CLI path): baselines once per benchmark, shared by every file.
         base = record_baselines(bench)
         entry = score_predictions(bench, preds, seed=0, samples=samples, base=base)

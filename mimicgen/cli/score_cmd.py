@@ -6,7 +6,7 @@ Scoring never calls a model: it reads a benchmark directory and prediction files
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -51,9 +51,9 @@ def score(
     ] = True,
 ) -> None:
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
-    from mimicgen.scoring import score_files, write_report
+    from mimicgen.scoring import SampleRows, score_files, write_report
 
-    rows: list[Any] | None = [] if samples else None  # scoring.score.SampleRow
+    rows = SampleRows() if samples else None
     report = score_files(
         bench_dir, list(predictions), seed=seed, names=name, strict_ids=strict_ids, samples=rows
     )

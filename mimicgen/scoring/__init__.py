@@ -9,6 +9,7 @@ from mimicgen.scoring.extract import PIPELINES, TASKS, Extraction, QueryContext,
 from mimicgen.scoring.ingest import Benchmark, Predictions, load_benchmark, load_predictions
 from mimicgen.scoring.normalize import ClassVocabulary, normalize_text
 from mimicgen.scoring.report import render_markdown, write_report
+from mimicgen.scoring.samples import SampleRow, SampleRows
 from mimicgen.scoring.score import score_file, score_files, score_predictions
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "Predictions",
     "QueryContext",
     "SampleResult",
+    "SampleRow",
+    "SampleRows",
     "check",
     "extract",
     "load_benchmark",

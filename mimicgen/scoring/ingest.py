@@ -95,6 +95,11 @@ class Benchmark:
         return ClassVocabulary(names)
 
     @cached_property
+    def ids(self) -> list[Any]:
+        """Each record's ``id`` as written in the file (``index`` holds them as str)."""
+        return [r["id"] for r in self.records]
+
+    @cached_property
     def context_keys(self) -> list[tuple[str, Any] | None]:
         """Per record, the hashable (task, answer) its context depends on (None: unshareable)."""
         with gc_paused():

@@ -9,7 +9,8 @@ from typing import Any
 
 import msgspec
 
-from mimicgen.io import atomic_write_bytes, atomic_write_text
+from mimicgen.io import atomic_write_bytes, atomic_write_chunks, atomic_write_text
+from mimicgen.scoring.samples import SampleRows
 
 __all__ = ["markdown_path", "render_markdown", "samples_path", "write_report"]
 
@@ -144,14 +145,22 @@ def samples_path(out: Path) -> Path:
 
 
 def write_report(
-    report: dict[str, Any], out: str | Path, samples: Iterable[dict[str, Any]] | None = None
+    report: dict[str, Any], out: str | Path, samples: Iterable[Any] | None = None
 ) -> list[Path]:
-    """Write JSON, Markdown (and per-sample JSONL); each file atomically. Returns the paths."""
+    """Write JSON, Markdown (and per-sample JSONL); each file atomically. Returns the paths.
+
+    ``samples``: rows read like dicts (``SampleRow`` or dict), or a :class:`SampleRows`.
+    """
     out = Path(out)
     written = [out, markdown_path(out)]
     atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(markdown_path(out), render_markdown(report))
-    if samples is not None:
+    if isinstance(samples, SampleRows):
+        # Each distinct row is encoded once; records fill in their ids (same bytes), written
+        # piece by piece (the file can be GBs).
+        atomic_write_chunks(samples_path(out), samples.jsonl_pieces())
+        written.append(samples_path(out))
+    elif samples is not None:
         # One C call encodes every row, each followed by a newline (JSONL).
         data = msgspec.json.Encoder().encode_lines(
             samples if isinstance(samples, list) else list(samples)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from mimicgen.progress import track
@@ -27,37 +26,11 @@ from mimicgen.scoring.ingest import (
     load_benchmark,
     load_predictions,
 )
+from mimicgen.scoring.samples import SampleBlock, SampleRow, SampleRows
 
 __all__ = ["SCHEMA_VERSION", "SampleRow", "score_file", "score_files", "score_predictions"]
 
 SCHEMA_VERSION = 1
-
-
-class SampleRow(msgspec.Struct, gc=False):
-    """One line of ``report.samples.jsonl``; reads like a dict (``row["id"]``).
-
-    A struct, not a dict: 1M predictions make 3M rows, and a struct is several times cheaper to
-    create and to encode (field order = key order, so the JSONL bytes are the same). ``gc=False``:
-    rows hold only plain values (no cycles), so the collector need not track millions of them.
-    """
-
-    model: str
-    pipeline: str
-    id: Any
-    task: str
-    prediction: str | None
-    extracted: Any
-    status: str
-    parsed: bool
-    correct: bool
-    f1: float | None
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``dict.get``: the field's value, else ``default``."""
-        return getattr(self, key, default)
 
 
 def _judge_all(
@@ -116,57 +89,49 @@ def _sample_rows(
     )
 
 
+def _codes(values: list[Any]) -> tuple[np.ndarray, int]:
+    """Factorise hashable values: (code per value, number of distinct values)."""
+    seen: dict[Any, int] = {}
+    codes = np.fromiter([seen.setdefault(v, len(seen)) for v in values], np.int64, len(values))
+    return codes, len(seen)
+
+
 def _run_all(
     bench: Benchmark,
     preds: Predictions,
     pipelines: tuple[str, ...],
-    samples: list[Any] | None,
     model: str,
-) -> dict[str, Verdicts]:
+    want_samples: bool,
+) -> tuple[dict[str, Verdicts], SampleBlock | None]:
     """Judge every record under every pipeline.
 
     Extraction and judging are pure functions of (reply text, context), and contexts are shared
     by records with the same task and answer, so each distinct (context, text) pair is judged
-    once; records then point at their distinct result (``which``) and the per-record arrays are
-    numpy gathers.
+    once: pairs are factorised with numpy (``which``: each record's distinct pair), and the
+    per-record arrays and sample rows are gathers from the distinct results.
     """
-    n = len(bench.records)
     plan = [(p, {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
-    by_id, records, contexts = preds.by_id, bench.records, bench.contexts
-    cache: dict[tuple[int, str | None], int] = {}
-    uniq: list[tuple[SampleResult, ...]] = []
-    which: list[int] = []
-    rows_k: list[tuple[SampleRow, ...]] = []  # per distinct result: its sample rows
-    for i, (rid, ctx) in enumerate(track(zip(bench.index, contexts), f"scoring {model}", n)):
-        text = by_id.get(rid)
-        key = (id(ctx), text)  # contexts live as long as ``bench``: ids are stable here
-        k = cache.get(key)
-        if k is None:
-            k = cache[key] = len(uniq)
-            uniq.append(_judge_all(text, ctx, plan))
-            if samples is not None:
-                rows_k.append(_sample_rows(model, pipelines, ctx, text, uniq[k]))
-        which.append(k)
-        if samples is not None:
-            # Copy the distinct result's rows and set the id (positional: cheapest).
-            raw_id = records[i]["id"]
-            for r in rows_k[k]:
-                samples.append(
-                    SampleRow(
-                        r.model,
-                        r.pipeline,
-                        raw_id,
-                        r.task,
-                        r.prediction,
-                        r.extracted,
-                        r.status,
-                        r.parsed,
-                        r.correct,
-                        r.f1,
-                    )
-                )
-    rows = np.asarray(which, np.int64)
-    return {p: _verdicts(uniq, j, rows) for j, p in enumerate(pipelines)}
+    contexts = bench.contexts
+    ctx_codes, _ = _codes([id(c) for c in contexts])  # contexts live as long as ``bench``
+    by_id = preds.by_id
+    texts = [by_id.get(rid) for rid in bench.index]  # index: str ids in record order
+    text_codes, n_texts = _codes(texts)
+    _, first, which = np.unique(
+        ctx_codes * n_texts + text_codes, return_index=True, return_inverse=True
+    )
+    which = which.reshape(-1)  # numpy 2.x keeps the input's shape; 1-D here anyway
+    uniq = [
+        _judge_all(texts[i], contexts[i], plan)
+        for i in track(first.tolist(), f"scoring {model}", len(first))
+    ]
+    block = None
+    if want_samples:
+        templates = [
+            _sample_rows(model, pipelines, contexts[i], texts[i], res)
+            for i, res in zip(first.tolist(), uniq, strict=True)
+        ]
+        block = SampleBlock(templates, which, bench.ids)
+    return {p: _verdicts(uniq, j, which) for j, p in enumerate(pipelines)}, block
 
 
 def score_predictions(
@@ -175,10 +140,13 @@ def score_predictions(
     seed: int = 0,
     name: str | None = None,
     pipelines: tuple[str, ...] = PIPELINES,
-    samples: list[Any] | None = None,
+    samples: list[Any] | SampleRows | None = None,
     base: RecordBaselines | None = None,
 ) -> dict[str, Any]:
     """One ``models[]`` entry of the report; per-sample rows are appended to ``samples``.
+
+    ``samples``: a list (gets :class:`SampleRow` s) or a :class:`SampleRows` (gets the rows in
+    compact form; much faster to write with ``write_report`` for large benchmarks).
 
     ``base``: the benchmark's ``record_baselines`` (computed here when not given).
     """
@@ -192,7 +160,7 @@ def _score(
     seed: int,
     name: str | None,
     pipelines: tuple[str, ...],
-    samples: list[Any] | None,
+    samples: list[Any] | SampleRows | None,
     base: RecordBaselines | None,
 ) -> dict[str, Any]:
     model = name or preds.path.stem
@@ -210,7 +178,13 @@ def _score(
         "coverage": preds.coverage(bench),
         "pipelines": {},
     }
-    for pipeline, verdicts in _run_all(bench, preds, pipelines, samples, model).items():
+    verdicts_by, block = _run_all(bench, preds, pipelines, model, samples is not None)
+    if block is not None and samples is not None:
+        if isinstance(samples, SampleRows):
+            samples.add(block)
+        else:
+            samples.extend(block.rows())  # a plain list: the rows themselves
+    for pipeline, verdicts in verdicts_by.items():
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
@@ -243,7 +217,7 @@ def score_files(
     seed: int = 0,
     names: list[str] | None = None,
     strict_ids: bool = False,
-    samples: list[Any] | None = None,
+    samples: list[Any] | SampleRows | None = None,
 ) -> dict[str, Any]:
     """The full report for several prediction files side by side."""
     bench = load_benchmark(bench_dir)
