@@ -17,11 +17,10 @@ import dataclasses
 import json
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import yaml
 
@@ -37,20 +36,14 @@ from mimicgen.export.benchmark import (
     read_manifest,
     read_records,
 )
-from mimicgen.export.images import ImageMode, image_relpath, materialise_image
-from mimicgen.export.options import (
-    LETTERS,
-    answer_position,
-    class_distractors,
-    count_distractors,
-    list_distractors,
-    place_options,
-)
+from mimicgen.export.images import ImageMode, materialise_image
+from mimicgen.export.options import LETTERS, answer_position, place_options
+from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
+from mimicgen.export.training_turns import Turn, Turner, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
 from mimicgen.progress import track
 from mimicgen.specs.training import TrainingOptions
-from mimicgen.tasks.multiturn import Ask, extra_asks
 from mimicgen.tasks.query import Query
 
 __all__ = [
@@ -63,30 +56,6 @@ __all__ = [
 ]
 
 TRAINING_KIND = "training"
-_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
-
-@lru_cache(maxsize=1)
-def _option_connectors() -> dict[str, str]:
-    data = yaml.safe_load((_TEMPLATES / "training.yaml").read_text(encoding="utf-8"))
-    return dict(data["options_connector"])
-
-
-@lru_cache(maxsize=1)
-def _option_connector_ids() -> tuple[str, ...]:
-    """Sorted connector ids (the order the generator indexes into)."""
-    return tuple(sorted(_option_connectors()))
-
-
-def placeholder_prefix(n: int, style: str) -> str:
-    """The ``<image>`` block that opens the first human turn (exactly ``n`` placeholders)."""
-    if style == "start":
-        return "<image>" * n + "\n"
-    if style == "lines":
-        return "<image>\n" * n
-    return "".join(f"Image {i + 1}: <image>\n" for i in range(n))
-
-
 # ----------------------------------------------------------------------------------------------
 # Disjointness from eval sets
 
@@ -137,139 +106,33 @@ def exclude_images(index: AnnotationIndex, source_ids: Iterable[Any]) -> Annotat
 
 
 # ----------------------------------------------------------------------------------------------
-# Wording
+# Settling multiple-choice turns (the one sequential step)
 
 
-def _strip_connector(query: Query, templates: Any) -> str:
-    group = getattr(templates, query.task)
-    cid = query.template["connector"]
-    conn = (group.connector_multi or {}).get(cid) or group.connector.get(cid, "")
-    return query.question.removesuffix(" " + conn) if conn else query.question
+@dataclass
+class _OptionPlacer:
+    """Places the correct option of each multiple-choice turn of one spec, in order: the
+    position of the ``n``-th such turn comes from :func:`answer_position`."""
 
-
-def _word(ask: Ask, templates: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """(question without connector, open-ended connector) for an extra turn."""
-    from mimicgen.templates import class_phrase
-    from mimicgen.templates.render import pick_template
-
-    if ask.task == "counting":
-        slot = class_phrase(list(ask.classes), templates)
-    else:
-        slot = str(ask.category) if ask.task == "listing" else ""
-    text, conn, _ = pick_template(templates, ask.task, rng, slot)
-    return text, conn
-
-
-def _answer_text(ask: Ask) -> str:
-    return ", ".join(ask.answer) if isinstance(ask.answer, tuple) else str(ask.answer)
-
-
-def _first_ask(query: Query) -> Ask | None:
-    """The query's own question as an :class:`Ask` (None for k > 1 counting: open-ended only)."""
-    ans = query.answer
-    if "counts" in ans:
-        if len(ans["counts"]) != 1:
-            return None
-        ((cls, n),) = ans["counts"].items()
-        return Ask("counting", int(n), classes=(cls,))
-    if "classes" in ans:
-        return Ask("listing", tuple(ans["classes"]), category=query.controls.get("category"))
-    return Ask(query.task, ans["class"])
-
-
-# ----------------------------------------------------------------------------------------------
-# Conversations
-
-
-@dataclasses.dataclass
-class _Turner:
-    """Turns asks into (human, gpt, provenance) triples; holds the option-position counter."""
-
-    options: TrainingOptions
     seed: int
-    templates: Any
-    vocabulary: list[str]
     n_mc: int = 0
-    positions: dict[str, int] | None = None
-    """Vocabulary name -> index (for fast class distractors); None if names repeat."""
 
-    def __post_init__(self) -> None:
-        positions = {c: i for i, c in enumerate(self.vocabulary)}
-        self.positions = positions if len(positions) == len(self.vocabulary) else None
-
-    def turn(
-        self,
-        ask: Ask | None,
-        text: str,
-        open_conn: str,
-        answer_text: str,
-        in_images: list[str],
-        rng: np.random.Generator,
-    ) -> tuple[str, str, dict[str, Any]]:
-        prov: dict[str, Any] = {"task": ask.task if ask else "counting", "answer": answer_text}
-        if ask is not None:
-            if ask.classes:
-                prov["classes"] = list(ask.classes)
-            if ask.category is not None:
-                prov["category"] = ask.category
-        mc = ask is not None and rng.random() < self.options.option_ratio
-        if not mc:
-            return f"{text} {open_conn}", answer_text, prov
-        assert ask is not None
-        k = self.options.n_options - 1
-        if ask.task == "counting":
-            wrong = count_distractors(int(ask.answer), k)  # type: ignore[arg-type]
-        elif ask.task == "listing":
-            wrong = list_distractors(ask.answer, ask.members or ask.answer, k, rng)  # type: ignore[arg-type]
-        else:
-            wrong = class_distractors(
-                str(ask.answer), in_images, self.vocabulary, k, rng, self.positions
-            )
-        pos = answer_position(self.seed, self.n_mc, len(wrong) + 1)
-        self.n_mc += 1
-        opts, letter = place_options(answer_text, wrong, pos)
-        conns, cids = _option_connectors(), _option_connector_ids()
-        cid = cids[int(rng.integers(len(cids)))]
-        lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
-        prov.update(options=opts, letter=letter)
-        return f"{text}\n{lines}\n{conns[cid]}", letter, prov
-
-
-def _conversation(
-    query: Query,
-    facts: list[Any],
-    index: AnnotationIndex,
-    turner: _Turner,
-    rng: np.random.Generator,
-) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    in_images = sorted({c for f in facts for c in f})
-    first = _first_ask(query)
-    text = _strip_connector(query, turner.templates)
-    conn = query.question[len(text) :].strip()
-    h, g, p = turner.turn(first, text, conn, query.answer_text, in_images, rng)
-    if first is None:  # k > 1 counting: name the classes so the turn can be re-derived
-        p["classes"] = list(query.answer["counts"])
-    turns = [(placeholder_prefix(len(query.images), turner.options.placeholder_style) + h, g)]
-    prov = [p]
-    if query.task == "counting":
-        asked = {("counting", c) for c in query.answer["counts"]}
-    elif query.task == "listing":
-        asked = {("listing", str(query.controls.get("category")))}
-    else:
-        asked = {(query.task, "")}
-    for ask in extra_asks(
-        facts,
-        index.hierarchy,
-        asked,
-        rng,
-        turner.options.extra_turns,
-        index.rules.group_blocks_counting,
-    ):
-        t, c = _word(ask, turner.templates, rng)
-        h, g, p = turner.turn(ask, t, c, _answer_text(ask), in_images, rng)
-        turns.append((h, g))
-        prov.append(p)
-    return turns, prov
+    def settle(self, turns: list[Turn]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+        """(human, gpt) texts and provenance of a conversation's turns."""
+        texts: list[tuple[str, str]] = []
+        prov: list[dict[str, Any]] = []
+        for human, gpt, p, pend in turns:
+            if pend is not None:
+                pos = answer_position(self.seed, self.n_mc, len(pend.wrong) + 1)
+                self.n_mc += 1
+                opts, letter = place_options(pend.answer, pend.wrong, pos)
+                lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
+                human, gpt = f"{pend.text}\n{lines}\n{pend.connector}", letter
+                p.update(options=opts, letter=letter)
+            assert human is not None and gpt is not None
+            texts.append((human, gpt))
+            prov.append(p)
+        return texts, prov
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,10 +189,15 @@ def build_training_set(
     seed_override: int | None = None,
     index_loader: IndexLoader | None = None,
     sampler: Callable[..., list[Query]] | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Sample every spec, turn queries into conversations and write the training set."""
+    """Sample every spec, turn queries into conversations and write the training set.
+
+    ``workers``: processes making conversations (default: one per usable core; builds under
+    :data:`~mimicgen.export.training_jobs.MIN_PARALLEL` queries always run in-process). The
+    output does not depend on it."""
     from mimicgen.specs import spec_hash
-    from mimicgen.tasks.sampling import gc_paused
+    from mimicgen.tasks.sampling import gc_paused, make_sampler
     from mimicgen.templates import load_template_set
 
     if not specs:
@@ -338,7 +206,6 @@ def build_training_set(
         from mimicgen.index import load_index
 
         index_loader = load_index
-    with_facts = _with_facts(sampler)
     image_mode = image_mode or ImageMode()
     out = Path(out)
     excluded, excl_entries = excluded_source_ids(exclude)
@@ -347,70 +214,93 @@ def build_training_set(
     header = _header(specs, [spec_hash(s) for s in specs], entries, seed_override)  # type: ignore[arg-type]
     seed = int(header["seed"])
 
+    works: list[SpecWork] = []
+    offset = 0
+    for pos, spec in enumerate(specs):
+        index = indexes[spec_index[pos]]
+        templates = load_template_set(getattr(spec, "templates", "paper"))
+        works.append(
+            SpecWork(
+                pos=pos,
+                spec=spec,
+                index=index,
+                prefix=entries[spec_entry[pos]]["prefix"],
+                turner=Turner(
+                    options.option_ratio, options.n_options, templates, sorted(index.class_names)
+                ),
+                extra_turns=options.extra_turns,
+                offset=offset,
+                # Built here, before any worker is forked, so workers share its arrays.
+                sampler=make_sampler(spec, index) if sampler is None else None,  # type: ignore[arg-type]
+            )
+        )
+        offset += spec.num_queries
+    placers = [_OptionPlacer(seed + w.pos) for w in works]
+
     llava: list[dict[str, Any]] = []
     mantis: list[dict[str, Any]] = []
     prov_rows: list[dict[str, Any]] = []
     stat_rows: list[dict[str, Any]] = []
     sources: list[tuple[AnnotationIndex, str, str]] = []
     used: set[tuple[str, Any]] = set()
+    want_mantis = "mantis" in options.formats
+    style = options.placeholder_style
+    n_workers = default_workers() if workers is None else workers
+    chunks = Conversations(works, n_workers, None if sampler is None else _with_facts(sampler))
     with gc_paused():  # conversations are acyclic; see gc_paused
-        for pos, spec in enumerate(specs):
-            index = indexes[spec_index[pos]]
-            prefix = entries[spec_entry[pos]]["prefix"]
-            templates = load_template_set(getattr(spec, "templates", "paper"))
-            turner = _Turner(options, seed + pos, templates, sorted(index.class_names))
-            for query, facts in track(with_facts(spec, index), f"conversations {spec.name}"):
-                imgs = sorted(query.images, key=lambda i: i.position)
-                rng = np.random.default_rng(np.random.SeedSequence([spec.seed, pos, len(llava), 7]))
-                turns, prov = _conversation(query, facts, index, turner, rng)
-                paths = [image_relpath(prefix, i.file_name) for i in imgs]
-                for rel, i in zip(paths, imgs, strict=True):
-                    sources.append((index, rel, i.file_name))
-                    used.add((index.kind, i.source_id))
+        for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
+            placer, kind, name = placers[work.pos], work.index.kind, work.spec.name
+            for qid, task, paths, meta, turns in convs:
+                texts, prov = placer.settle(turns)
+                texts[0] = (placeholder_prefix(len(paths), style) + texts[0][0], texts[0][1])
+                if image_mode.kind != "none":
+                    sources.extend((work.index, p, fn) for p, (_, _, fn) in zip(paths, meta))
+                used.update((kind, sid) for sid, _, _ in meta)
                 llava.append(
                     {
-                        "id": query.id,
+                        "id": qid,
                         "image": paths,
                         "conversations": [
                             m
-                            for h, g in turns
+                            for h, g in texts
                             for m in ({"from": "human", "value": h}, {"from": "gpt", "value": g})
                         ],
                     }
                 )
-                mantis.append(
-                    {
-                        "id": query.id,
-                        "images": paths,
-                        "conversation": [
-                            m
-                            for h, g in turns
-                            for m in (
-                                {"role": "user", "content": h},
-                                {"role": "assistant", "content": g},
-                            )
-                        ],
-                    }
-                )
+                if want_mantis:
+                    mantis.append(
+                        {
+                            "id": qid,
+                            "images": paths,
+                            "conversation": [
+                                m
+                                for h, g in texts
+                                for m in (
+                                    {"role": "user", "content": h},
+                                    {"role": "assistant", "content": g},
+                                )
+                            ],
+                        }
+                    )
                 prov_rows.append(
                     {
-                        "id": query.id,
-                        "spec": spec.name,
-                        "task": query.task,
+                        "id": qid,
+                        "spec": name,
+                        "task": task,
                         "images": [
-                            {"path": p, "source_id": i.source_id, "role": i.role}
-                            for p, i in zip(paths, imgs, strict=True)
+                            {"path": p, "source_id": sid, "role": role}
+                            for p, (sid, role, _) in zip(paths, meta, strict=True)
                         ],
                         "turns": prov,
                     }
                 )
                 stat_rows.append(
                     {
-                        "task": query.task,
-                        "n_images": len(imgs),
-                        "turns": len(turns),
+                        "task": task,
+                        "n_images": len(paths),
+                        "turns": len(texts),
                         "mc": sum(1 for p in prov if "letter" in p),
-                        "words": [_question_words(h) for h, _ in turns],
+                        "words": [_question_words(h) for h, _ in texts],
                     }
                 )
 
@@ -458,14 +348,11 @@ def build_training_set(
 
 
 def _with_facts(
-    sampler: Callable[..., list[Query]] | None,
+    sampler: Callable[..., list[Query]],
 ) -> Callable[[Any, AnnotationIndex], list[tuple[Query, list[Any]]]]:
-    """Queries paired with their images' facts in presented order: straight from the sampler's
-    re-check by default, re-derived from the index for a caller-supplied sampler."""
-    from mimicgen.tasks import image_facts, prepare, sample_with_facts
-
-    if sampler is None:
-        return sample_with_facts
+    """A caller-supplied sample function's queries paired with their images' facts in
+    presented order (re-derived from the index)."""
+    from mimicgen.tasks import image_facts, prepare
 
     def run(spec: Any, index: AnnotationIndex) -> list[tuple[Query, list[Any]]]:
         prep = prepare(index)

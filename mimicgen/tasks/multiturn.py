@@ -1,8 +1,10 @@
 """Further questions over a query's image set, for multi-turn training conversations.
 
-Each candidate is asked only when the pure answer functions of :mod:`mimicgen.tasks.derive`
-give one unambiguous answer for the images as presented, so every extra turn is as provably
-correct as the first one.
+Each candidate is asked only when the answer rules of :mod:`mimicgen.tasks.derive` give one
+unambiguous answer for the images as presented, so every extra turn is as provably correct as
+the first one. The rules are evaluated here from one per-class tally of the images (the same
+results as the derive functions, without a pass per class and an exception per rejection);
+``tests/tasks`` checks the two agree.
 """
 
 from __future__ import annotations
@@ -13,13 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mimicgen.sources.base import Hierarchy
-from mimicgen.tasks.derive import (
-    AnswerError,
-    ImageFacts,
-    common_answer,
-    listing_answer,
-    odd_one_answer,
-)
+from mimicgen.tasks.derive import ImageFacts
 
 __all__ = ["Ask", "extra_asks", "node_index"]
 
@@ -65,18 +61,75 @@ def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
     return _tables(hierarchy)[0]
 
 
-def _count(facts: Sequence[ImageFacts], c: str, group_blocks_counting: bool) -> int | None:
-    """``count_answer(facts, [c])[c]``, or None where that raises: the same rule
-    (:meth:`ClassFact.countable`) without building an exception per uncountable class."""
-    total = 0
-    for f in facts:
-        fact = f.get(c)
-        if fact is None:
-            continue
-        if not fact.countable(group_blocks_counting):
+class _Tally:
+    """Per class over a query's images: presence, recognisability and countability, gathered
+    in one pass so every candidate question reads its answer from here."""
+
+    __slots__ = ("n", "present", "recognisable", "totals")
+
+    def __init__(self, facts: Sequence[ImageFacts], group_blocks_counting: bool) -> None:
+        self.n = len(facts)
+        # Per class (first-seen order, as in the derive functions): images where it is
+        # present, images where it is recognisable, and its recognisable instances (None when
+        # some image cannot count it).
+        present: dict[str, int] = {}
+        recognisable: dict[str, int] = {}
+        totals: dict[str, int | None] = {}
+        for f in facts:
+            for c, fact in f.items():
+                rec = fact.n_recognisable
+                if c in present:
+                    present[c] += 1
+                    recognisable[c] += rec > 0
+                else:
+                    present[c] = 1
+                    recognisable[c] = int(rec > 0)
+                    totals[c] = 0
+                # ClassFact.countable, inlined: every instance recognisable, no group box.
+                total = totals[c]
+                if total is not None:
+                    ok = rec > 0 and not fact.n_small
+                    ok = ok and not (group_blocks_counting and fact.n_group)
+                    totals[c] = total + rec if ok else None
+        self.present, self.recognisable, self.totals = present, recognisable, totals
+
+    def common(self) -> str | None:
+        """:func:`~mimicgen.tasks.derive.common_answer`, or None where it raises."""
+        n = self.n
+        in_all = [c for c, p in self.present.items() if p == n]
+        if n < 2 or len(in_all) != 1 or self.recognisable[in_all[0]] != n:
             return None
-        total += fact.n_recognisable
-    return total
+        return in_all[0]
+
+    def odd_one(self) -> str | None:
+        """:func:`~mimicgen.tasks.derive.odd_one_answer` (minority 1), or None where it
+        raises."""
+        n = self.n
+        if n < 3:
+            return None
+        odd = None
+        rec = self.recognisable
+        for c, p in self.present.items():
+            r = rec[c]
+            if p == 1 and r == 1:
+                if odd is not None:
+                    return None
+                odd = c
+            elif not (2 * p > n and (r == 0 or 2 * r > n)):
+                return None
+        return odd
+
+    def listing(self, members: Sequence[str]) -> tuple[str, ...] | None:
+        """:func:`~mimicgen.tasks.derive.listing_answer`, or None where it raises."""
+        rec = self.recognisable
+        seen = set()
+        for c in members:
+            r = rec.get(c)
+            if r is not None:
+                if r == 0:
+                    return None  # present only ambiguously
+                seen.add(c)
+        return tuple(sorted(seen)) if seen else None
 
 
 def extra_asks(
@@ -94,34 +147,29 @@ def extra_asks(
     """
     if n <= 0:
         return []
-    present = sorted({c for f in facts for c in f})
+    tally = _Tally(facts, group_blocks_counting)
+    present = sorted(tally.present)
     cands: list[Ask] = []
     for c in present:
-        if ("counting", c) in exclude:
-            continue
-        total = _count(facts, c, group_blocks_counting)
-        if total is not None:
+        total = tally.totals[c]
+        if total is not None and ("counting", c) not in exclude:
             cands.append(Ask("counting", total, classes=(c,)))
-    if len(facts) >= 2 and ("common", "") not in exclude:
-        try:
-            cands.append(Ask("common", common_answer(facts)))
-        except AnswerError:
-            pass
-    if len(facts) >= 3 and ("odd_one", "") not in exclude:
-        try:
-            cands.append(Ask("odd_one", odd_one_answer(facts)))
-        except AnswerError:
-            pass
+    if ("common", "") not in exclude:
+        ans = tally.common()
+        if ans is not None:
+            cands.append(Ask("common", ans))
+    if ("odd_one", "") not in exclude:
+        ans = tally.odd_one()
+        if ans is not None:
+            cands.append(Ask("odd_one", ans))
     ups, downs = _tables(hierarchy)
     nodes = sorted({p for c in present for p in ups.get(c, ())})
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:
             members = downs[node]
-            try:
-                ans = tuple(listing_answer(facts, members))
-                cands.append(Ask("listing", ans, category=node, members=members))
-            except AnswerError:
-                pass
+            listed = tally.listing(members)
+            if listed is not None:
+                cands.append(Ask("listing", listed, category=node, members=members))
     order = rng.permutation(len(cands))
     return [cands[i] for i in order[:n]]

@@ -136,8 +136,9 @@ class OddOneSampler(TaskSampler):
         top = np.iinfo(np.int64).max
         key_rec = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
         key_other = key_rng.integers(1, top, size=len(prep.class_names), dtype=np.int64)
-        # Flagged table first (always valid under both readings), plain table second; each is
-        # built on first use (the plain one is often never needed).
+        # Flagged table first (always valid under both readings), plain table second. The
+        # flagged one serves the first attempt of every query, so it is built now (before a
+        # training build forks its workers); the plain one on first use (often never).
         self._keys = ((key_rec, key_other), (key_rec, key_rec))
         self._tables: dict[int, _SignatureTable] = {}
         self.n_rec = np.array([prep.recognisable_images(int(c)).size for c in self.pool])
@@ -148,6 +149,7 @@ class OddOneSampler(TaskSampler):
             )
         if prep.n_images < n_lo:
             raise self.fail(f"n_images minimum {n_lo} exceeds the {prep.n_images} source images")
+        self.table(0)
 
     def table(self, i: int) -> _SignatureTable:
         """Signature table ``i`` (0: flagged, 1: plain), built on first use."""

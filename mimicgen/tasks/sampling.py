@@ -147,17 +147,23 @@ def sample(
 
 
 def sample_with_facts(
-    spec: AnyTaskSpec, index: AnnotationIndex, query_numbers: range | None = None
+    spec: AnyTaskSpec,
+    index: AnnotationIndex,
+    query_numbers: range | None = None,
+    *,
+    sampler: TaskSampler | None = None,
 ) -> list[tuple[Query, list[ImageFacts]]]:
     """:func:`sample`, each query paired with its images' facts in presented order (the
-    re-check already derived them, so the training writer need not)."""
+    re-check already derived them, so the training writer need not). ``sampler``: one already
+    made by :func:`make_sampler` for this spec and index (reused across query ranges)."""
     numbers = range(spec.num_queries) if query_numbers is None else query_numbers
     if len(numbers) and (min(numbers) < 0 or max(numbers) >= spec.num_queries):
         raise SpecError(
             f"query numbers {numbers.start}..{numbers.stop - 1} fall outside the spec's "
             f"{spec.num_queries} queries"
         )
-    sampler = make_sampler(spec, index)
+    if sampler is None:
+        sampler = make_sampler(spec, index)
     templates = load_template_set(spec.templates)
     with gc_paused():
         return [

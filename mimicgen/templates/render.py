@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mimicgen.templates.loader import PLACEHOLDER, TemplateSet
+from mimicgen.templates.loader import PLACEHOLDER, TaskTemplates, TemplateSet
 
 __all__ = ["class_phrase", "inflect_engine", "pick_template", "plural", "render_question"]
 
@@ -77,6 +77,24 @@ def _phrase(names: tuple[str, ...], lowercase: bool, overrides: tuple[tuple[str,
     return str(inflect_engine().join(words, final_sep=""))
 
 
+_IDS: dict[
+    tuple[int, bool], tuple[TaskTemplates, tuple[str, ...], tuple[str, ...], dict[str, str]]
+] = {}
+
+
+def _sorted_ids(
+    group: TaskTemplates, multi: bool
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    """(sorted template ids, sorted connector ids, connectors) of a task group, memoised per
+    group object: sorting them is most of a draw's cost otherwise."""
+    key = (id(group), multi)
+    hit = _IDS.get(key)
+    if hit is None or hit[0] is not group:
+        connectors = group.connector_multi if multi and group.connector_multi else group.connector
+        hit = _IDS[key] = (group, tuple(sorted(group.task)), tuple(sorted(connectors)), connectors)
+    return hit[1], hit[2], hit[3]
+
+
 def pick_template(
     templates: TemplateSet,
     task: str,
@@ -87,9 +105,7 @@ def pick_template(
     """Draw a task template and a connector (in that order) and fill ``<class_id>`` with
     ``slot``: ``(question text, connector text, {"task": id, "connector": id})``."""
     group = getattr(templates, task)
-    connectors = group.connector_multi if multi and group.connector_multi else group.connector
-    tids = sorted(group.task)
-    cids = sorted(connectors)
+    tids, cids, connectors = _sorted_ids(group, multi)
     tid = tids[int(rng.integers(len(tids)))]
     cid = cids[int(rng.integers(len(cids)))]
     text = group.task[tid].replace(PLACEHOLDER, slot)

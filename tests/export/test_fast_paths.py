@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from mimicgen.export.options import class_distractors
-from mimicgen.tasks.derive import AnswerError, ClassFact, count_answer
-from mimicgen.tasks.multiturn import _count
+from mimicgen.tasks.derive import (
+    AnswerError,
+    ClassFact,
+    common_answer,
+    count_answer,
+    listing_answer,
+    odd_one_answer,
+)
+from mimicgen.tasks.multiturn import _Tally
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.sampling import _construct
 
@@ -33,36 +40,71 @@ def test_class_distractors_positions_shortcut(seed: int) -> None:
     assert fast_rng.integers(1 << 40) == plain_rng.integers(1 << 40)
 
 
+def _or_none(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except AnswerError:
+        return None
+
+
 @pytest.mark.parametrize("group_blocks", [True, False])
-def test_count_matches_count_answer(group_blocks: bool) -> None:
+def test_tally_matches_derive_functions(group_blocks: bool) -> None:
+    """The one-pass tally of the extra turns gives what the derive functions give."""
     draw = np.random.default_rng(3)
-    for _ in range(500):
+    names = ("a", "b", "c", "d")
+    seen = {"common": 0, "odd_one": 0, "listing": 0, "count": 0}
+    for _ in range(3000):
         facts = [
             {
                 c: ClassFact(*(int(v) for v in draw.integers(0, 3, size=4)))
-                for c in ("a", "b", "c")
+                for c in names
                 if draw.random() < 0.6
             }
-            for _ in range(int(draw.integers(1, 5)))
+            for _ in range(int(draw.integers(1, 6)))
         ]
-        for c in ("a", "b", "c"):
-            try:
-                want: int | None = count_answer(facts, [c], group_blocks)[c]
-            except AnswerError:
-                want = None
-            assert _count(facts, c, group_blocks) == want
+        tally = _Tally(facts, group_blocks)
+        for c in names:
+            if any(c in f for f in facts):  # extra turns only count classes present
+                want = _or_none(count_answer, facts, [c], group_blocks)
+                want = want[c] if want is not None else None
+                assert tally.totals[c] == want
+                seen["count"] += want is not None
+        want_common = _or_none(common_answer, facts)
+        assert tally.common() == want_common
+        want_odd = _or_none(odd_one_answer, facts, 1)
+        assert tally.odd_one() == want_odd
+        members = [c for c in names if draw.random() < 0.5] + ["a"]  # may repeat a member
+        want_list = _or_none(listing_answer, facts, members)
+        assert tally.listing(members) == (tuple(want_list) if want_list is not None else None)
+        seen["common"] += want_common is not None
+        seen["odd_one"] += want_odd is not None
+        seen["listing"] += want_list is not None
+    assert min(seen.values()) > 20, seen  # every rule accepted some cases, not only rejections
 
 
 def test_construct_equals_model_construct() -> None:
-    image = {"image_idx": 3, "source_id": "x1", "file_name": "a/b.jpg", "position": 0,
-             "role": "query", "class_counts": {"dog": 2}}
+    image = {
+        "image_idx": 3,
+        "source_id": "x1",
+        "file_name": "a/b.jpg",
+        "position": 0,
+        "role": "query",
+        "class_counts": {"dog": 2},
+    }
     fast_img = _construct(QueryImage, dict(image))
     plain_img = QueryImage.model_construct(**image)
     assert fast_img == plain_img and fast_img.model_dump() == plain_img.model_dump()
     assert fast_img.model_fields_set == plain_img.model_fields_set
-    query = {"id": "s-000001", "task": "counting", "question": "How many dogs?",
-             "answer": {"counts": {"dog": 2}}, "answer_text": "2", "images": [fast_img],
-             "controls": {"n_images": 1}, "template": {"task": "t1", "connector": "c1"}}
+    query = {
+        "id": "s-000001",
+        "task": "counting",
+        "question": "How many dogs?",
+        "answer": {"counts": {"dog": 2}},
+        "answer_text": "2",
+        "images": [fast_img],
+        "controls": {"n_images": 1},
+        "template": {"task": "t1", "connector": "c1"},
+    }
     fast, plain = _construct(Query, dict(query)), Query.model_construct(**query)
     assert fast == plain
     assert fast.model_dump_json() == plain.model_dump_json()

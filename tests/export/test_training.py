@@ -180,3 +180,35 @@ def test_distractors_are_plausible():
     opts = list_distractors(["bus", "car"], ["bus", "car", "truck"], 5, np.random.default_rng(0))
     assert "bus, car" not in opts and len(set(opts)) == len(opts)
     assert set(opts) <= {"bus", "car", "bus, car, truck", "bus, truck", "car, truck"}
+
+
+def test_worker_processes_give_identical_files(env, tmp_path, monkeypatch):
+    """Chunked, forked generation writes exactly the bytes of the in-process build."""
+    from mimicgen.export import training_jobs
+
+    root, specs, opts = env
+    monkeypatch.setattr(training_jobs, "CHUNK", 7)  # chunks split specs mid-way
+    monkeypatch.setattr(training_jobs, "MIN_PARALLEL", 0)
+    contexts: list[str] = []
+    real_get_context = training_jobs.mp.get_context
+
+    def spy(method: str):  # records that the 2-worker build really forked
+        contexts.append(method)
+        return real_get_context(method)
+
+    monkeypatch.setattr(training_jobs.mp, "get_context", spy)
+    builds = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        build_training_set(specs, out, opts, exclude=[root / "eval"], workers=workers)
+        builds[workers] = out
+    assert contexts == ["fork"]
+    names = sorted(p.name for p in builds[1].iterdir() if p.is_file())
+    assert "llava.json" in names and "provenance.jsonl" in names
+    for name in names:
+        one, two = (builds[1] / name).read_bytes(), (builds[2] / name).read_bytes()
+        if name == "mixture.yaml":  # names its own output folder
+            one, two = one.replace(b"/w1/", b"/w/"), two.replace(b"/w2/", b"/w/")
+        assert one == two, name
+    # ... and the in-process build equals the module-scoped one (same specs and options).
+    assert (builds[1] / "llava.json").read_bytes() == (root / "train" / "llava.json").read_bytes()

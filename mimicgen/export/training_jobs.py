@@ -1,0 +1,150 @@
+"""Training conversations made in chunks of query numbers, in forked worker processes when the
+build is large and the machine has a spare core.
+
+Every query q of a spec is sampled from its own generator (``SeedSequence([seed, q])``) and its
+conversation from another (``[spec seed, spec position, conversation number, 7]``), so a chunk
+gives the same conversations in any process and order; chunks are returned in order and only
+the option placement (:class:`~mimicgen.export.training._OptionPlacer`) runs sequentially after.
+Workers are forked after every sampler is built, so they share the index and its arrays.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mimicgen.export.images import image_relpath
+from mimicgen.export.training_turns import Turn, Turner, conversation
+from mimicgen.index.table import AnnotationIndex
+from mimicgen.tasks.derive import ImageFacts
+from mimicgen.tasks.query import Query
+from mimicgen.tasks.shared import TaskSampler
+
+__all__ = [
+    "CHUNK",
+    "MIN_PARALLEL",
+    "Conversation",
+    "Conversations",
+    "SpecWork",
+    "default_workers",
+]
+
+CHUNK = 2500
+"""Queries per job: large enough that a job's transfer is cheap next to its work."""
+MIN_PARALLEL = 4 * CHUNK
+"""Builds with fewer queries run in-process (forking costs more than it saves)."""
+
+#: One conversation before option placement: (id, task, image paths, (source_id, role,
+#: file_name) per image, turns).
+Conversation = tuple[str, str, list[str], list[tuple[Any, str, str]], list[Turn]]
+
+
+@dataclass
+class SpecWork:
+    """Everything needed to make one spec's conversations."""
+
+    pos: int
+    """Position of the spec in the build (part of the conversation generator's key)."""
+    spec: Any
+    index: AnnotationIndex
+    prefix: str
+    """Image path prefix of the spec's source."""
+    turner: Turner
+    extra_turns: int
+    offset: int
+    """Conversations of the earlier specs: conversation numbers continue across specs."""
+    sampler: TaskSampler | None
+    """The spec's sampler, built before any fork; None with a caller-supplied sample function."""
+
+
+def default_workers() -> int:
+    """Worker processes: one per usable core (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def converse(
+    work: SpecWork, pairs: Sequence[tuple[Query, list[ImageFacts]]], start: int
+) -> list[Conversation]:
+    """Conversations of sampled queries ``start, start + 1, ...`` of one spec."""
+    spec, index, turner = work.spec, work.index, work.turner
+    hierarchy, blocks = index.hierarchy, index.rules.group_blocks_counting
+    out: list[Conversation] = []
+    for n, (query, facts) in enumerate(pairs, start=work.offset + start):
+        rng = np.random.default_rng(np.random.SeedSequence([spec.seed, work.pos, n, 7]))
+        turns = conversation(query, facts, hierarchy, blocks, work.extra_turns, turner, rng)
+        imgs = sorted(query.images, key=lambda i: i.position)
+        paths = [image_relpath(work.prefix, i.file_name) for i in imgs]
+        meta: list[tuple[Any, str, str]] = [(i.source_id, i.role, i.file_name) for i in imgs]
+        out.append((query.id, query.task, paths, meta, turns))
+    return out
+
+
+def _chunk(work: SpecWork, numbers: range) -> list[Conversation]:
+    from mimicgen.tasks.sampling import sample_with_facts
+
+    pairs = sample_with_facts(work.spec, work.index, numbers, sampler=work.sampler)
+    return converse(work, pairs, numbers.start)
+
+
+_WORKS: list[SpecWork] = []
+"""The build's specs, set before forking (workers read them from the inherited memory)."""
+
+
+def _job(job: tuple[int, range]) -> list[Conversation]:
+    os.environ["MIMICGEN_PROGRESS"] = "0"  # the parent shows progress by chunk
+    return _chunk(_WORKS[job[0]], job[1])
+
+
+class Conversations:
+    """Each spec's conversations, chunk by chunk, in spec and query order (``len``: chunks).
+
+    ``with_facts`` (a caller-supplied sample function) runs whole specs in-process; conversation
+    numbers then continue from however many queries it returned."""
+
+    def __init__(
+        self,
+        works: Sequence[SpecWork],
+        workers: int,
+        with_facts: Callable[[Any, AnnotationIndex], list[tuple[Query, list[ImageFacts]]]] | None,
+    ) -> None:
+        self.works, self.workers, self.with_facts = list(works), workers, with_facts
+        self.jobs = [
+            (w, range(a, min(a + CHUNK, work.spec.num_queries)))
+            for w, work in enumerate(self.works)
+            for a in range(0, work.spec.num_queries, CHUNK)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.works) if self.with_facts is not None else len(self.jobs)
+
+    def __iter__(self) -> Iterator[tuple[SpecWork, list[Conversation]]]:
+        works, jobs = self.works, self.jobs
+        if self.with_facts is not None:
+            done = 0
+            for work in works:
+                work.offset = done
+                convs = converse(work, self.with_facts(work.spec, work.index), 0)
+                done += len(convs)
+                yield work, convs
+            return
+        total = sum(work.spec.num_queries for work in works)
+        if self.workers <= 1 or total < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
+            for w, numbers in jobs:
+                yield works[w], _chunk(works[w], numbers)
+            return
+        global _WORKS
+        _WORKS = works
+        try:
+            with mp.get_context("fork").Pool(min(self.workers, len(jobs))) as pool:
+                for (w, _), convs in zip(jobs, pool.imap(_job, jobs), strict=True):
+                    yield works[w], convs
+        finally:
+            _WORKS = []
