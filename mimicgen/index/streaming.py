@@ -1,18 +1,20 @@
 """Index build for huge box tables (OpenImages train: ~14.6M rows) with the polars streaming engine.
 
 One streaming pass over the box CSV groups the boxes by (image, class) and, in the same pass,
-counts invalid rows. Only the per-pair result (a few million rows at most) is materialised; dense
+validates them (an invalid row gets area -1, so its pair's minimum area flags it). Only the per-pair result (a few million rows at most) is materialised; dense
 ``image_idx`` values are assigned afterwards on that small table. The boxes themselves are never
 held in memory, which keeps peak RSS low.
 
 Grouping by two string keys costs more than parsing the numbers, so the pass groups by integers:
-``LabelName`` becomes its ``class_idx`` (a 600-entry lookup) and ``ImageID`` its 64-bit value
+``LabelName`` is parsed straight into an Enum of the class list (its code is ``class_idx``) and
+``ImageID`` becomes its 64-bit value
 (real ImageIDs are 16 lowercase hex digits, whose numeric order is their string order). A file
 with any other ImageID format is grouped by the raw strings instead (same result, slower).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from mimicgen.index.rules import PresenceRules
@@ -20,9 +22,6 @@ from mimicgen.index.table import INDEX_SCHEMA, AnnotationIndex, aggregate_boxes
 from mimicgen.sources.openimages import OpenImagesScan, collect_checked, number_rows
 
 __all__ = ["build_index_streaming"]
-
-_HEX_ID = r"^[0-9a-f]{16}$"
-_HEX_DIGITS = list("0123456789abcdef")
 
 
 def build_index_streaming(scan: OpenImagesScan, rules: PresenceRules) -> AnnotationIndex:
@@ -54,41 +53,22 @@ def _pairs_by_integer_ids(
 
     Returns the pairs sorted by ``(image_idx, class_idx)`` and the images table.
     """
-    lookup = dict(zip(scan.classes["source_class_id"], scan.classes["class_idx"], strict=True))
-    class_idx = pl.col("LabelName").replace_strict(lookup, default=None, return_dtype=pl.UInt32)
-    keyed = scan.boxes.with_columns(
-        pl.col("ImageID").str.to_integer(base=16, strict=False, dtype=pl.UInt64).alias("image"),
-        class_idx.alias("class_idx"),
-        (~pl.col("ImageID").str.contains(_HEX_ID)).fill_null(True).alias("odd_id"),
-    ).with_columns((pl.col("bad") | pl.col("class_idx").is_null()).alias("bad"))
-    pairs_lf = aggregate_boxes(
-        keyed,
-        rules,
-        keys=("image", "class_idx"),
-        extra=[pl.col("bad").sum().alias("n_bad"), pl.col("odd_id").sum().alias("n_odd")],
-        sort=False,
-    )
-    pairs = collect_checked(pairs_lf, scan)
-    if pairs.get_column("n_bad").sum():
+    keys = ("image", "class_idx")
+    pairs = collect_checked(aggregate_boxes(scan.keyed, rules, keys=keys, sort=False), scan)
+    # A row that failed a check has area_frac -1 (see scan.keyed), so its pair's minimum is < 0.
+    if (pairs.get_column("min_area_frac") < 0).any():
         scan.fail_on_bad_rows()  # rescans to name the first offending row; raises
-    if pairs.get_column("n_odd").sum():
-        return None
+    if pairs.get_column("image").null_count():
+        return None  # some ImageID is not 16 lowercase hex digits
     # One sort of two integer keys gives the final row order, and image_idx is then simply the
     # run number of each image (no separate rank, no second sort).
-    pairs = pairs.sort("image", "class_idx").with_columns(
+    pairs = pairs.sort(keys).with_columns(
         pl.col("image").rle_id().cast(pl.UInt32).alias("image_idx")
     )
     ids = pairs.select("image_idx", "image").filter(pl.col("image_idx").is_first_distinct())
-    # Back to the 16-digit string, one hex digit per expression (vectorised, 1.7M ids).
-    digits = [
-        (pl.col("image") // (16 ** (15 - i)) % 16).replace_strict(
-            list(range(16)), _HEX_DIGITS, return_dtype=pl.String
-        )
-        for i in range(16)
-    ]
     images = ids.select(
         "image_idx",
-        pl.concat_str(digits).alias("source_id"),
+        _hex16(ids.get_column("image")).alias("source_id"),
     ).select(
         "image_idx",
         "source_id",
@@ -97,6 +77,24 @@ def _pairs_by_integer_ids(
         pl.lit(None, dtype=pl.Int32).alias("height"),
     )
     return pairs, images
+
+
+#: ASCII codes of the 16 lowercase hex digits, indexed by digit value.
+_HEX_ASCII = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex16(values: pl.Series) -> pl.Series:
+    """UInt64 values as 16-digit lowercase hex strings (the ImageID format), vectorised.
+
+    The big-endian bytes of each value are split into nibbles and mapped to ASCII in one numpy
+    gather; the (n, 16) byte matrix is then viewed as n fixed-width strings.
+    """
+    be = values.to_numpy().astype(">u8").view(np.uint8).reshape(-1, 8)
+    nibbles = np.empty((be.shape[0], 16), dtype=np.uint8)
+    nibbles[:, 0::2] = be >> 4
+    nibbles[:, 1::2] = be & 15
+    text = _HEX_ASCII[nibbles].view("S16").ravel()
+    return pl.Series(text, dtype=pl.Binary).cast(pl.String)
 
 
 def _pairs_by_string_ids(

@@ -69,6 +69,8 @@ def _hash_file(path: Path, name: str) -> str:
         if size == 0:  # an empty file cannot be mapped
             return str(digest.hexdigest())
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            if hasattr(mapped, "madvise"):  # read-ahead hint (not on every platform)
+                mapped.madvise(mmap.MADV_SEQUENTIAL)
             view = memoryview(mapped)
             try:
                 starts = range(0, size, _CHUNK)

@@ -61,6 +61,8 @@ BOX_COLUMNS: dict[str, Any] = {
 }
 _FLAGS = ("IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction")
 _COORDS = ("XMin", "XMax", "YMin", "YMax")
+#: A real ImageID: 16 lowercase hex digits.
+_HEX_ID = r"^[0-9a-f]{16}$"
 LABEL_COLUMNS: dict[str, Any] = {
     "ImageID": pl.String,
     "LabelName": pl.String,
@@ -78,6 +80,7 @@ class OpenImagesScan:
 
     ``boxes`` has the raw keys ``ImageID``/``LabelName`` plus ``area_frac``, ``is_group``,
     the three other flags, the normalised corners, and ``bad`` (True for an invalid row).
+    ``keyed`` is the narrow integer-keyed view the index pass aggregates (:func:`_scan_keyed`).
     """
 
     boxes_csv: Path
@@ -85,6 +88,7 @@ class OpenImagesScan:
     hierarchy: Hierarchy
     files: tuple[SourceFile, ...]
     boxes: pl.LazyFrame
+    keyed: pl.LazyFrame
     labels_csv: Path | None
     image_root: Path | None
 
@@ -124,6 +128,7 @@ def scan_openimages(
         hierarchy=hierarchy,
         files=files,
         boxes=_scan_boxes(boxes_csv),
+        keyed=_scan_keyed(boxes_csv, classes),
         labels_csv=Path(labels_csv) if labels_csv is not None else None,
         image_root=Path(image_root) if image_root is not None else None,
     )
@@ -337,6 +342,46 @@ def _scan_boxes(path: Path) -> pl.LazyFrame:
             (pl.col("IsTruncated") == 1).fill_null(False).alias("is_truncated"),
             (pl.col("IsDepiction") == 1).fill_null(False).alias("is_depiction"),
             (~ok).fill_null(True).alias("bad"),
+        )
+    )
+
+
+def _scan_keyed(path: Path, classes: pl.DataFrame) -> pl.LazyFrame:
+    """Box rows keyed by integers, for the index pass; the checks of ``_scan_boxes`` folded in.
+
+    * ``LabelName`` is parsed as an Enum of the class list, so the parser itself turns it into
+      ``class_idx`` (its physical code is the position in the list) and an unknown label fails
+      the scan (reported by the row-level rescan);
+    * ``image`` is the ImageID's 64-bit value where it is 16 lowercase hex digits (the real
+      format; its numeric order is the string order), else null (grouped by strings instead);
+    * ``area_frac`` is -1 for a row that fails a value check, so one ``min`` per group both
+      aggregates and validates (no separate bad-row count);
+    * ``is_group`` as in ``_scan_boxes``.
+    """
+    x0, x1, y0, y1 = (pl.col(c) for c in _COORDS)
+    ok = (
+        pl.all_horizontal(pl.col(*_COORDS).is_between(0.0, 1.0))
+        & (x0 < x1)
+        & (y0 < y1)
+        & pl.all_horizontal(pl.col(*_FLAGS).is_in([-1, 0, 1]))
+        & pl.col("ImageID").is_not_null()
+        & pl.col("LabelName").is_not_null()
+    )
+    image_id = pl.col("ImageID")
+    schema = {**BOX_COLUMNS, "LabelName": pl.Enum(classes.get_column("source_class_id"))}
+    return (
+        pl.scan_csv(path, schema_overrides=schema, infer_schema=False)
+        .select(list(BOX_COLUMNS))
+        .select(
+            pl.when(image_id.str.contains(_HEX_ID))
+            .then(image_id.str.to_integer(base=16, dtype=pl.UInt64))
+            .alias("image"),
+            pl.col("LabelName").to_physical().cast(pl.UInt32).alias("class_idx"),
+            pl.when(ok)
+            .then((x1 - x0) * (y1 - y0))
+            .otherwise(pl.lit(-1.0, dtype=pl.Float32))
+            .alias("area_frac"),
+            (pl.col("IsGroupOf") == 1).fill_null(False).alias("is_group"),
         )
     )
 

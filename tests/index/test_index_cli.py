@@ -191,6 +191,46 @@ def test_bad_openimages_input(
     assert not cache.exists()
 
 
+#: Real-format (16 hex digit) ImageIDs take the integer-keyed fast path, whose checks are folded
+#: into the aggregation; each bad row must still be reported by line with its reason.
+HEX = "00000000000000a1"
+OI_HEX_CASES: dict[str, tuple[list[str], str, str]] = {
+    "x_reversed": ([HEX, "{car}", "0.5", "0.2", "0.1", "0.3"], "0", "non-positive box size"),
+    "outside": ([HEX, "{car}", "0.1", "0.2", "-0.1", "0.3"], "0", "outside [0, 1]"),
+    "unknown_label": ([HEX, "/m/nope", "0.1", "0.2", "0.1", "0.3"], "0", "unknown LabelName"),
+    "empty_label": ([HEX, "", "0.1", "0.2", "0.1", "0.3"], "0", "empty ImageID or LabelName"),
+    "empty_image_id": (["", "{car}", "0.1", "0.2", "0.1", "0.3"], "0", "empty ImageID"),
+    "empty_coord": ([HEX, "{car}", "0.1", "", "0.1", "0.3"], "0", "a coordinate or flag is empty"),
+    "bad_flag": ([HEX, "{car}", "0.1", "0.2", "0.1", "0.3"], "2", "not 0, 1 or -1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OI_HEX_CASES))
+def test_bad_openimages_row_with_real_ids(
+    case: str, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    with (openimages_meta / CLASSES).open(newline="") as f:
+        car = next(r["LabelName"] for r in csv.DictReader(f) if r["DisplayName"] == "Car")
+    bad, group, expected = OI_HEX_CASES[case]
+    path = tmp_path / f"{case}.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(BOX_HEADER)
+        writer.writerow(_oi_row("00000000000000a0", car, ("0.1", "0.9", "0.1", "0.9")))
+        image, label, *coords = (v.replace("{car}", car) for v in bad)
+        writer.writerow(_oi_row(image, label, tuple(coords), group))  # type: ignore[arg-type]
+        writer.writerow(_oi_row("00000000000000a2", car, ("0.1", "0.9", "0.1", "0.9")))
+    cache = tmp_path / "cache"
+    args = ["index", f"openimages:{path}", "--classes-csv", str(openimages_meta / CLASSES)]
+    code, _, err = run_cli([*args, "--cache-dir", str(cache)], monkeypatch, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"mimicgen: error: {path}: line 3 (")
+    assert expected in lines[0]
+    assert not cache.exists()
+
+
 def test_subprocess_exit_code_and_single_line(tmp_path: Path) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text('{"images": [')

@@ -148,3 +148,26 @@ def test_openimages_streaming_equals_in_memory(oi_files: Path, openimages_meta: 
     streamed = build_index_streaming(scan_openimages(*args), rules)
     assert streamed.table.equals(eager.table)
     assert streamed.images.equals(eager.images)
+
+
+def test_openimages_mixed_case_ids_stay_distinct(openimages_meta: Path, tmp_path: Path) -> None:
+    """IDs that parse to the same 64-bit value but differ as strings are different images."""
+    from tests.index.oi_data import BOX_HEADER
+
+    label = real_labels(openimages_meta)[0]
+    ids = ["00000000000000ab", "00000000000000AB", "00000000000000ab", "0000000000000001"]
+    path = tmp_path / "boxes.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(BOX_HEADER)
+        for image in ids:
+            writer.writerow([image, "xclick", label, "1", "0.1", "0.9", "0.1", "0.9", "0", "0",
+                             "0", "0", "0", *["-1"] * 8])  # fmt: skip
+    spec = SourceSpec(
+        kind="openimages",
+        annotations=path,
+        classes_csv=openimages_meta / "oidv7-class-descriptions-boxable.csv",
+    )
+    index = load_index(spec, cache_dir=tmp_path / "cache")
+    assert index.images["source_id"].to_list() == sorted(set(ids))
+    assert sorted(index.table["n_instances"].to_list()) == [1, 1, 2]
