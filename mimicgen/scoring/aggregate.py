@@ -18,6 +18,7 @@ from mimicgen.io import canonical_json
 from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.ingest import Benchmark
 from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
+from mimicgen.scoring.records import RecordView
 
 __all__ = [
     "Groups",
@@ -89,9 +90,9 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
     task spec it was sampled from) when that varies, plus ``true_count`` (counting; the sum over
     classes when k > 1), ``evidence_positions`` and ``n_query_images``.
     """
-    all_records = bench.records
-    records = [all_records[i] for i in rows.tolist()]  # plain ints index faster than numpy ints
-    controls = [r.get("controls") or {} for r in records]
+    all_views = bench.rows
+    views = [all_views[i] for i in rows.tolist()]  # plain ints index faster than numpy ints
+    controls = [v.controls or {} for v in views]
     keys: dict[str, list[str]] = {}
     names: set[str] = set()
     for c in controls:
@@ -100,12 +101,12 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
         values = _value_strs([c.get(name) for c in controls])
         if len(set(values)) > 1:
             keys[name] = values
-    specs = _value_strs([r.get("spec") for r in records])
+    specs = _value_strs([v.spec for v in views])
     if len(set(specs)) > 1 and "spec" not in keys:
         keys["spec"] = specs
     if task == "counting":
-        keys["true_count"] = _value_strs([sum(r["answer"]["counts"].values()) for r in records])
-    positions = _evidence_tuples(records)
+        keys["true_count"] = _value_strs([sum(v.answer["counts"].values()) for v in views])
+    positions = _evidence_tuples(views)
     joined: dict[tuple[int, ...], str] = {}  # few distinct position lists: join each once
     keys["evidence_positions"] = [
         joined.get(t) or joined.setdefault(t, ",".join(map(str, t))) for t in positions
@@ -114,7 +115,7 @@ def group_keys(bench: Benchmark, rows: np.ndarray, task: str) -> dict[str, list[
     return keys
 
 
-def _evidence_tuples(records: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+def _evidence_tuples(views: list[RecordView]) -> list[tuple[int, ...]]:
     """``evidence_positions`` of each record as a tuple.
 
     Records with query images (the usual case) are read inline, and each distinct tuple of raw
@@ -123,10 +124,10 @@ def _evidence_tuples(records: list[dict[str, Any]]) -> list[tuple[int, ...]]:
     memo: dict[tuple[Any, ...], tuple[int, ...]] = {}
     out: list[tuple[int, ...]] = []
     append = out.append
-    for r in records:
-        raw = tuple([im["position"] for im in r.get("images") or () if im.get("role") == "query"])
+    for v in views:
+        raw = tuple([im.position for im in v.images or () if im.role == "query"])
         if not raw:
-            append(tuple(evidence_positions(r)))
+            append(tuple(_view_evidence(v)))
             continue
         try:
             t = memo.get(raw)
@@ -140,6 +141,17 @@ def _evidence_tuples(records: list[dict[str, Any]]) -> list[tuple[int, ...]]:
                 pass
         append(t)
     return out
+
+
+def _view_evidence(view: RecordView) -> list[int]:
+    """``evidence_positions`` of a record without query images, read from its view."""
+    answer = view.answer
+    gold = set(answer.get("counts") or answer.get("classes") or [answer.get("class")])
+    return sorted(
+        int(im.position)
+        for im in view.images or ()
+        if any((im.class_counts or {}).get(c, 0) > 0 for c in gold)
+    )
 
 
 def _value_strs(values: list[Any]) -> list[str]:
@@ -292,40 +304,37 @@ def record_baselines(bench: Benchmark) -> RecordBaselines:
     always the task's (not the group's), so a group's ``majority`` shows how far the task-level
     majority guess gets on that group.
     """
-    records_all = bench.records
+    records_all = bench.rows
     n_all = len(records_all)
     chance_all = np.zeros(n_all)
     majority_all = np.zeros(n_all, bool)
-    tasks = np.asarray([r["task"] for r in records_all])
+    tasks = bench.tasks
     out: dict[str, dict[str, Any]] = {}
     for task in TASKS:
         rows = np.flatnonzero(tasks == task)
         if not len(rows):
             continue
         records = [records_all[i] for i in rows.tolist()]
-        texts = [str(r["answer_text"]) for r in records]
+        texts = [str(r.answer_text) for r in records]
         answers = Counter(texts)
         top = min(answers.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: smallest text
         if task == "counting":
             chance = 1.0 / len(answers)
             per_record = np.full(len(records), chance)
         elif task == "listing":
-            cats = _value_strs([(r.get("controls") or {}).get("category") for r in records])
+            cats = _value_strs([(r.controls or {}).get("category") for r in records])
             members: dict[str, set[str]] = {}
             for cat, r in zip(cats, records, strict=True):
-                members.setdefault(cat, set()).update(r["answer"]["classes"])
+                members.setdefault(cat, set()).update(r.answer["classes"])
             per_record = np.asarray([1.0 / (2.0 ** len(members[cat]) - 1) for cat in cats])
             chance = float(np.mean(per_record))
         else:
             present = []
             for r in records:
                 classes = {
-                    c
-                    for im in r.get("images") or []
-                    for c, n in (im.get("class_counts") or {}).items()
-                    if n > 0
+                    c for im in r.images or [] for c, n in (im.class_counts or {}).items() if n > 0
                 }
-                classes.add(r["answer"]["class"])
+                classes.add(r.answer["class"])
                 present.append(1.0 / len(classes))
             per_record = np.asarray(present)
             chance = float(np.mean(per_record))

@@ -26,6 +26,7 @@ from mimicgen.io import sha256_file
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
 from mimicgen.scoring.normalize import ClassVocabulary
+from mimicgen.scoring.records import RecordView, decode_views, view_of
 
 __all__ = [
     "Benchmark",
@@ -65,31 +66,47 @@ _EXAMPLES = 20  # how many offending ids the coverage section lists
 
 @dataclass
 class Benchmark:
-    """A loaded eval set: records in file order, the manifest and its hash."""
+    """A loaded eval set: records in file order, the manifest and its hash.
+
+    Scoring reads ``rows`` (typed views, cheap to decode); ``records`` (the full dicts, as the
+    exports, FiftyOne and plots read them) are decoded from the file's bytes on first use.
+    """
 
     path: Path
-    records: list[dict[str, Any]]
+    rows: list[RecordView]
+    """Per record, the fields scoring reads (``mimicgen.scoring.records``)."""
     manifest: dict[str, Any]
     manifest_sha256: str
     index: dict[str, int] = field(default_factory=dict)
-    """id -> position in ``records``."""
+    """id (as str) -> position in ``records``."""
+    source: bytes | list[dict[str, Any]] = field(default=b"", repr=False)
+    """``benchmark.jsonl``'s bytes (one object per line), or the decoded record dicts."""
+
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """The full record dicts (SPEC §4), in file order."""
+        if isinstance(self.source, list):
+            return self.source
+        with gc_paused():
+            records = _DECODE.decode_lines(self.source)
+        self.source = records  # the bytes are no longer needed
+        return records
 
     @cached_property
     def vocabulary(self) -> ClassVocabulary:
         """Class names in answers and class counts, plus ``manifest["classes"]`` when present."""
         names: set[str] = set(self.manifest.get("classes") or [])
-        # Answers repeat a lot: each distinct (task, answer) is read once; images are scanned
-        # inline (same names as ``record_classes``, without a set per record).
-        seen: set[tuple[str, Any]] = set()
-        for record, ctx_key in zip(self.records, self.context_keys, strict=True):
-            answer = record["answer"]
-            key = ctx_key if len(answer) == 1 else None  # extra keys: read all
-            if key is None or key not in seen:
-                names |= record_classes({"answer": answer})
-                if key is not None:
-                    seen.add(key)
-            for image in record.get("images") or ():
-                counts = image.get("class_counts")
+        rows = self.rows
+        # Answers repeat a lot: one record per context is read (the same names as
+        # ``record_classes``); answers with extra keys are read one by one, as images are.
+        _, first = np.unique(self.context_codes, return_index=True)
+        for i in first.tolist():
+            names |= record_classes({"answer": rows[i].answer})
+        for row in rows:
+            if len(row.answer) != 1:
+                names |= record_classes({"answer": row.answer})
+            for image in row.images or ():
+                counts = image.class_counts
                 if counts:
                     names.update(counts)
         return ClassVocabulary(names)
@@ -97,37 +114,55 @@ class Benchmark:
     @cached_property
     def ids(self) -> list[Any]:
         """Each record's ``id`` as written in the file (``index`` holds them as str)."""
-        return [r["id"] for r in self.records]
+        return [r.id for r in self.rows]
+
+    @cached_property
+    def tasks(self) -> np.ndarray:
+        """Each record's task (numpy str array)."""
+        return np.asarray([r.task for r in self.rows])
 
     @cached_property
     def context_keys(self) -> list[tuple[str, Any] | None]:
         """Per record, the hashable (task, answer) its context depends on (None: unshareable)."""
         with gc_paused():
-            return [_context_key(r) for r in self.records]
+            return [_context_key(r.task, r.answer) for r in self.rows]
+
+    @cached_property
+    def context_codes(self) -> np.ndarray:
+        """Per record, the number of its context in ``distinct_contexts`` (equal keys: equal
+        numbers; an unshareable record gets its own)."""
+        seen: dict[Any, int] = {}
+        keys = self.context_keys
+        return np.fromiter(
+            [seen.setdefault(object() if k is None else k, len(seen)) for k in keys],
+            np.int64,
+            len(keys),
+        )
+
+    @cached_property
+    def distinct_contexts(self) -> list[QueryContext]:
+        """One extraction context per distinct context key (see ``context_codes``)."""
+        vocab, rows = self.vocabulary, self.rows
+        _, first = np.unique(self.context_codes, return_index=True)
+        return [
+            context_from_record({"task": rows[i].task, "answer": rows[i].answer}, vocab)
+            for i in first.tolist()
+        ]
 
     @cached_property
     def contexts(self) -> list[QueryContext]:
-        """Extraction contexts, one per record (built once, shared by every pipeline/model)."""
-        vocab = self.vocabulary
-        # Records with one task and answer share one context object, so the scorer can cache
-        # extraction results per (context, reply) pair.
-        shared: dict[tuple[str, Any], QueryContext] = {}
-        out: list[QueryContext] = []
-        with gc_paused():
-            for r, key in zip(self.records, self.context_keys, strict=True):
-                ctx = shared.get(key) if key is not None else None
-                if ctx is None:
-                    ctx = context_from_record(r, vocab)
-                    if key is not None:
-                        shared[key] = ctx
-                out.append(ctx)
-        return out
+        """Extraction contexts, one per record (built once, shared by every pipeline/model).
+
+        Records with one task and answer share one context object, so the scorer can judge
+        each (context, reply) pair once.
+        """
+        distinct = self.distinct_contexts
+        return [distinct[c] for c in self.context_codes.tolist()]
 
 
-def _context_key(record: dict[str, Any]) -> tuple[str, Any] | None:
+def _context_key(task: str, answer: dict[str, Any]) -> tuple[str, Any] | None:
     """What ``context_from_record`` reads, in hashable form (None: not hashable, don't share)."""
-    task = record["task"]
-    value = record["answer"][_ANSWER_KEY[task]]
+    value = answer[_ANSWER_KEY[task]]
     if task == "counting":
         key: Any = tuple(value.items())  # question order matters: part of the key
     elif task == "listing":
@@ -144,12 +179,11 @@ def _context_key(record: dict[str, Any]) -> tuple[str, Any] | None:
 _SPACE = np.frombuffer(b" \t\n\r\f\v", np.uint8)
 
 
-def _decode_plain_lines(data: bytes) -> list[Any] | None:
-    """Every line decoded in one C call, when object ``i`` is certainly on line ``i + 1``.
+def _plain_lines(data: bytes) -> int | None:
+    """The number of lines when object ``i`` can only be on line ``i + 1``, else None.
 
     That holds when no line is blank or starts with whitespace (checked on the byte after each
-    newline, vectorised) and there are exactly as many objects as lines; otherwise None (the
-    caller falls back to splitting the file into numbered lines).
+    newline, vectorised); the caller must still check that it decoded as many objects.
     """
     if not data:
         return None
@@ -160,6 +194,15 @@ def _decode_plain_lines(data: bytes) -> list[Any] | None:
         starts, n_lines = starts[:-1], n_lines - 1  # the file ends with a newline
     if np.isin(raw[:1], _SPACE).any() or np.isin(raw[starts], _SPACE).any():
         return None
+    return n_lines
+
+
+def _decode_plain_lines(data: bytes) -> list[Any] | None:
+    """Every line decoded in one C call, when object ``i`` is certainly on line ``i + 1``;
+    otherwise None (the caller falls back to splitting the file into numbered lines)."""
+    n_lines = _plain_lines(data)
+    if n_lines is None:
+        return None
     try:
         objs = _DECODE.decode_lines(data)
     except msgspec.DecodeError:
@@ -167,13 +210,14 @@ def _decode_plain_lines(data: bytes) -> list[Any] | None:
     return objs if len(objs) == n_lines else None
 
 
-def _read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+def _read_json_lines(path: Path, data: bytes | None = None) -> Iterator[tuple[int, Any]]:
     """(line number, decoded object) for each non-blank line; malformed -> InputError.
 
-    The whole file is decoded as one JSON array first (one C call, fast); only when that fails
-    is it decoded line by line, to name the first malformed line.
+    ``data``: the file's bytes when already read. The whole file is decoded in one C call
+    first (fast); only when that fails is it decoded line by line, to name the bad line.
     """
-    data = path.read_bytes()
+    if data is None:
+        data = path.read_bytes()
     objs = _decode_plain_lines(data)
     if objs is not None:
         yield from enumerate(objs, 1)
@@ -231,29 +275,70 @@ def load_benchmark(path: str | Path) -> Benchmark:
         raise InputError(f"{manifest_path}: malformed JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise InputError(f"{manifest_path}: expected a JSON object")
+    sha = sha256_file(manifest_path)
+    data = jsonl.read_bytes()
+    with gc_paused():
+        fast = _load_views(data)
+        if fast is not None:
+            return Benchmark(root, fast[0], manifest, sha, fast[1], data)
+        records, index = _load_records(jsonl, data)
+        try:
+            rows = [view_of(r) for r in records]
+        except (AttributeError, TypeError):
+            raise InputError(
+                f"{jsonl}: a record's 'images' is not a list of objects; "
+                "is this a file written by `mimicgen build`?"
+            ) from None
+    return Benchmark(root, rows, manifest, sha, index, records)
+
+
+def _load_views(data: bytes) -> tuple[list[RecordView], dict[str, int]] | None:
+    """Typed views and the id index of a well-formed file, or None (then the dict path runs
+    and words the problem, naming the line)."""
+    n_lines = _plain_lines(data)
+    if n_lines is None:
+        return None
+    rows = decode_views(data)
+    if rows is None or len(rows) != n_lines:
+        return None
+    for r in rows:  # the checks of ``_check_record``, inline
+        task = r.task
+        if type(task) is not str or type(r.answer) is not dict:
+            return None
+        key = _ANSWER_KEY.get(task)
+        if key is None or key not in r.answer:
+            return None
+    ids = [x if type(x) is str else str(x) for x in (r.id for r in rows)]
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    if len(index) != len(ids):  # a duplicated id
+        return None
+    return rows, index
+
+
+def _load_records(jsonl: Path, data: bytes) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Record dicts and the id index; any problem is an InputError naming the line."""
     records: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    with gc_paused():
-        for lineno, rec in _read_json_lines(jsonl):
-            # Inline fast check (one call per record is costly at 1M); _check_record words errors.
-            if (
-                type(rec) is not dict
-                or not _REQUIRED <= rec.keys()
-                or type(rec["task"]) is not str
-                or type(answer := rec["answer"]) is not dict
-                or _ANSWER_KEY.get(rec["task"]) not in answer
-            ):
-                _check_record(jsonl, lineno, rec)
-            rid = str(rec["id"])
-            if rid in index:
-                raise InputError(
-                    f"{jsonl}:{lineno}: duplicate query id {rid!r}; the benchmark is corrupt"
-                )
-            index[rid] = len(records)
-            records.append(rec)
+    for lineno, rec in _read_json_lines(jsonl, data):
+        # Inline fast check (one call per record is costly at 1M); _check_record words errors.
+        if (
+            type(rec) is not dict
+            or not _REQUIRED <= rec.keys()
+            or type(rec["task"]) is not str
+            or type(answer := rec["answer"]) is not dict
+            or _ANSWER_KEY.get(rec["task"]) not in answer
+        ):
+            _check_record(jsonl, lineno, rec)
+        rid = str(rec["id"])
+        if rid in index:
+            raise InputError(
+                f"{jsonl}:{lineno}: duplicate query id {rid!r}; the benchmark is corrupt"
+            )
+        index[rid] = len(records)
+        records.append(rec)
     if not records:
         raise InputError(f"{jsonl} holds no queries")
-    return Benchmark(root, records, manifest, sha256_file(manifest_path), index)
+    return records, index
 
 
 @dataclass
@@ -269,11 +354,11 @@ class Predictions:
 
     def coverage(self, bench: Benchmark) -> dict[str, Any]:
         """The report's coverage block, with up to 20 example ids of each problem."""
-        by_id, records = self.by_id, bench.records
+        by_id, ids = self.by_id, bench.ids
         # bench.index holds str(id) in record order: only missing records are touched.
-        missing = [records[pos]["id"] for rid, pos in bench.index.items() if rid not in by_id]
+        missing = [ids[pos] for rid, pos in bench.index.items() if rid not in by_id]
         return {
-            "n_queries": len(bench.records),
+            "n_queries": len(bench.rows),
             "n_predicted": len(self.by_id),
             "n_missing": len(missing),
             "n_unknown_ids": len(self.unknown_ids),
@@ -326,7 +411,7 @@ def _lmms_sample(path: Path, where: str, obj: Any, bench: Benchmark) -> tuple[st
     else:
         # Without the exported doc, doc_id is the row of the exported split = benchmark order.
         pos = int(obj["doc_id"])
-        rid = str(bench.records[pos]["id"]) if 0 <= pos < len(bench.records) else f"doc_id={pos}"
+        rid = str(bench.ids[pos]) if 0 <= pos < len(bench.ids) else f"doc_id={pos}"
     resps = obj.get("filtered_resps", obj.get("resps"))
     return rid, _as_text(resps)
 
@@ -383,7 +468,7 @@ def _rows_vlmevalkit(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
                     f"{path}:{rowno}: index {row['index']!r} is not an integer"
                 ) from None
             # mimicgen's VLMEvalKit export numbers rows 0..n-1 in benchmark order.
-            rid = str(bench.records[pos]["id"]) if 0 <= pos < len(bench.records) else f"index={pos}"
+            rid = str(bench.ids[pos]) if 0 <= pos < len(bench.ids) else f"index={pos}"
         else:
             raise InputError(f"{path}:{rowno}: row has neither 'id' nor 'index'")
         yield rid, _as_text(row["prediction"])

@@ -81,20 +81,19 @@ class SampleBlock:
         """The block's JSONL bytes, in pieces of up to ``_CHUNK`` records."""
         if not self.templates:
             return
-        parts = _template_parts(self.templates)
-        ids = [_ENCODER.encode(x) for x in self.ids]
+        parts = _template_parts(self.templates).__getitem__
+        ids = list(map(_ENCODER.encode, self.ids))
         which = self.which.tolist()
         for s in range(0, len(which), _CHUNK):
-            yield b"".join(
-                [i.join(parts[k]) for i, k in zip(ids[s : s + _CHUNK], which[s : s + _CHUNK])]
-            )
+            # Record i's lines: its encoded id joined into its template's parts (C loops).
+            yield b"".join(map(bytes.join, ids[s : s + _CHUNK], map(parts, which[s : s + _CHUNK])))
 
 
 def _template_parts(templates: list[tuple[SampleRow, ...]]) -> list[list[bytes]]:
-    """Per template, its encoded lines split at each id: joining with an encoded id fills them.
+    """Per template, its encoded lines cut at each id: joining with an encoded id fills them.
 
-    Rows are encoded with ``id`` None (in one call; encoded strings never hold a raw newline,
-    so splitting on newlines is exact): a line is the fixed prefix
+    All rows are encoded in one call with ``id`` None (encoded strings never hold a raw newline,
+    so splitting on newlines is exact): every line is its pipeline's fixed head
     ``{"model":..,"pipeline":..,"id":`` then ``null`` then the rest.
     """
     width = len(templates[0])

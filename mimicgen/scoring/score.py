@@ -111,8 +111,7 @@ def _run_all(
     per-record arrays and sample rows are gathers from the distinct results.
     """
     plan = [(p, {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
-    contexts = bench.contexts
-    ctx_codes, _ = _codes([id(c) for c in contexts])  # contexts live as long as ``bench``
+    ctx_codes, distinct = bench.context_codes, bench.distinct_contexts
     by_id = preds.by_id
     texts = [by_id.get(rid) for rid in bench.index]  # index: str ids in record order
     text_codes, n_texts = _codes(texts)
@@ -120,15 +119,19 @@ def _run_all(
         ctx_codes * n_texts + text_codes, return_index=True, return_inverse=True
     )
     which = which.reshape(-1)  # numpy 2.x keeps the input's shape; 1-D here anyway
+    first_ctx = [distinct[c] for c in ctx_codes[first].tolist()]
+    first_text = [texts[i] for i in first.tolist()]
     uniq = [
-        _judge_all(texts[i], contexts[i], plan)
-        for i in track(first.tolist(), f"scoring {model}", len(first))
+        _judge_all(text, ctx, plan)
+        for text, ctx in zip(
+            track(first_text, f"scoring {model}", len(first)), first_ctx, strict=True
+        )
     ]
     block = None
     if want_samples:
         templates = [
-            _sample_rows(model, pipelines, contexts[i], texts[i], res)
-            for i, res in zip(first.tolist(), uniq, strict=True)
+            _sample_rows(model, pipelines, ctx, text, res)
+            for ctx, text, res in zip(first_ctx, first_text, uniq, strict=True)
         ]
         block = SampleBlock(templates, which, bench.ids)
     return {p: _verdicts(uniq, j, which) for j, p in enumerate(pipelines)}, block
@@ -166,10 +169,10 @@ def _score(
     model = name or preds.path.stem
     if base is None:
         base = record_baselines(bench)
-    tasks = np.asarray([r["task"] for r in bench.records])
+    tasks = bench.tasks
     task_rows = {t: np.flatnonzero(tasks == t) for t in TASKS if (tasks == t).any()}
     groups = {t: group_rows(group_keys(bench, rows, t), rows) for t, rows in task_rows.items()}
-    all_rows = np.arange(len(bench.records))
+    all_rows = np.arange(len(bench.rows))
     listing_only = set(task_rows) == {"listing"}
     entry: dict[str, Any] = {
         "name": model,
@@ -236,7 +239,7 @@ def score_files(
         "benchmark": {
             "path": str(bench.path),
             "manifest_sha256": bench.manifest_sha256,
-            "num_queries": len(bench.records),
+            "num_queries": len(bench.rows),
         },
         "seed": seed,
         "pipelines": list(PIPELINES),
