@@ -68,6 +68,7 @@ class CountingSampler(TaskSampler):
                 "no group box)"
             )
         self._buckets: dict[int, dict[int, np.ndarray]] = {}
+        self._countable: dict[int, np.ndarray] = {}
         self._feasible: dict[tuple[int, int], tuple[np.ndarray, list[list[tuple[int, ...]]]]] = {}
         if spec.balanced:
             s_lo, s_hi = bounds(spec.spread) if spec.spread is not None else (1, 10**9)
@@ -109,6 +110,12 @@ class CountingSampler(TaskSampler):
                     parts_of.append(ok)
             self._feasible[key] = (np.array(classes, dtype=np.int64), parts_of)
         return self._feasible[key]
+
+    def _countable_in(self, m: int) -> np.ndarray:
+        """Pool positions of the classes countable in at least ``m`` images (memoised)."""
+        if m not in self._countable:
+            self._countable[m] = np.flatnonzero(self.n_countable >= m)
+        return self._countable[m]
 
     # --- sampling --------------------------------------------------------------------------
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
@@ -158,8 +165,9 @@ class CountingSampler(TaskSampler):
                 ]
                 imgs = chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
             else:
-                ok = (self.n_countable >= m) & ~np.isin(self.pool, targets)
-                avail = np.flatnonzero(ok)
+                avail = self._countable_in(m)
+                if targets:
+                    avail = avail[~np.isin(self.pool[avail], targets)]
                 if avail.size == 0:
                     return f"no pool class has {m} countable images"
                 c = int(self.pool[avail[rng.integers(avail.size)]])

@@ -158,11 +158,11 @@ class ListingSampler(TaskSampler):
             rows, owner = rows_of_images(self.prep.img_offsets, batch)
             cls = self.prep.pair_cls[rows]
             bad = node.is_member[cls] & ~allowed[cls]
-            ok = np.bincount(owner[bad], minlength=batch.size) == 0
-            ok &= ~np.isin(batch, used)
-            hits = np.flatnonzero(ok)
-            if hits.size:
-                return int(batch[hits[0]])
+            clean = np.bincount(owner[bad], minlength=batch.size) == 0
+            # The first clean image not used yet (plain Python: a batch holds <= 8 images).
+            for img, ok in zip(batch.tolist(), clean.tolist(), strict=True):
+                if ok and img not in used:
+                    return int(img)
             if cand.size <= _BATCH:
                 break
         return None

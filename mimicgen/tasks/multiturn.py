@@ -36,24 +36,29 @@ class Ask:
     """Listing: every member class of the category (for distractor options)."""
 
 
-_TABLES: dict[int, tuple[Hierarchy, dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {}
+_Tables = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, frozenset[str]]]
+_TABLES: dict[int, tuple[Hierarchy, _Tables]] = {}
 
 
-def _tables(hierarchy: Hierarchy) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """(class -> nodes above it, node -> names below it), memoised per hierarchy object: the
-    tree walk is done once, not once per conversation."""
+def _tables(hierarchy: Hierarchy) -> _Tables:
+    """(class -> nodes above it, node -> names below it, the same as sets), memoised per
+    hierarchy object: the tree walk is done once, not once per conversation."""
     hit = _TABLES.get(id(hierarchy))
     if hit is not None and hit[0] is hierarchy:
-        return hit[1], hit[2]
+        return hit[1]
     up: dict[str, list[str]] = {}
     down: dict[str, tuple[str, ...]] = {}
     for node in hierarchy.nodes():
         down[node] = tuple(hierarchy.descendants(node))
         for name in down[node]:
             up.setdefault(name, []).append(node)
-    table = {k: tuple(sorted(v)) for k, v in up.items()}
-    _TABLES[id(hierarchy)] = (hierarchy, table, down)
-    return table, down
+    tables = (
+        {k: tuple(sorted(v)) for k, v in up.items()},
+        down,
+        {k: frozenset(v) for k, v in down.items()},
+    )
+    _TABLES[id(hierarchy)] = (hierarchy, tables)
+    return tables
 
 
 def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
@@ -119,16 +124,14 @@ class _Tally:
                 return None
         return odd
 
-    def listing(self, members: Sequence[str]) -> tuple[str, ...] | None:
+    def listing(self, members: frozenset[str]) -> tuple[str, ...] | None:
         """:func:`~mimicgen.tasks.derive.listing_answer`, or None where it raises."""
-        rec = self.recognisable
-        seen = set()
-        for c in members:
-            r = rec.get(c)
-            if r is not None:
+        seen = []
+        for c, r in self.recognisable.items():
+            if c in members:
                 if r == 0:
                     return None  # present only ambiguously
-                seen.add(c)
+                seen.append(c)
         return tuple(sorted(seen)) if seen else None
 
 
@@ -162,13 +165,13 @@ def extra_asks(
         ans = tally.odd_one()
         if ans is not None:
             cands.append(Ask("odd_one", ans))
-    ups, downs = _tables(hierarchy)
+    ups, downs, sets = _tables(hierarchy)
     nodes = sorted({p for c in present for p in ups.get(c, ())})
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:
             members = downs[node]
-            listed = tally.listing(members)
+            listed = tally.listing(sets[node])
             if listed is not None:
                 cands.append(Ask("listing", listed, category=node, members=members))
     order = rng.permutation(len(cands))

@@ -26,7 +26,7 @@ import numpy as np
 from mimicgen.specs.models import OddOneSpec, bounds
 from mimicgen.tasks.common_task import pick_answer_class
 from mimicgen.tasks.derive import AnswerError, ImageFacts, odd_one_answer
-from mimicgen.tasks.prepared import PreparedIndex, rows_of_images
+from mimicgen.tasks.prepared import PreparedIndex, narrow, rows_of_images
 from mimicgen.tasks.registry import register_task
 from mimicgen.tasks.shared import Draft, TaskSampler, draw_int
 
@@ -83,10 +83,12 @@ class _SignatureTable:
         n_ctx = self.group_size(ctx)
         # Per class, rows sorted by context group size (descending): the rows usable for a
         # query of N images are then a prefix, found with one searchsorted.
-        order = np.lexsort((-n_ctx, prep.pair_cls[rows]))
+        order = np.lexsort((-n_ctx, narrow(prep.pair_cls[rows])))
         self.rows, self.ctx, self.neg_n_ctx = rows[order], ctx[order], -n_ctx[order]
         cls_sorted = prep.pair_cls[self.rows]
-        uniq, starts = np.unique(cls_sorted, return_index=True)
+        # First row of each class (the rows are sorted by class).
+        starts = np.flatnonzero(np.diff(cls_sorted, prepend=-1))
+        uniq = cls_sorted[starts]
         ends = np.append(starts[1:], cls_sorted.size)[: uniq.size]
         self.span = {int(c): (int(a), int(b)) for c, a, b in zip(uniq, starts, ends, strict=True)}
         self.prep = prep

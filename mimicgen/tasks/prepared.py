@@ -24,7 +24,7 @@ from mimicgen.index.table import AnnotationIndex
 from mimicgen.sources.base import Hierarchy
 from mimicgen.tasks.derive import ClassFact
 
-__all__ = ["PreparedIndex", "in_sorted", "prepare", "rows_of_images"]
+__all__ = ["PreparedIndex", "in_sorted", "narrow", "prepare", "rows_of_images"]
 
 
 def in_sorted(sorted_arr: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -42,13 +42,10 @@ def rows_of_images(offsets: np.ndarray, images: np.ndarray) -> tuple[np.ndarray,
     images = np.asarray(images, dtype=np.int64)
     starts = offsets[images]
     lens = offsets[images + 1] - starts
-    total = int(lens.sum())
     owner = np.repeat(np.arange(images.size), lens)
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), owner
-    first = np.cumsum(lens) - lens
-    rows = np.arange(total) - np.repeat(first, lens) + np.repeat(starts, lens)
-    return rows, owner
+    # Output row j of image i is its pair row starts[i] + (j - first output row of i).
+    shift = starts - (np.cumsum(lens) - lens)
+    return np.arange(owner.size) + shift[owner], owner
 
 
 @dataclass
@@ -221,7 +218,9 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
     pair_img = table.get_column("image_idx").to_numpy().astype(np.int64)
     pair_cls = table.get_column("class_idx").to_numpy().astype(np.int64)
     img_offsets = np.searchsorted(pair_img, np.arange(n + 1)).astype(np.int64)
-    by_class = np.lexsort((pair_img, pair_cls))
+    # Pairs are sorted by (image, class), so a stable sort by class alone gives the (class,
+    # image) order; on 16-bit keys numpy's stable sort is a radix sort (~5x a lexsort).
+    by_class = np.argsort(narrow(pair_cls), kind="stable")
     cls_offsets = np.searchsorted(pair_cls[by_class], np.arange(n_classes + 1)).astype(np.int64)
     names = index.classes.sort("class_idx").get_column("name").to_list()
     verified: dict[int, np.ndarray] | None = None
@@ -258,6 +257,12 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
         hierarchy=index.hierarchy,
         verified_absent=verified,
     )
+
+
+def narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative integer ``values`` as uint16 when they all fit (numpy's stable sort of
+    16-bit keys is a radix sort, several times faster than on int64)."""
+    return values.astype(np.uint16) if values.size == 0 or values.max() < 1 << 16 else values
 
 
 INDEX_COUNTS = ("n_instances", "n_recognisable", "n_small", "n_group")
