@@ -26,7 +26,7 @@ from mimicgen.scoring import (
     score_predictions,
     write_report,
 )
-from mimicgen.scoring.aggregate import record_baselines
+from mimicgen.scoring.baselines import record_baselines
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.score import SCHEMA_VERSION
 

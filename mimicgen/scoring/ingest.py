@@ -26,7 +26,7 @@ from mimicgen.io import sha256_file
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
 from mimicgen.scoring.normalize import ClassVocabulary
-from mimicgen.scoring.records import RecordView, decode_views, view_of
+from mimicgen.scoring.records import RecordView, decode_views, raw_codes, view_of
 
 __all__ = [
     "Benchmark",
@@ -96,15 +96,9 @@ class Benchmark:
     def vocabulary(self) -> ClassVocabulary:
         """Class names in answers and class counts, plus ``manifest["classes"]`` when present."""
         names: set[str] = set(self.manifest.get("classes") or [])
-        rows = self.rows
-        # Answers repeat a lot: one record per context is read (the same names as
-        # ``record_classes``); answers with extra keys are read one by one, as images are.
-        _, first = np.unique(self.context_codes, return_index=True)
-        for i in first.tolist():
-            names |= record_classes({"answer": rows[i].answer})
-        for row in rows:
-            if len(row.answer) != 1:
-                names |= record_classes({"answer": row.answer})
+        for answer in self.answers[1]:  # each distinct answer once (as ``record_classes``)
+            names |= record_classes({"answer": answer})
+        for row in self.rows:
             for image in row.images or ():
                 counts = image.class_counts
                 if counts:
@@ -122,31 +116,56 @@ class Benchmark:
         return np.asarray([r.task for r in self.rows])
 
     @cached_property
-    def context_keys(self) -> list[tuple[str, Any] | None]:
-        """Per record, the hashable (task, answer) its context depends on (None: unshareable)."""
-        with gc_paused():
-            return [_context_key(r.task, r.answer) for r in self.rows]
+    def answers(self) -> tuple[np.ndarray, list[Any]]:
+        """Records' ``answer`` factorised: (code per record, distinct answers)."""
+        return raw_codes([r.answer for r in self.rows])
+
+    @cached_property
+    def controls(self) -> tuple[np.ndarray, list[Any]]:
+        """Records' ``controls`` factorised (None where absent): (code per record, values)."""
+        return raw_codes([r.controls for r in self.rows])
+
+    @cached_property
+    def specs(self) -> tuple[np.ndarray, list[Any]]:
+        """Records' ``spec`` factorised (None where absent): (code per record, values)."""
+        return raw_codes([r.spec for r in self.rows])
+
+    @cached_property
+    def task_answers(self) -> tuple[np.ndarray, list[tuple[Any, Any]]]:
+        """Records' (task, answer) factorised: (code per record, distinct pairs)."""
+        task_list: dict[Any, int] = {}
+        task_codes = np.fromiter(
+            [task_list.setdefault(r.task, len(task_list)) for r in self.rows],
+            np.int64,
+            len(self.rows),
+        )
+        answer_codes, answers = self.answers
+        pairs, codes = np.unique(task_codes * len(answers) + answer_codes, return_inverse=True)
+        tasks = list(task_list)
+        return codes.reshape(-1), [
+            (tasks[p // len(answers)], answers[p % len(answers)]) for p in pairs.tolist()
+        ]
 
     @cached_property
     def context_codes(self) -> np.ndarray:
-        """Per record, the number of its context in ``distinct_contexts`` (equal keys: equal
-        numbers; an unshareable record gets its own)."""
+        """Per record, the number of its context in ``distinct_contexts`` (equal task and answer:
+        equal numbers)."""
+        pair_codes, pairs = self.task_answers
         seen: dict[Any, int] = {}
-        keys = self.context_keys
-        return np.fromiter(
-            [seen.setdefault(object() if k is None else k, len(seen)) for k in keys],
-            np.int64,
-            len(keys),
-        )
+        per_pair = [
+            seen.setdefault(object() if k is None else k, len(seen))
+            for k in (_context_key(task, answer) for task, answer in pairs)
+        ]
+        return np.asarray(per_pair, np.int64)[pair_codes]
 
     @cached_property
     def distinct_contexts(self) -> list[QueryContext]:
         """One extraction context per distinct context key (see ``context_codes``)."""
-        vocab, rows = self.vocabulary, self.rows
+        vocab, (pair_codes, pairs) = self.vocabulary, self.task_answers
         _, first = np.unique(self.context_codes, return_index=True)
         return [
-            context_from_record({"task": rows[i].task, "answer": rows[i].answer}, vocab)
-            for i in first.tolist()
+            context_from_record({"task": task, "answer": answer}, vocab)
+            for task, answer in (pairs[p] for p in pair_codes[first].tolist())
         ]
 
     @cached_property
@@ -278,9 +297,9 @@ def load_benchmark(path: str | Path) -> Benchmark:
     sha = sha256_file(manifest_path)
     data = jsonl.read_bytes()
     with gc_paused():
-        fast = _load_views(data)
-        if fast is not None:
-            return Benchmark(root, fast[0], manifest, sha, fast[1], data)
+        bench = _load_views(root, data, manifest, sha)
+        if bench is not None:
+            return bench
         records, index = _load_records(jsonl, data)
         try:
             rows = [view_of(r) for r in records]
@@ -292,27 +311,31 @@ def load_benchmark(path: str | Path) -> Benchmark:
     return Benchmark(root, rows, manifest, sha, index, records)
 
 
-def _load_views(data: bytes) -> tuple[list[RecordView], dict[str, int]] | None:
-    """Typed views and the id index of a well-formed file, or None (then the dict path runs
-    and words the problem, naming the line)."""
+def _load_views(root: Path, data: bytes, manifest: dict[str, Any], sha: str) -> Benchmark | None:
+    """The benchmark of a well-formed file read through typed views, or None (then the dict
+    path runs and words the problem, naming the line)."""
     n_lines = _plain_lines(data)
     if n_lines is None:
         return None
     rows = decode_views(data)
     if rows is None or len(rows) != n_lines:
         return None
-    for r in rows:  # the checks of ``_check_record``, inline
-        task = r.task
-        if type(task) is not str or type(r.answer) is not dict:
-            return None
-        key = _ANSWER_KEY.get(task)
-        if key is None or key not in r.answer:
-            return None
     ids = [x if type(x) is str else str(x) for x in (r.id for r in rows)]
     index = dict(zip(ids, range(len(ids)), strict=True))
     if len(index) != len(ids):  # a duplicated id
         return None
-    return rows, index
+    bench = Benchmark(root, rows, manifest, sha, index, data)
+    try:
+        pairs = bench.task_answers[1]  # the checks of ``_check_record``, per distinct pair
+    except (TypeError, msgspec.DecodeError):  # an unhashable task
+        return None
+    for task, answer in pairs:
+        if type(task) is not str or type(answer) is not dict:
+            return None
+        key = _ANSWER_KEY.get(task)
+        if key is None or key not in answer:
+            return None
+    return bench
 
 
 def _load_records(jsonl: Path, data: bytes) -> tuple[list[dict[str, Any]], dict[str, int]]:

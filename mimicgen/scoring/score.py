@@ -8,17 +8,11 @@ from typing import Any
 import numpy as np
 
 from mimicgen.progress import track
-from mimicgen.scoring.aggregate import (
-    RecordBaselines,
-    Verdicts,
-    group_keys,
-    group_rows,
-    metric_block,
-    record_baselines,
-    task_blocks,
-)
+from mimicgen.scoring.aggregate import Verdicts, metric_block, task_blocks
+from mimicgen.scoring.baselines import RecordBaselines, record_baselines
 from mimicgen.scoring.check import SampleResult, judge, missing_result
 from mimicgen.scoring.extract import PIPELINES, TASKS, Extractor, QueryContext, get_extractor
+from mimicgen.scoring.groups import Layout, layout
 from mimicgen.scoring.ingest import (
     Benchmark,
     Predictions,
@@ -145,16 +139,22 @@ def score_predictions(
     pipelines: tuple[str, ...] = PIPELINES,
     samples: list[Any] | SampleRows | None = None,
     base: RecordBaselines | None = None,
+    groups: Layout | None = None,
 ) -> dict[str, Any]:
     """One ``models[]`` entry of the report; per-sample rows are appended to ``samples``.
 
     ``samples``: a list (gets :class:`SampleRow` s) or a :class:`SampleRows` (gets the rows in
     compact form; much faster to write with ``write_report`` for large benchmarks).
 
-    ``base``: the benchmark's ``record_baselines`` (computed here when not given).
+    ``base``: the benchmark's ``record_baselines`` and ``groups`` its ``groups.layout``
+    (computed here when not given; pass them when scoring several files).
     """
     with gc_paused():
-        return _score(bench, preds, seed, name, pipelines, samples, base)
+        if base is None:
+            base = record_baselines(bench)
+        if groups is None:
+            groups = layout(bench, base)
+        return _score(bench, preds, seed, name, pipelines, samples, base, groups)
 
 
 def _score(
@@ -164,16 +164,12 @@ def _score(
     name: str | None,
     pipelines: tuple[str, ...],
     samples: list[Any] | SampleRows | None,
-    base: RecordBaselines | None,
+    base: RecordBaselines,
+    groups: Layout,
 ) -> dict[str, Any]:
     model = name or preds.path.stem
-    if base is None:
-        base = record_baselines(bench)
-    tasks = bench.tasks
-    task_rows = {t: np.flatnonzero(tasks == t) for t in TASKS if (tasks == t).any()}
-    groups = {t: group_rows(group_keys(bench, rows, t), rows) for t, rows in task_rows.items()}
     all_rows = np.arange(len(bench.rows))
-    listing_only = set(task_rows) == {"listing"}
+    listing_only = set(groups.task_rows) == {"listing"}
     entry: dict[str, Any] = {
         "name": model,
         "predictions": str(preds.path),
@@ -191,7 +187,7 @@ def _score(
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
-            "tasks": task_blocks(verdicts, task_rows, groups, seed, prefix, base),
+            "tasks": task_blocks(verdicts, groups, seed, prefix, base),
         }
     return entry
 
@@ -228,11 +224,14 @@ def score_files(
     models = []
     defaults = _default_names([Path(p) for p in pred_paths])
     base = record_baselines(bench)  # once per benchmark, shared by every file
+    groups = layout(bench, base)
     for i, path in enumerate(pred_paths):
         preds = load_predictions(path, bench, strict_ids=strict_ids)
         name = given[i] or defaults[i]
         models.append(
-            score_predictions(bench, preds, seed=seed, name=name, samples=samples, base=base)
+            score_predictions(
+                bench, preds, seed=seed, name=name, samples=samples, base=base, groups=groups
+            )
         )
     return {
         "schema_version": SCHEMA_VERSION,

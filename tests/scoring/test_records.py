@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from mimicgen.errors import InputError
@@ -26,13 +27,26 @@ def test_views_and_records_match_the_file(tiny_bench: Path) -> None:
     raw = _raw_records(tiny_bench)
     assert bench.records == raw  # decoded lazily from the kept bytes
     for view, rec in zip(bench.rows, raw, strict=True):
-        assert (view.id, view.task, view.answer, view.answer_text) == (
-            rec["id"], rec["task"], rec["answer"], rec["answer_text"],
-        )  # fmt: skip
-        assert view.controls == rec.get("controls") and view.spec == rec.get("spec")
+        assert (view.id, view.task, view.answer_text) == (
+            rec["id"],
+            rec["task"],
+            rec["answer_text"],
+        )
+        assert msgspec.json.decode(view.answer) == rec["answer"]
+        assert msgspec.json.decode(view.controls) == rec.get("controls")
+        assert msgspec.json.decode(view.spec) == rec.get("spec")
         assert [(im.position, im.role, im.class_counts) for im in view.images or ()] == [
             (im["position"], im["role"], im["class_counts"]) for im in rec["images"]
         ]
+    # Factorised columns: each record's code points at its own value.
+    for codes, values, field in (
+        (*bench.answers, "answer"),
+        (*bench.controls, "controls"),
+        (*bench.specs, "spec"),
+    ):
+        assert [values[c] for c in codes.tolist()] == [r.get(field) for r in raw]
+    pair_codes, pairs = bench.task_answers
+    assert [pairs[c] for c in pair_codes.tolist()] == [(r["task"], r["answer"]) for r in raw]
     assert bench.index == {str(r["id"]): i for i, r in enumerate(raw)}
 
 
