@@ -169,7 +169,9 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
             for name in _TABLES:
                 frame = index.labels if name == "labels" else getattr(index, name)
                 if frame is not None:
-                    frame.write_parquet(staging / f"{name}.parquet", statistics=False)
+                    frame.write_parquet(
+                        staging / f"{name}.parquet", statistics=False, compression="snappy"
+                    )
             meta = {
                 "format": INDEX_FORMAT_VERSION,
                 "kind": index.kind,

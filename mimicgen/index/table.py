@@ -1,7 +1,8 @@
 """The annotation index: one row per (image, class) with instance statistics.
 
-Built once from a :class:`~mimicgen.sources.base.SourceData` by a single vectorised polars
-group-by over the box table; cached as Parquet by :mod:`mimicgen.index.cache`.
+Built once from a :class:`~mimicgen.sources.base.SourceData` by one vectorised group-by over the
+box table (numpy sort + ``reduceat`` in memory; :func:`aggregate_boxes` is the same group-by in
+polars for lazily streamed tables); cached as Parquet by :mod:`mimicgen.index.cache`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from mimicgen.index.rules import PresenceRules
@@ -89,25 +91,10 @@ def aggregate_boxes(
     return grouped.sort(*keys) if sort else grouped
 
 
-#: Both dense ids packed into one UInt64 (image high, class low): grouping and sorting one integer
-#: key is ~1.5x cheaper than two, and the packed order is exactly (image_idx, class_idx) order.
-_SHIFT = 1 << 32
-_PAIR = (pl.col("image_idx").cast(pl.UInt64) * _SHIFT + pl.col("class_idx")).alias("pair")
-
-
 def build_index(source: SourceData, rules: PresenceRules | None = None) -> AnnotationIndex:
     """Aggregate a source's boxes into the index (deterministic row order: image, class)."""
     rules = rules or PresenceRules()
-    packed = source.boxes.lazy().select(_PAIR, "area_frac", "is_group")
-    table = (
-        aggregate_boxes(packed, rules, keys=("pair",))
-        .with_columns(
-            (pl.col("pair") // _SHIFT).cast(pl.UInt32).alias("image_idx"),
-            (pl.col("pair") % _SHIFT).cast(pl.UInt32).alias("class_idx"),
-        )
-        .select(list(INDEX_SCHEMA))
-        .collect()
-    )
+    table = _aggregate_in_memory(source.boxes, rules)
     return AnnotationIndex(
         kind=source.kind,
         images=source.images,
@@ -118,4 +105,50 @@ def build_index(source: SourceData, rules: PresenceRules | None = None) -> Annot
         image_root=source.image_root,
         rules=rules,
         labels=source.labels,
+    )
+
+
+def _aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFrame:
+    """The group-by of :func:`aggregate_boxes` for a box table in memory, with numpy.
+
+    Both dense ids are packed into one UInt64 key (image high, class low), whose order is
+    exactly (image_idx, class_idx) order. One unstable integer sort brings each pair's boxes
+    together (counts, sums, min and max do not depend on the order within a pair, so stability
+    is not needed: ~10x cheaper than a stable sort) and ``reduceat`` aggregates the runs. At
+    COCO-train scale this is ~3x cheaper in CPU than the polars group-by plus sort.
+    """
+    ids = boxes.select("image_idx", "class_idx")
+    if ids.null_count().sum_horizontal().item():
+        raise ValueError("box table has null image_idx/class_idx; the reader must reject them")
+    key = ids.get_column("image_idx").to_numpy().astype(np.uint64) << np.uint64(32)
+    key |= ids.get_column("class_idx").to_numpy()
+    order = np.argsort(key)
+    key = key[order]
+    area = boxes.get_column("area_frac").to_numpy()[order]
+    group = boxes.get_column("is_group").to_numpy()[order]
+    starts = np.flatnonzero(np.diff(key, prepend=~key[:1])) if key.size else np.zeros(0, np.intp)
+    # The threshold as Float32, like polars compares a Float32 column with a Python float.
+    small = (area < np.float32(rules.min_box_area_frac)) & ~group
+    n_instances = np.diff(starts, append=key.size).astype(np.uint32)
+    if key.size:
+        n_small = np.add.reduceat(small, starts, dtype=np.uint32)
+        n_group = np.add.reduceat(group, starts, dtype=np.uint32)
+        min_area = np.minimum.reduceat(area, starts)
+        max_area = np.maximum.reduceat(area, starts)
+    else:
+        n_small = n_group = np.zeros(0, np.uint32)
+        min_area = max_area = np.zeros(0, np.float32)
+    pairs = key[starts]
+    return pl.DataFrame(
+        {
+            "image_idx": (pairs >> np.uint64(32)).astype(np.uint32),
+            "class_idx": (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            "n_instances": n_instances,
+            "n_recognisable": n_instances - n_small - n_group,
+            "n_small": n_small,
+            "n_group": n_group,
+            "min_area_frac": min_area,
+            "max_area_frac": max_area,
+        },
+        schema=INDEX_SCHEMA,
     )

@@ -12,7 +12,7 @@ Boxes: COCO ``bbox`` is ``[x, y, w, h]`` in pixels; it is normalised by the imag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
@@ -144,41 +144,17 @@ def _where(exc: msgspec.ValidationError) -> str:
 
 
 def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
-    """One attribute of every record as a Series; map/attrgetter iterate in C (no Python loop
-    body), and numeric columns go through ``np.fromiter`` (no intermediate list)."""
-    values = map(attrgetter(attr), items)
-    if dtype == pl.Int64:
-        return pl.Series(attr, np.fromiter(values, dtype=np.int64, count=len(items)))
-    return pl.Series(attr, list(values), dtype=dtype)
+    """One attribute of every record as a Series (map/attrgetter iterate in C)."""
+    return pl.Series(attr, list(map(attrgetter(attr), items)), dtype=dtype)
 
 
-def _annotation_columns(anns: Sequence[_Annotation]) -> pl.DataFrame:
-    """The annotation records as columns, in two C-level passes (one per numeric type).
-
-    ``attrgetter`` yields one tuple per record and ``chain`` flattens them into ``np.fromiter``
-    (about 2x cheaper than one pass over 860K structs per field, and than a sub-array dtype).
-    """
-    n = len(anns)
-    ints = np.fromiter(
-        chain.from_iterable(map(attrgetter("id", "image_id", "category_id", "iscrowd"), anns)),
-        dtype=np.int64,
-        count=4 * n,
-    ).reshape(n, 4)
-    bbox = np.fromiter(
-        chain.from_iterable(map(attrgetter("bbox"), anns)), dtype=np.float64, count=4 * n
-    ).reshape(n, 4)
-    return pl.DataFrame(
-        {
-            "id": ints[:, 0],
-            "image_id": ints[:, 1],
-            "category_id": ints[:, 2],
-            "bx": bbox[:, 0],
-            "by": bbox[:, 1],
-            "bw": bbox[:, 2],
-            "bh": bbox[:, 3],
-            "iscrowd": ints[:, 3],
-        }
-    )
+def _ints(items: Sequence[Any], *attrs: str) -> np.ndarray:
+    """Integer attributes of every record as an ``(n, len(attrs))`` int64 matrix, in one C-level
+    pass: ``attrgetter`` yields one tuple per record and ``chain`` flattens them into
+    ``np.fromiter`` (about 2x cheaper than one pass per field, and than a sub-array dtype)."""
+    values = map(attrgetter(*attrs), items)  # one attribute: the values themselves
+    flat = chain.from_iterable(values) if len(attrs) > 1 else values
+    return np.fromiter(flat, dtype=np.int64, count=len(attrs) * len(items)).reshape(-1, len(attrs))
 
 
 def _to_source(
@@ -190,20 +166,20 @@ def _to_source(
 ) -> SourceData:
     cats = pl.DataFrame(
         [
-            _col(data.categories, "id", pl.Int64),
+            pl.Series("id", _ints(data.categories, "id").ravel()),
             _col(data.categories, "name", pl.String),
             _col(data.categories, "supercategory", pl.String),
         ]
     )
+    sizes = _ints(data.images, "id", "width", "height")
     imgs = pl.DataFrame(
-        [
-            _col(data.images, "id", pl.Int64),
-            _col(data.images, "file_name", pl.String),
-            _col(data.images, "width", pl.Int64),
-            _col(data.images, "height", pl.Int64),
-        ]
+        {
+            "id": sizes[:, 0],
+            "file_name": _col(data.images, "file_name", pl.String),
+            "width": sizes[:, 1],
+            "height": sizes[:, 2],
+        }
     )
-    boxes = _annotation_columns(data.annotations)
     _check_categories(cats, path)
     _check_images(imgs, path)
     classes = cats.select(
@@ -223,127 +199,113 @@ def _to_source(
         kind=kind,
         images=images,
         classes=classes,
-        boxes=_boxes(boxes, images, classes, path),
+        boxes=_boxes(data.annotations, imgs, cats, path),
         hierarchy=coco_hierarchy(classes),
         files=files,
         image_root=image_root,
     )
 
 
-def _positions(keys: pl.Series, ids: pl.Series, name: str) -> pl.Series:
-    """Row of ``ids`` (unique) holding each key, null where absent (UInt32).
+def _positions(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row of ``ids`` (unique) holding each key (int64, -1 where absent) and the found mask.
 
     The dense index of an image/class is its row number in the (unique, already checked) id
     column, so no join is needed: small non-negative ids (COCO's are) use a direct lookup table,
     any others a binary search over the sorted ids.
     """
-    id_arr = ids.to_numpy()
-    key_arr = keys.to_numpy()
-    if id_arr.size == 0:
-        return pl.Series(name, [None] * len(key_arr), dtype=pl.UInt32)
-    lo, hi = int(id_arr.min()), int(id_arr.max())
-    if lo >= 0 and hi < 4 * id_arr.size + 1024:  # table of at most ~4 entries per id
+    if ids.size == 0:
+        return np.full(keys.size, -1, dtype=np.int64), np.zeros(keys.size, dtype=bool)
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo >= 0 and hi < 4 * ids.size + 1024:  # table of at most ~4 entries per id
         table = np.full(hi + 1, -1, dtype=np.int64)
-        table[id_arr] = np.arange(id_arr.size)
-        inside = (key_arr >= 0) & (key_arr <= hi)
-        rows = np.where(inside, table[np.where(inside, key_arr, 0)], -1)
-        found = rows >= 0
-    else:
-        order = np.argsort(id_arr, kind="stable")
-        sorted_ids = id_arr[order]
-        slot = np.minimum(np.searchsorted(sorted_ids, key_arr), id_arr.size - 1)
-        found = sorted_ids[slot] == key_arr
-        rows = order[slot]
-    out = pl.Series(name, rows.astype(np.uint32))
-    return out if found.all() else out.set(pl.Series(~found), None)
+        table[ids] = np.arange(ids.size)
+        inside = (keys >= 0) & (keys <= hi)
+        rows = np.where(inside, table[np.where(inside, keys, 0)], -1)
+        return rows, rows >= 0
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    slot = np.minimum(np.searchsorted(sorted_ids, keys), ids.size - 1)
+    found = sorted_ids[slot] == keys
+    return np.where(found, order[slot], -1), found
 
 
 def _boxes(
-    raw: pl.DataFrame, images: pl.DataFrame, classes: pl.DataFrame, path: str | Path
+    anns: Sequence[_Annotation], imgs: pl.DataFrame, cats: pl.DataFrame, path: str | Path
 ) -> pl.DataFrame:
     """Check the annotations and turn pixel ``[x, y, w, h]`` into normalised, clipped corners.
 
-    Image/class lookups are a binary search plus a gather (no joins); the checks and the output
-    then share one ``collect_all`` over that frame; only on failure is the first offender located.
+    Everything is numpy over whole columns: the records become two matrices (two C-level
+    passes), image/class lookups are a table or binary search (no joins), and each check is one
+    vectorised mask; only on failure is the first offending record formatted.
     """
-    image_idx = _positions(raw.get_column("image_id"), images.get_column("source_id"), "image_idx")
-    class_idx = _positions(
-        raw.get_column("category_id"), classes.get_column("source_class_id"), "class_idx"
-    )
-    sized = raw.with_columns(
-        image_idx,
-        class_idx,
-        images.get_column("width").gather(image_idx),
-        images.get_column("height").gather(image_idx),
-    ).lazy()
-    w = pl.col("width").cast(pl.Float64)
-    h = pl.col("height").cast(pl.Float64)
-    checks = _box_checks()
-    flags = sized.select(
-        *(expr.fill_null(True).any().alias(name) for name, (expr, _) in checks.items())
-    )
-    out = sized.select(
-        "image_idx",
-        "class_idx",
-        (pl.col("bx") / w).clip(0.0, 1.0).alias("x0"),
-        (pl.col("by") / h).clip(0.0, 1.0).alias("y0"),
-        ((pl.col("bx") + pl.col("bw")) / w).clip(0.0, 1.0).alias("x1"),
-        ((pl.col("by") + pl.col("bh")) / h).clip(0.0, 1.0).alias("y1"),
-        (pl.col("bw") * pl.col("bh") / (w * h)).alias("area_frac"),
-        (pl.col("iscrowd") == 1).alias("is_group"),
-        pl.lit(False).alias("is_occluded"),
-        pl.lit(False).alias("is_truncated"),
-        pl.lit(False).alias("is_depiction"),
-    )
-    failed, boxes = pl.collect_all([flags, out])
-    for name, (expr, describe) in checks.items():
-        if failed.item(0, name):
-            if name == "duplicate_id":
-                require_unique(raw, "id", path, "annotation id")
-            raise_first(sized.collect(), expr, path, describe)
-    return boxes.cast(BOX_SCHEMA)  # type: ignore[arg-type]
+    n = len(anns)
+    ints = _ints(anns, "id", "image_id", "category_id", "iscrowd")
+    bbox = np.fromiter(
+        chain.from_iterable(map(attrgetter("bbox"), anns)), dtype=np.float64, count=4 * n
+    ).reshape(n, 4)
+    ann_id, image_id, category_id, iscrowd = (ints[:, k] for k in range(4))
+    bx, by, bw, bh = (bbox[:, k] for k in range(4))
+    image_row, image_found = _positions(image_id, imgs.get_column("id").to_numpy())
+    class_row, class_found = _positions(category_id, cats.get_column("id").to_numpy())
 
+    def first(bad: np.ndarray, describe: Callable[[int], str]) -> None:
+        if bad.any():
+            raise InputError(f"{path}: {describe(int(np.argmax(bad)))}")
 
-def _box_checks() -> dict[str, tuple[pl.Expr, Any]]:
-    """Name -> (row is bad, message for that row), in reporting order."""
+    if pl.Series(ann_id).n_unique() != n:
+        require_unique(pl.DataFrame({"id": ann_id}), "id", path, "annotation id")
+    first(
+        ~image_found,
+        lambda i: f"annotation id={ann_id[i]} refers to unknown image_id {image_id[i]}",
+    )
+    first(
+        ~class_found,
+        lambda i: f"annotation id={ann_id[i]} refers to unknown category_id {category_id[i]}",
+    )
+    first(
+        (iscrowd != 0) & (iscrowd != 1),
+        lambda i: f"annotation id={ann_id[i]} has iscrowd={iscrowd[i]} (must be 0 or 1)",
+    )
+
+    def box(i: int) -> str:  # Python floats, so the numbers print as in the JSON
+        x, y, w, h = (float(v) for v in bbox[i])
+        return f"[x={x}, y={y}, w={w}, h={h}]"
+
+    first(
+        (bw <= 0) | (bh <= 0) | ~np.isfinite(bbox).all(axis=1),
+        lambda i: (
+            f"annotation id={ann_id[i]} has a box with non-positive size {box(i)}; fix or remove it"
+        ),
+    )
+    width = imgs.get_column("width").to_numpy()[image_row]
+    height = imgs.get_column("height").to_numpy()[image_row]
+    w = width.astype(np.float64)
+    h = height.astype(np.float64)
     tol = BOX_TOLERANCE_PX
-    x, y, bw, bh = (pl.col(c) for c in ("bx", "by", "bw", "bh"))
-    return {
-        "duplicate_id": (
-            pl.col("id").is_duplicated(),
-            lambda r: f"duplicate annotation id {r['id']}",
+    first(
+        (bx < -tol) | (by < -tol) | (bx + bw > w + tol) | (by + bh > h + tol),
+        lambda i: (
+            f"annotation id={ann_id[i]} box {box(i)} lies outside its image "
+            f"id={image_id[i]} ({width[i]}x{height[i]}); fix or remove it"
         ),
-        "unknown_image": (
-            pl.col("image_idx").is_null(),
-            lambda r: f"annotation id={r['id']} refers to unknown image_id {r['image_id']}",
-        ),
-        "unknown_category": (
-            pl.col("class_idx").is_null(),
-            lambda r: f"annotation id={r['id']} refers to unknown category_id {r['category_id']}",
-        ),
-        "iscrowd": (
-            ~pl.col("iscrowd").is_in([0, 1]),
-            lambda r: f"annotation id={r['id']} has iscrowd={r['iscrowd']} (must be 0 or 1)",
-        ),
-        "size": (
-            (bw <= 0) | (bh <= 0) | ~pl.all_horizontal(pl.col("bx", "by", "bw", "bh").is_finite()),
-            lambda r: (
-                f"annotation id={r['id']} has a box with non-positive size "
-                f"[x={r['bx']}, y={r['by']}, w={r['bw']}, h={r['bh']}]; fix or remove it"
-            ),
-        ),
-        "outside": (
-            (x < -tol)
-            | (y < -tol)
-            | (x + bw > pl.col("width") + tol)
-            | (y + bh > pl.col("height") + tol),
-            lambda r: (
-                f"annotation id={r['id']} box [x={r['bx']}, y={r['by']}, w={r['bw']}, "
-                f"h={r['bh']}] lies outside its image id={r['image_id']} "
-                f"({r['width']}x{r['height']}); fix or remove it"
-            ),
-        ),
-    }
+    )
+    no = np.zeros(n, dtype=bool)
+    return pl.DataFrame(
+        {
+            "image_idx": image_row.astype(np.uint32),
+            "class_idx": class_row.astype(np.uint32),
+            "x0": np.clip(bx / w, 0.0, 1.0).astype(np.float32),
+            "y0": np.clip(by / h, 0.0, 1.0).astype(np.float32),
+            "x1": np.clip((bx + bw) / w, 0.0, 1.0).astype(np.float32),
+            "y1": np.clip((by + bh) / h, 0.0, 1.0).astype(np.float32),
+            "area_frac": (bw * bh / (w * h)).astype(np.float32),
+            "is_group": iscrowd == 1,
+            "is_occluded": no,
+            "is_truncated": no,
+            "is_depiction": no,
+        },
+        schema=BOX_SCHEMA,
+    )
 
 
 def coco_hierarchy(classes: pl.DataFrame) -> Hierarchy:

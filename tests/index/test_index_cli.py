@@ -91,6 +91,14 @@ COCO_CASES: dict[str, tuple[Callable[[dict], object], str]] = {
         lambda d: _first_ann(d, bbox=[10.0, 10.0, 0.0, 30.0]),
         "annotation id={ann} has a box with non-positive size",
     ),
+    "bad_iscrowd": (
+        lambda d: _first_ann(d, iscrowd=2),
+        "annotation id={ann} has iscrowd=2 (must be 0 or 1)",
+    ),
+    "unknown_category_reported_before_a_later_check": (
+        lambda d: (d["annotations"][5].update(iscrowd=3), _first_ann(d, category_id=12))[1],
+        "annotation id={ann} refers to unknown category_id 12",
+    ),
     "unknown_category": (
         lambda d: _first_ann(d, category_id=12),  # 12 is one of COCO's gaps
         "annotation id={ann} refers to unknown category_id 12",
