@@ -84,6 +84,16 @@ def _sort_key(value: str) -> tuple[int, float, str]:
         return 1, 0.0, value
 
 
+def _narrow(codes: np.ndarray, size: int) -> np.ndarray:
+    """Codes below ``size`` as 16-bit ints when they fit: numpy sorts those by radix, O(n)."""
+    return codes.astype(np.uint16) if size <= 1 << 16 else codes
+
+
+def _present(codes: np.ndarray, size: int) -> list[int]:
+    """The distinct codes (each below ``size``), ascending."""
+    return np.flatnonzero(np.bincount(codes, minlength=size)).tolist()
+
+
 def _split(
     rows: np.ndarray, codes: np.ndarray, strings: list[str | None], base: Any, always: bool
 ) -> Breakdown | None:
@@ -91,7 +101,7 @@ def _split(
 
     None when there is a single value and ``always`` is false (a control that does not vary).
     """
-    present, first = np.unique(codes, return_index=True)
+    present, first = np.unique(_narrow(codes, len(strings)), return_index=True)
     group_of: dict[str, int] = {}  # value -> group, in order of first appearance
     remap = np.zeros(len(strings), np.int64)
     for c in present[np.argsort(first)].tolist():
@@ -102,7 +112,8 @@ def _split(
     rank = np.empty(len(values), np.int64)
     rank[[group_of[v] for v in values]] = np.arange(len(values))
     final = rank[remap[codes]]
-    order = np.argsort(final, kind="stable")  # each group's rows stay in record order
+    # Stable: each group's rows stay in record order.
+    order = np.argsort(_narrow(final, len(values)), kind="stable")
     bounds = np.searchsorted(final[order], np.arange(len(values) + 1)).tolist()
     groups = [rows[order[a:b]] for a, b in pairwise(bounds)]
     chance = [float(base.chance[g].mean()) for g in groups]
@@ -145,7 +156,7 @@ def _task_breakdowns(bench: Benchmark, rows: np.ndarray, task: str, base: Any) -
     out: dict[str, Breakdown] = {}
     ctrl_codes, ctrl_values = bench.controls
     codes = ctrl_codes[rows]
-    present = [ctrl_values[c] or {} for c in np.unique(codes).tolist()]
+    present = [ctrl_values[c] or {} for c in _present(codes, len(ctrl_values))]
     names = sorted({name for c in present for name in c})
     dicts = [c or {} for c in ctrl_values]
     for name in names:
@@ -160,7 +171,7 @@ def _task_breakdowns(bench: Benchmark, rows: np.ndarray, task: str, base: Any) -
         answer_codes, answers = bench.answers
         codes = answer_codes[rows]
         sums: list[str | None] = [None] * len(answers)
-        for c in np.unique(codes).tolist():
+        for c in _present(codes, len(answers)):
             sums[c] = value_str(sum(answers[c]["counts"].values()))
         out["true_count"] = _split(rows, codes, sums, base, True)  # type: ignore[assignment]
     codes, tuples = _evidence_codes(bench, rows)

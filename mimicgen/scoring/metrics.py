@@ -36,6 +36,24 @@ def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def _pair_counts(tp: np.ndarray, denom: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (tp, denom) pairs in lexicographic order and how often each occurs.
+
+    The same as ``np.unique(np.stack([tp, denom], 1), axis=0, return_counts=True)`` (whose order
+    fixes the bootstrap draws), computed on one integer key per pair: a bincount when the keys
+    are small (the usual case: item counts), else a 1-D unique. Counts are non-negative.
+    """
+    width = int(denom.max()) + 1
+    key = tp.astype(np.int64) * width + denom
+    if int(key.max()) < 1 << 22:
+        counts = np.bincount(key)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+    else:
+        keys, counts = np.unique(key, return_counts=True)
+    return keys // width, keys % width, counts
+
+
 def bootstrap_micro_f1(
     tp: np.ndarray,
     denom: np.ndarray,
@@ -50,10 +68,10 @@ def bootstrap_micro_f1(
     n = len(tp)
     if n == 0:
         return 0.0, 1.0
-    pairs, counts = np.unique(np.stack([tp, denom], axis=1), axis=0, return_counts=True)
+    pair_tp, pair_denom, counts = _pair_counts(np.asarray(tp), np.asarray(denom))
     draws = rng.multinomial(n, counts / n, size=n_boot)  # (n_boot, distinct pairs)
-    num = draws @ (2 * pairs[:, 0]).astype(np.float64)
-    den = draws @ pairs[:, 1].astype(np.float64)
+    num = draws @ (2 * pair_tp).astype(np.float64)
+    den = draws @ pair_denom.astype(np.float64)
     f1 = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     alpha = (1 - level) / 2
     low, high = np.quantile(f1, [alpha, 1 - alpha])

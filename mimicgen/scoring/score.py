@@ -108,9 +108,11 @@ def _run_all(
     ctx_codes, distinct = bench.context_codes, bench.distinct_contexts
     by_id = preds.by_id
     texts = [by_id.get(rid) for rid in bench.index]  # index: str ids in record order
-    text_codes, n_texts = _codes(texts)
+    text_codes, _ = _codes(texts)
+    # Text-major pair codes: a reply's contexts are judged one after the other, so the
+    # extractors' per-reply caches (number reading, class mentions, list items) hit.
     _, first, which = np.unique(
-        ctx_codes * n_texts + text_codes, return_index=True, return_inverse=True
+        text_codes * len(distinct) + ctx_codes, return_index=True, return_inverse=True
     )
     which = which.reshape(-1)  # numpy 2.x keeps the input's shape; 1-D here anyway
     first_ctx = [distinct[c] for c in ctx_codes[first].tolist()]

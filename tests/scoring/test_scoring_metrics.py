@@ -80,3 +80,21 @@ def test_bootstrap_is_seeded() -> None:
     a = bootstrap_micro_f1(tp, denom, np.random.default_rng(7))
     b = bootstrap_micro_f1(tp, denom, np.random.default_rng(7))
     assert a == b
+
+
+def test_pair_counts_match_unique_rows() -> None:
+    """The bootstrap's distinct (tp, denom) pairs: same order and counts as numpy's row unique."""
+    from mimicgen.scoring.metrics import _pair_counts
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n = int(rng.integers(1, 2000))
+        tp = rng.integers(0, int(rng.integers(1, 40)), n)
+        denom = tp + rng.integers(0, int(rng.integers(1, 50)), n)
+        if trial % 5 == 0:
+            denom = denom * 1_000_003  # large keys: the 1-D unique path
+        pairs, counts = np.unique(np.stack([tp, denom], axis=1), axis=0, return_counts=True)
+        got_tp, got_denom, got_counts = _pair_counts(tp, denom)
+        assert got_tp.tolist() == pairs[:, 0].tolist()
+        assert got_denom.tolist() == pairs[:, 1].tolist()
+        assert got_counts.tolist() == counts.tolist()
