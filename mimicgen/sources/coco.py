@@ -148,13 +148,11 @@ def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
     return pl.Series(attr, list(map(attrgetter(attr), items)), dtype=dtype)
 
 
-def _ints(items: Sequence[Any], *attrs: str) -> np.ndarray:
-    """Integer attributes of every record as an ``(n, len(attrs))`` int64 matrix, in one C-level
-    pass: ``attrgetter`` yields one tuple per record and ``chain`` flattens them into
-    ``np.fromiter`` (about 2x cheaper than one pass per field, and than a sub-array dtype)."""
-    values = map(attrgetter(*attrs), items)  # one attribute: the values themselves
-    flat = chain.from_iterable(values) if len(attrs) > 1 else values
-    return np.fromiter(flat, dtype=np.int64, count=len(attrs) * len(items)).reshape(-1, len(attrs))
+def _ints(items: Sequence[Any], attr: str) -> np.ndarray:
+    """One integer attribute of every record as an int64 array: ``map``/``attrgetter`` iterate
+    in C straight into ``np.fromiter`` (one pass per field is cheaper than one pass yielding
+    tuples for several fields, and than a structured dtype)."""
+    return np.fromiter(map(attrgetter(attr), items), dtype=np.int64, count=len(items))
 
 
 def _to_source(
@@ -166,18 +164,17 @@ def _to_source(
 ) -> SourceData:
     cats = pl.DataFrame(
         [
-            pl.Series("id", _ints(data.categories, "id").ravel()),
+            pl.Series("id", _ints(data.categories, "id")),
             _col(data.categories, "name", pl.String),
             _col(data.categories, "supercategory", pl.String),
         ]
     )
-    sizes = _ints(data.images, "id", "width", "height")
     imgs = pl.DataFrame(
         {
-            "id": sizes[:, 0],
+            "id": _ints(data.images, "id"),
             "file_name": _col(data.images, "file_name", pl.String),
-            "width": sizes[:, 1],
-            "height": sizes[:, 2],
+            "width": _ints(data.images, "width"),
+            "height": _ints(data.images, "height"),
         }
     )
     _check_categories(cats, path)
@@ -219,6 +216,9 @@ def _positions(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if lo >= 0 and hi < 4 * ids.size + 1024:  # table of at most ~4 entries per id
         table = np.full(hi + 1, -1, dtype=np.int64)
         table[ids] = np.arange(ids.size)
+        if keys.size == 0 or (int(keys.min()) >= 0 and int(keys.max()) <= hi):
+            rows = table[keys]  # the usual case: every key within the table
+            return rows, rows >= 0
         inside = (keys >= 0) & (keys <= hi)
         rows = np.where(inside, table[np.where(inside, keys, 0)], -1)
         return rows, rows >= 0
@@ -234,16 +234,18 @@ def _boxes(
 ) -> pl.DataFrame:
     """Check the annotations and turn pixel ``[x, y, w, h]`` into normalised, clipped corners.
 
-    Everything is numpy over whole columns: the records become two matrices (two C-level
-    passes), image/class lookups are a table or binary search (no joins), and each check is one
-    vectorised mask; only on failure is the first offending record formatted.
+    Everything is numpy over whole columns: the records become arrays in C-level passes (one per
+    integer field; the bbox tuples flattened by ``chain``), image/class lookups are a table or
+    binary search (no joins), and each check is one vectorised mask; only on failure is the
+    first offending record formatted.
     """
     n = len(anns)
-    ints = _ints(anns, "id", "image_id", "category_id", "iscrowd")
+    ann_id, image_id, category_id, iscrowd = (
+        _ints(anns, f) for f in ("id", "image_id", "category_id", "iscrowd")
+    )
     bbox = np.fromiter(
         chain.from_iterable(map(attrgetter("bbox"), anns)), dtype=np.float64, count=4 * n
     ).reshape(n, 4)
-    ann_id, image_id, category_id, iscrowd = (ints[:, k] for k in range(4))
     bx, by, bw, bh = (bbox[:, k] for k in range(4))
     image_row, image_found = _positions(image_id, imgs.get_column("id").to_numpy())
     class_row, class_found = _positions(category_id, cats.get_column("id").to_numpy())
@@ -263,7 +265,7 @@ def _boxes(
         lambda i: f"annotation id={ann_id[i]} refers to unknown category_id {category_id[i]}",
     )
     first(
-        (iscrowd != 0) & (iscrowd != 1),
+        iscrowd.view(np.uint64) > 1,  # anything but 0 or 1 (negatives wrap around)
         lambda i: f"annotation id={ann_id[i]} has iscrowd={iscrowd[i]} (must be 0 or 1)",
     )
 
@@ -271,8 +273,12 @@ def _boxes(
         x, y, w, h = (float(v) for v in bbox[i])
         return f"[x={x}, y={y}, w={w}, h={h}]"
 
+    bad_size = (bw <= 0) | (bh <= 0)
+    finite = np.isfinite(bbox)
+    if not finite.all():  # rare: only then the per-row reduction
+        bad_size |= ~finite.all(axis=1)
     first(
-        (bw <= 0) | (bh <= 0) | ~np.isfinite(bbox).all(axis=1),
+        bad_size,
         lambda i: (
             f"annotation id={ann_id[i]} has a box with non-positive size {box(i)}; fix or remove it"
         ),
@@ -282,8 +288,9 @@ def _boxes(
     w = width.astype(np.float64)
     h = height.astype(np.float64)
     tol = BOX_TOLERANCE_PX
+    right, bottom = bx + bw, by + bh
     first(
-        (bx < -tol) | (by < -tol) | (bx + bw > w + tol) | (by + bh > h + tol),
+        (bx < -tol) | (by < -tol) | (right > w + tol) | (bottom > h + tol),
         lambda i: (
             f"annotation id={ann_id[i]} box {box(i)} lies outside its image "
             f"id={image_id[i]} ({width[i]}x{height[i]}); fix or remove it"
@@ -294,10 +301,10 @@ def _boxes(
         {
             "image_idx": image_row.astype(np.uint32),
             "class_idx": class_row.astype(np.uint32),
-            "x0": np.clip(bx / w, 0.0, 1.0).astype(np.float32),
-            "y0": np.clip(by / h, 0.0, 1.0).astype(np.float32),
-            "x1": np.clip((bx + bw) / w, 0.0, 1.0).astype(np.float32),
-            "y1": np.clip((by + bh) / h, 0.0, 1.0).astype(np.float32),
+            "x0": _unit(bx / w),
+            "y0": _unit(by / h),
+            "x1": _unit(right / w),
+            "y1": _unit(bottom / h),
             "area_frac": (bw * bh / (w * h)).astype(np.float32),
             "is_group": iscrowd == 1,
             "is_occluded": no,
@@ -306,6 +313,11 @@ def _boxes(
         },
         schema=BOX_SCHEMA,
     )
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Clip a fresh float64 array to [0, 1] in place and store it as Float32."""
+    return np.clip(values, 0.0, 1.0, out=values).astype(np.float32)
 
 
 def coco_hierarchy(classes: pl.DataFrame) -> Hierarchy:
