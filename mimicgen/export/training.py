@@ -37,9 +37,10 @@ from mimicgen.export.benchmark import (
     read_records,
 )
 from mimicgen.export.images import ImageMode, materialise_image
-from mimicgen.export.options import LETTERS, answer_position, place_options
+from mimicgen.export.options import answer_position, place_options
 from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
-from mimicgen.export.training_turns import Turn, Turner, placeholder_prefix
+from mimicgen.export.training_records import Encoded, fill
+from mimicgen.export.training_turns import Turner, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
 from mimicgen.progress import track
@@ -117,22 +118,15 @@ class _OptionPlacer:
     seed: int
     n_mc: int = 0
 
-    def settle(self, turns: list[Turn]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-        """(human, gpt) texts and provenance of a conversation's turns."""
-        texts: list[tuple[str, str]] = []
-        prov: list[dict[str, Any]] = []
-        for human, gpt, p, pend in turns:
-            if pend is not None:
-                pos = answer_position(self.seed, self.n_mc, len(pend.wrong) + 1)
-                self.n_mc += 1
-                opts, letter = place_options(pend.answer, pend.wrong, pos)
-                lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(opts))
-                human, gpt = f"{pend.text}\n{lines}\n{pend.connector}", letter
-                p.update(options=opts, letter=letter)
-            assert human is not None and gpt is not None
-            texts.append((human, gpt))
-            prov.append(p)
-        return texts, prov
+    def place(self, enc: Encoded) -> list[tuple[list[str], str]]:
+        """(options in order, correct letter) of each open turn of a conversation."""
+        placed = []
+        for turn in enc.mc:
+            pend = turn.pending
+            pos = answer_position(self.seed, self.n_mc, len(pend.wrong) + 1)
+            self.n_mc += 1
+            placed.append(place_options(pend.answer, pend.wrong, pos))
+        return placed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,15 +157,6 @@ def training_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
             ),
         }
     return out
-
-
-def _question_words(human: str) -> int:
-    body = [
-        ln
-        for ln in human.splitlines()
-        if "<image>" not in ln and not (len(ln) > 2 and ln[1] == "." and ln[0] in LETTERS)
-    ]
-    return len(" ".join(body).split())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,6 +214,9 @@ def build_training_set(
                     options.option_ratio, options.n_options, templates, sorted(index.class_names)
                 ),
                 extra_turns=options.extra_turns,
+                placeholder_style=options.placeholder_style,
+                mantis="mantis" in options.formats,
+                keep_images=image_mode.kind != "none" or bool(excluded),
                 offset=offset,
                 # Built here, before any worker is forked, so workers share its arrays.
                 sampler=make_sampler(spec, index) if sampler is None else None,  # type: ignore[arg-type]
@@ -237,72 +225,35 @@ def build_training_set(
         offset += spec.num_queries
     placers = [_OptionPlacer(seed + w.pos) for w in works]
 
-    llava: list[dict[str, Any]] = []
-    mantis: list[dict[str, Any]] = []
-    prov_rows: list[dict[str, Any]] = []
+    llava: list[str] = []
+    mantis: list[str] = []
+    prov_rows: list[str] = []
     stat_rows: list[dict[str, Any]] = []
     sources: list[tuple[AnnotationIndex, str, str]] = []
     used: set[tuple[str, Any]] = set()
-    want_mantis = "mantis" in options.formats
-    style = options.placeholder_style
     n_workers = default_workers() if workers is None else workers
     chunks = Conversations(works, n_workers, None if sampler is None else _with_facts(sampler))
     with gc_paused():  # conversations are acyclic; see gc_paused
         for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
-            placer, kind, name = placers[work.pos], work.index.kind, work.spec.name
-            for qid, task, paths, meta, turns in convs:
-                texts, prov = placer.settle(turns)
-                texts[0] = (placeholder_prefix(len(paths), style) + texts[0][0], texts[0][1])
-                if image_mode.kind != "none":
-                    sources.extend((work.index, p, fn) for p, (_, _, fn) in zip(paths, meta))
-                used.update((kind, sid) for sid, _, _ in meta)
-                llava.append(
-                    {
-                        "id": qid,
-                        "image": paths,
-                        "conversations": [
-                            m
-                            for h, g in texts
-                            for m in ({"from": "human", "value": h}, {"from": "gpt", "value": g})
-                        ],
-                    }
-                )
-                if want_mantis:
-                    mantis.append(
-                        {
-                            "id": qid,
-                            "images": paths,
-                            "conversation": [
-                                m
-                                for h, g in texts
-                                for m in (
-                                    {"role": "user", "content": h},
-                                    {"role": "assistant", "content": g},
-                                )
-                            ],
-                        }
-                    )
-                prov_rows.append(
-                    {
-                        "id": qid,
-                        "spec": name,
-                        "task": task,
-                        "images": [
-                            {"path": p, "source_id": sid, "role": role}
-                            for p, (sid, role, _) in zip(paths, meta, strict=True)
-                        ],
-                        "turns": prov,
-                    }
-                )
+            placer, kind = placers[work.pos], work.index.kind
+            for task, n_images, enc, meta in convs:
+                rec, man, prov = fill(enc, placer.place(enc))
+                llava.append(rec)
+                if man is not None:
+                    mantis.append(man)
+                prov_rows.append(prov)
                 stat_rows.append(
                     {
                         "task": task,
-                        "n_images": len(paths),
-                        "turns": len(texts),
-                        "mc": sum(1 for p in prov if "letter" in p),
-                        "words": [_question_words(h) for h, _ in texts],
+                        "n_images": n_images,
+                        "turns": len(enc.words),
+                        "mc": len(enc.mc),
+                        "words": enc.words,
                     }
                 )
+                if meta is not None:
+                    sources.extend((work.index, rel, fn) for _, rel, fn in meta)
+                    used.update((kind, sid) for sid, _, _ in meta)
 
     overlap = sum(1 for kind, sid in used if sid in excluded.get(kind, set()))
     manifest = {
@@ -327,13 +278,14 @@ def build_training_set(
                 assert index.image_root is not None
                 materialise_image(index.image_root / fname, stage / rel, image_mode)
         _write_json(stage / "manifest.json", manifest)
+        # Records are JSON text already (training_records): written as json.dumps would.
         if "llava" in options.formats:
-            _write_json(stage / "llava.json", llava)
+            _write_text(stage / "llava.json", ["[", ", ".join(llava), "]\n"])
         if "llava_jsonl" in options.formats:
-            _write_jsonl(stage / "llava.jsonl", llava)
+            _write_text(stage / "llava.jsonl", [r + "\n" for r in llava])
         if "mantis" in options.formats:
-            _write_json(stage / "mantis.json", mantis)
-        _write_jsonl(stage / "provenance.jsonl", prov_rows)
+            _write_text(stage / "mantis.json", ["[", ", ".join(mantis), "]\n"])
+        _write_text(stage / "provenance.jsonl", [r + "\n" for r in prov_rows])
         main = "llava.json" if "llava" in options.formats else "llava.jsonl"
         mixture = {
             "datasets": [
@@ -374,6 +326,6 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def _write_text(path: Path, parts: Iterable[str]) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        f.writelines(parts)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from mimicgen.export.images import image_relpath
-from mimicgen.export.training_turns import Turn, Turner, conversation
+from mimicgen.export.training_records import Encoded, encode
+from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.tasks.derive import ImageFacts
 from mimicgen.tasks.query import Query
@@ -39,9 +40,9 @@ CHUNK = 2500
 MIN_PARALLEL = 4 * CHUNK
 """Builds with fewer queries run in-process (forking costs more than it saves)."""
 
-#: One conversation before option placement: (id, task, image paths, (source_id, role,
-#: file_name) per image, turns).
-Conversation = tuple[str, str, list[str], list[tuple[Any, str, str]], list[Turn]]
+#: One conversation before option placement: (task, number of images, its records as JSON
+#: pieces, and (source_id, image path, file name) per image when the writer asked for them).
+Conversation = tuple[str, int, Encoded, list[tuple[Any, str, str]] | None]
 
 
 @dataclass
@@ -56,6 +57,11 @@ class SpecWork:
     """Image path prefix of the spec's source."""
     turner: Turner
     extra_turns: int
+    placeholder_style: str
+    mantis: bool
+    """Encode Mantis records too."""
+    keep_images: bool
+    """Return each image's source id, path and file name (to copy images or check overlap)."""
     offset: int
     """Conversations of the earlier specs: conversation numbers continue across specs."""
     sampler: TaskSampler | None
@@ -74,16 +80,33 @@ def converse(
     work: SpecWork, pairs: Sequence[tuple[Query, list[ImageFacts]]], start: int
 ) -> list[Conversation]:
     """Conversations of sampled queries ``start, start + 1, ...`` of one spec."""
-    spec, index, turner = work.spec, work.index, work.turner
+    spec, index, turner, prefix = work.spec, work.index, work.turner, work.prefix
     hierarchy, blocks = index.hierarchy, index.rules.group_blocks_counting
     out: list[Conversation] = []
     for n, (query, facts) in enumerate(pairs, start=work.offset + start):
         rng = np.random.default_rng(np.random.SeedSequence([spec.seed, work.pos, n, 7]))
         turns = conversation(query, facts, hierarchy, blocks, work.extra_turns, turner, rng)
         imgs = sorted(query.images, key=lambda i: i.position)
-        paths = [image_relpath(work.prefix, i.file_name) for i in imgs]
-        meta: list[tuple[Any, str, str]] = [(i.source_id, i.role, i.file_name) for i in imgs]
-        out.append((query.id, query.task, paths, meta, turns))
+        paths = [image_relpath(prefix, i.file_name) for i in imgs]
+        enc = encode(
+            query.id,
+            spec.name,
+            query.task,
+            paths,
+            [
+                {"path": p, "source_id": i.source_id, "role": i.role}
+                for p, i in zip(paths, imgs, strict=True)
+            ],
+            turns,
+            placeholder_prefix(len(paths), work.placeholder_style),
+            work.mantis,
+        )
+        meta = (
+            [(i.source_id, p, i.file_name) for p, i in zip(paths, imgs, strict=True)]
+            if work.keep_images
+            else None
+        )
+        out.append((query.task, len(paths), enc, meta))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
@@ -44,8 +44,7 @@ def placeholder_prefix(n: int, style: str) -> str:
     return "".join(f"Image {i + 1}: <image>\n" for i in range(n))
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(NamedTuple):
     """A multiple-choice turn before its correct option is placed."""
 
     text: str

@@ -64,10 +64,26 @@ def plural(name: str, overrides: dict[str, str] | None = None) -> str:
     return out
 
 
+_PHRASES: dict[int, tuple[TemplateSet, dict[tuple[str, ...], str]]] = {}
+_PHRASES_MAX = 1 << 17
+
+
 def class_phrase(names: Sequence[str], templates: TemplateSet) -> str:
-    """Plural names joined as English ("dogs", "dogs and cats", "dogs, cats and knives")."""
-    overrides = tuple(sorted(templates.plurals.items()))
-    return _phrase(tuple(names), templates.lowercase_class_names, overrides)
+    """Plural names joined as English ("dogs", "dogs and cats", "dogs, cats and knives").
+
+    Memoised per template set object (one dict lookup per query instead of re-hashing the
+    set's plural overrides for every call)."""
+    hit = _PHRASES.get(id(templates))
+    if hit is None or hit[0] is not templates:
+        hit = _PHRASES[id(templates)] = (templates, {})
+    key = tuple(names)
+    out = hit[1].get(key)
+    if out is None:
+        if len(hit[1]) >= _PHRASES_MAX:
+            hit[1].clear()
+        overrides = tuple(sorted(templates.plurals.items()))
+        out = hit[1][key] = _phrase(key, templates.lowercase_class_names, overrides)
+    return out
 
 
 @lru_cache(maxsize=65536)
