@@ -55,8 +55,8 @@ def question_words(human: str) -> int:
     return len(" ".join(body).split())
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(obj, ensure_ascii=False)`` without building an encoder per call."""
 
 
 def encode(

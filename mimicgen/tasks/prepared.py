@@ -165,19 +165,29 @@ class PreparedIndex:
     def facts(self, images: list[int]) -> list[dict[str, ClassFact]]:
         """Per image: ``{class: ClassFact(n_instances, n_recognisable, n_small, n_group)}`` for
         every class present (one gather for all images, then plain Python over a few rows)."""
-        rows, owner = rows_of_images(self.img_offsets, np.asarray(images, dtype=np.int64))
-        out: list[dict[str, ClassFact]] = [{} for _ in images]
+        offsets = self.img_offsets
+        idx = np.asarray(images, dtype=np.int64)
+        rows, _ = rows_of_images(offsets, idx)
         names = self.class_names
-        for o, c, i, r, s, g in zip(
-            owner.tolist(),
-            self.pair_cls[rows].tolist(),
-            self.pair_inst[rows].tolist(),
-            self.pair_rec[rows].tolist(),
-            self.pair_small[rows].tolist(),
-            self.pair_group[rows].tolist(),
-            strict=True,
-        ):
-            out[o][names[c]] = ClassFact(i, r, s, g)
+        keys = [names[c] for c in self.pair_cls[rows].tolist()]
+        # ClassFact._make is tuple.__new__: the facts are built in C, not one call each.
+        facts = list(
+            map(
+                ClassFact._make,
+                zip(
+                    self.pair_inst[rows].tolist(),
+                    self.pair_rec[rows].tolist(),
+                    self.pair_small[rows].tolist(),
+                    self.pair_group[rows].tolist(),
+                ),
+            )
+        )
+        ends = np.cumsum(offsets[idx + 1] - offsets[idx]).tolist()
+        out: list[dict[str, ClassFact]] = []
+        start = 0
+        for end in ends:  # the rows come grouped by image, in the given order
+            out.append(dict(zip(keys[start:end], facts[start:end])))
+            start = end
         return out
 
 
