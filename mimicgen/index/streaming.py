@@ -62,19 +62,22 @@ def _pairs_by_integer_ids(
         return None  # some ImageID is not 16 lowercase hex digits
     # One sort of two integer keys gives the final row order, and image_idx is then simply the
     # run number of each image (no separate rank, no second sort).
-    pairs = pairs.sort(keys).with_columns(
-        pl.col("image").rle_id().cast(pl.UInt32).alias("image_idx")
-    )
-    ids = pairs.select("image_idx", "image").filter(pl.col("image_idx").is_first_distinct())
-    images = ids.select(
-        "image_idx",
-        _hex16(ids.get_column("image")).alias("source_id"),
-    ).select(
-        "image_idx",
-        "source_id",
-        (pl.col("source_id") + ".jpg").alias("file_name"),
-        pl.lit(None, dtype=pl.Int32).alias("width"),
-        pl.lit(None, dtype=pl.Int32).alias("height"),
+    pairs = pairs.sort(keys)
+    image = pairs.get_column("image").to_numpy()
+    first = np.empty(image.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(image[1:], image[:-1], out=first[1:])
+    image_idx = np.cumsum(first, dtype=np.uint32) - np.uint32(1)
+    pairs = pairs.with_columns(pl.Series("image_idx", image_idx))
+    source_id = _hex16(image[first])
+    images = pl.DataFrame(
+        {
+            "image_idx": np.arange(source_id.len(), dtype=np.uint32),
+            "source_id": source_id,
+            "file_name": source_id + ".jpg",
+            "width": pl.repeat(None, source_id.len(), dtype=pl.Int32, eager=True),
+            "height": pl.repeat(None, source_id.len(), dtype=pl.Int32, eager=True),
+        }
     )
     return pairs, images
 
@@ -83,13 +86,13 @@ def _pairs_by_integer_ids(
 _HEX_ASCII = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def _hex16(values: pl.Series) -> pl.Series:
+def _hex16(values: np.ndarray) -> pl.Series:
     """UInt64 values as 16-digit lowercase hex strings (the ImageID format), vectorised.
 
     The big-endian bytes of each value are split into nibbles and mapped to ASCII in one numpy
     gather; the (n, 16) byte matrix is then viewed as n fixed-width strings.
     """
-    be = values.to_numpy().astype(">u8").view(np.uint8).reshape(-1, 8)
+    be = values.astype(">u8").view(np.uint8).reshape(-1, 8)
     nibbles = np.empty((be.shape[0], 16), dtype=np.uint8)
     nibbles[:, 0::2] = be >> 4
     nibbles[:, 1::2] = be & 15
