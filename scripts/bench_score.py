@@ -267,7 +267,7 @@ def main() -> None:
             "benchmark": {
                 "path": str(bench.path),
                 "manifest_sha256": bench.manifest_sha256,
-                "num_queries": len(bench.records),
+                "num_queries": len(bench.rows),
             },
             "seed": 0,
             "pipelines": list(PIPELINES),

@@ -379,7 +379,9 @@ class Predictions:
         """The report's coverage block, with up to 20 example ids of each problem."""
         by_id, ids = self.by_id, bench.ids
         # bench.index holds str(id) in record order: only missing records are touched.
-        missing = [ids[pos] for rid, pos in bench.index.items() if rid not in by_id]
+        missing: list[Any] = []
+        if len(by_id) < len(ids):  # by_id holds only benchmark ids: else none is missing
+            missing = [ids[pos] for rid, pos in bench.index.items() if rid not in by_id]
         return {
             "n_queries": len(bench.rows),
             "n_predicted": len(self.by_id),
@@ -497,6 +499,40 @@ def _rows_vlmevalkit(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
         yield rid, _as_text(row["prediction"])
 
 
+class _Prediction(msgspec.Struct, gc=False):
+    """One line of a plain JSONL prediction file (other keys are ignored)."""
+
+    id: Any
+    prediction: Any
+
+
+_PREDICTIONS = msgspec.json.Decoder(_Prediction)
+
+
+def _jsonl_fast(data: bytes, index: dict[str, int]) -> tuple[dict[str, str], list[str]] | None:
+    """``by_id`` and the unknown ids of a well-formed JSONL file without repeated ids, read as
+    typed lines in one call; None otherwise (the line-by-line reader then words any problem and
+    keeps the first prediction of a repeated id)."""
+    n_lines = _plain_lines(data)
+    if n_lines is None:
+        return None
+    try:
+        objs = _PREDICTIONS.decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if len(objs) != n_lines:
+        return None
+    ids = [x if type(x) is str else str(x) for x in (o.id for o in objs)]
+    texts = [x if type(x) is str else _as_text(x) for x in (o.prediction for o in objs)]
+    by_id = dict(zip(ids, texts, strict=True))
+    if len(by_id) != len(ids):
+        return None
+    unknown = [rid for rid in ids if rid not in index]
+    for rid in unknown:
+        del by_id[rid]
+    return by_id, unknown
+
+
 _READERS = {"jsonl": _rows_jsonl, "lmms-eval": _rows_lmms, "vlmevalkit": _rows_vlmevalkit}
 
 
@@ -509,13 +545,17 @@ def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = Fals
     preds = Predictions(path, fmt)
     by_id, index = preds.by_id, bench.index
     with gc_paused():
-        for rid, text in _READERS[fmt](path, bench):
-            if rid not in index:
-                preds.unknown_ids.append(rid)
-            elif rid in by_id:
-                preds.duplicate_ids.append(rid)
-            else:
-                by_id[rid] = text
+        fast = _jsonl_fast(path.read_bytes(), index) if fmt == "jsonl" else None
+        if fast is not None:
+            preds.by_id, preds.unknown_ids = fast
+        else:
+            for rid, text in _READERS[fmt](path, bench):
+                if rid not in index:
+                    preds.unknown_ids.append(rid)
+                elif rid in by_id:
+                    preds.duplicate_ids.append(rid)
+                else:
+                    by_id[rid] = text
     if strict_ids and (preds.unknown_ids or preds.duplicate_ids):
         bad = preds.unknown_ids[:3] or preds.duplicate_ids[:3]
         raise InputError(

@@ -32,29 +32,29 @@ def _judge_all(
 ) -> tuple[SampleResult, ...]:
     """One reply judged under every pipeline (``None``: no reply)."""
     if text is None:
-        return tuple(missing_result(ctx, p) for p, _ in plan)
-    return tuple(judge(extractors[ctx.task](text, ctx), ctx, p) for p, extractors in plan)
+        return tuple([missing_result(ctx, p) for p, _ in plan])
+    task = ctx.task
+    return tuple([judge(extractors[task](text, ctx), ctx, p) for p, extractors in plan])
 
 
 def _verdicts(uniq: list[tuple[SampleResult, ...]], j: int, which: np.ndarray) -> Verdicts:
-    """Pipeline ``j``'s per-record arrays: small per-distinct-result arrays gathered by index."""
-    res = [u[j] for u in uniq]
-    missing = np.fromiter((r.status == "missing" for r in res), bool, len(res))
-    parsed = np.fromiter((r.parsed for r in res), bool, len(res))
-    listing = [r.f1 is not None for r in res]
+    """Pipeline ``j``'s per-record arrays: per-distinct-result columns gathered by ``which``.
 
-    def ints(field: str) -> np.ndarray:
-        vals = (getattr(r, field) if has else 0 for r, has in zip(res, listing, strict=True))
-        return np.fromiter(vals, np.int64, len(res))[which]
-
+    ``tp``/``n_pred``/``n_gold`` are 0 in every non-listing result, so the columns are used
+    as they are.
+    """
+    cols = dict(zip(SampleResult._fields, zip(*[u[j] for u in uniq]), strict=True))
+    missing = np.asarray(cols["status"], dtype=object) == "missing"
+    parsed = np.asarray(cols["parsed"], dtype=bool)
+    f1 = [0.0 if x is None else x for x in cols["f1"]]
     return Verdicts(
-        np.fromiter((r.correct for r in res), bool, len(res))[which],
+        np.asarray(cols["correct"], dtype=bool)[which],
         (~missing & ~parsed)[which],
         missing[which],
-        ints("tp"),
-        ints("n_pred"),
-        ints("n_gold"),
-        np.fromiter((r.f1 or 0.0 for r in res), np.float64, len(res))[which],
+        np.asarray(cols["tp"], dtype=np.int64)[which],
+        np.asarray(cols["n_pred"], dtype=np.int64)[which],
+        np.asarray(cols["n_gold"], dtype=np.int64)[which],
+        np.asarray(f1, dtype=np.float64)[which],
     )
 
 
@@ -107,7 +107,7 @@ def _run_all(
     plan = [(p, {t: get_extractor(p, t) for t in TASKS}) for p in pipelines]
     ctx_codes, distinct = bench.context_codes, bench.distinct_contexts
     by_id = preds.by_id
-    texts = [by_id.get(rid) for rid in bench.index]  # index: str ids in record order
+    texts = list(map(by_id.get, bench.index))  # index: str ids in record order
     text_codes, _ = _codes(texts)
     # Text-major pair codes: a reply's contexts are judged one after the other, so the
     # extractors' per-reply caches (number reading, class mentions, list items) hit.

@@ -153,3 +153,28 @@ def test_cli_error_is_one_line_exit_2(tiny_bench: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "p.jsonl:1" in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_plain_jsonl_fast_path_equals_line_reader(tiny_bench: Path, tmp_path: Path) -> None:
+    """A plain file (one typed decode) and the same lines after a blank line (line reader)."""
+    rows = [
+        {"id": "c1", "prediction": "3"},
+        {"id": "nope", "prediction": "x"},  # unknown id
+        {"id": "c2", "prediction": None},  # null -> ""
+        {"id": "c3", "prediction": [["4 cats"], "y"]},  # nested list -> first element
+        {"id": "m1", "prediction": 7, "extra": 1},  # a number, an extra key
+    ]
+    lines = [json.dumps(r) for r in rows]
+    plain, blank = tmp_path / "plain.jsonl", tmp_path / "blank.jsonl"
+    plain.write_text("\n".join(lines) + "\n")
+    blank.write_text("\n" + "\n".join(lines) + "\n")
+    bench = load_benchmark(tiny_bench)
+    fast, slow = load_predictions(plain, bench), load_predictions(blank, bench)
+    expected = {"c1": "3", "c2": "", "c3": "4 cats", "m1": "7"}
+    assert fast.by_id == slow.by_id == expected
+    assert list(fast.by_id) == list(slow.by_id) == list(expected)
+    assert fast.unknown_ids == slow.unknown_ids == ["nope"]
+    # A repeated id keeps the first prediction and is listed as a duplicate.
+    plain.write_text("\n".join([*lines, json.dumps({"id": "c1", "prediction": "9"})]) + "\n")
+    again = load_predictions(plain, bench)
+    assert again.by_id["c1"] == "3" and again.duplicate_ids == ["c1"]
