@@ -59,8 +59,12 @@ def count_distractors(answer: int, n: int) -> list[str]:
 
 
 def class_distractors(
-    answer: str, in_images: Sequence[str], vocabulary: Sequence[str], n: int,
-    rng: np.random.Generator, positions: Mapping[str, int] | None = None,
+    answer: str,
+    in_images: Sequence[str],
+    vocabulary: Sequence[str],
+    n: int,
+    rng: np.random.Generator,
+    positions: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Up to ``n`` wrong classes: shuffled classes seen in the images, then the rest.
 
@@ -92,15 +96,30 @@ def _nth_kept(r: int, skipped: list[int]) -> int:
 
 
 def list_distractors(
-    answer: Sequence[str], members: Sequence[str], n: int, rng: np.random.Generator
+    answer: Sequence[str],
+    members: Sequence[str],
+    n: int,
+    rng: np.random.Generator,
+    positions: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Up to ``n`` wrong class lists near the answer set: drop one member, add one other member
     of the category, or swap one for another. Edits are drawn at random rather than
-    enumerated, because an OpenImages category can have hundreds of members."""
+    enumerated, because an OpenImages category can have hundreds of members.
+
+    ``positions`` (optional, ``{name: index}`` of a duplicate-free ``members``) only makes the
+    call faster: the drawn non-answer member is found by index instead of listing them all
+    (:func:`class_distractors` does the same). The result is the same."""
     ans = sorted(answer)
     ans_set = set(ans)
-    others = [m for m in members if m not in ans_set]
-    kinds = (["drop"] if len(ans) > 1 else []) + (["add", "swap"] if others else [])
+    others: list[str] = []
+    skipped: list[int] = []
+    if positions is None:
+        others = [m for m in members if m not in ans_set]
+        n_others = len(others)
+    else:
+        skipped = sorted(positions[c] for c in ans_set if c in positions)
+        n_others = len(members) - len(skipped)
+    kinds = (["drop"] if len(ans) > 1 else []) + (["add", "swap"] if n_others else [])
     picked: dict[str, None] = {}
     for _ in range(8 * n):
         if len(picked) >= n or not kinds:
@@ -110,16 +129,15 @@ def list_distractors(
         if kind in ("drop", "swap"):
             cand.pop(int(rng.integers(len(cand))))
         if kind in ("add", "swap"):
-            cand.append(others[int(rng.integers(len(others)))])
+            r = int(rng.integers(n_others))
+            cand.append(others[r] if positions is None else members[_nth_kept(r, skipped)])
         text = ", ".join(sorted(cand))
         if cand and sorted(cand) != ans:
             picked.setdefault(text)
     return list(picked)
 
 
-def place_options(
-    correct: str, distractors: Sequence[str], position: int
-) -> tuple[list[str], str]:
+def place_options(correct: str, distractors: Sequence[str], position: int) -> tuple[list[str], str]:
     """Options list with ``correct`` at ``position`` (clamped to the list), and its letter."""
     opts = list(distractors)
     position = min(position, len(opts))

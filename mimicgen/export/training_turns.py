@@ -110,6 +110,18 @@ class Turner:
     def __post_init__(self) -> None:
         positions = {c: i for i, c in enumerate(self.vocabulary)}
         self.positions = positions if len(positions) == len(self.vocabulary) else None
+        self._member_pos: dict[int, tuple[tuple[str, ...], dict[str, int] | None]] = {}
+
+    def _member_positions(self, members: tuple[str, ...]) -> dict[str, int] | None:
+        """``{name: index}`` of a category's members (memoised per members tuple; the same
+        tuples recur, :func:`~mimicgen.tasks.multiturn.extra_asks` takes them from one table);
+        None if names repeat."""
+        hit = self._member_pos.get(id(members))
+        if hit is None or hit[0] is not members:
+            pos = {c: i for i, c in enumerate(members)}
+            hit = (members, pos if len(pos) == len(members) else None)
+            self._member_pos[id(members)] = hit
+        return hit[1]
 
     def turn(
         self,
@@ -132,7 +144,14 @@ class Turner:
         if ask.task == "counting":
             wrong = count_distractors(int(ask.answer), k)  # type: ignore[arg-type]
         elif ask.task == "listing":
-            wrong = list_distractors(ask.answer, ask.members or ask.answer, k, rng)  # type: ignore[arg-type]
+            members = ask.members or ask.answer
+            wrong = list_distractors(
+                ask.answer,  # type: ignore[arg-type]
+                members,  # type: ignore[arg-type]
+                k,
+                rng,
+                self._member_positions(members) if ask.members else None,  # type: ignore[arg-type]
+            )
         else:
             wrong = class_distractors(
                 str(ask.answer), in_images, self.vocabulary, k, rng, self.positions

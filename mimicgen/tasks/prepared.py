@@ -210,9 +210,18 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
         if positive.height:
             zeros = [pl.lit(0, dtype=pl.UInt32).alias(n) for n in INDEX_COUNTS]
             table = pl.concat([table, positive.with_columns(*zeros)], how="vertical_relaxed")
-    table = table.sort("image_idx", "class_idx")
-    images = index.images.sort("image_idx")
+    # Index tables are usually stored in key order already: check (cheap) before sorting.
+    pair_img = table.get_column("image_idx").to_numpy().astype(np.int64)
+    pair_cls = table.get_column("class_idx").to_numpy().astype(np.int64)
+    if not _increasing(pair_img, pair_cls):
+        table = table.sort("image_idx", "class_idx")
+        pair_img = table.get_column("image_idx").to_numpy().astype(np.int64)
+        pair_cls = table.get_column("class_idx").to_numpy().astype(np.int64)
+    images = index.images
     image_ids = images.get_column("image_idx").to_numpy().astype(np.int64)
+    if not _increasing(image_ids):
+        images = images.sort("image_idx")
+        image_ids = images.get_column("image_idx").to_numpy().astype(np.int64)
     n = int(image_ids.max()) + 1 if image_ids.size else 0
     sids = images.get_column("source_id").to_list()
     fnames = images.get_column("file_name").to_list()
@@ -225,8 +234,6 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
             source_ids[i] = sid
             file_names[i] = fn
     n_classes = index.classes.height
-    pair_img = table.get_column("image_idx").to_numpy().astype(np.int64)
-    pair_cls = table.get_column("class_idx").to_numpy().astype(np.int64)
     img_offsets = np.searchsorted(pair_img, np.arange(n + 1)).astype(np.int64)
     # Pairs are sorted by (image, class), so a stable sort by class alone gives the (class,
     # image) order; on 16-bit keys numpy's stable sort is a radix sort (~5x a lexsort).
@@ -267,6 +274,17 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
         hierarchy=index.hierarchy,
         verified_absent=verified,
     )
+
+
+def _increasing(major: np.ndarray, minor: np.ndarray | None = None) -> bool:
+    """Are the keys (``major``, or ``(major, minor)`` pairs) strictly increasing? Strictly, so
+    skipping a sort can never change the order of equal keys."""
+    if major.size < 2:
+        return True
+    step = np.diff(major)
+    if minor is None:
+        return bool((step > 0).all())
+    return bool(((step > 0) | ((step == 0) & (np.diff(minor) > 0))).all())
 
 
 def narrow(values: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mimicgen.export.options import class_distractors
+from mimicgen.export.options import class_distractors, list_distractors
 from mimicgen.tasks.derive import (
     AnswerError,
     ClassFact,
@@ -37,6 +37,22 @@ def test_class_distractors_positions_shortcut(seed: int) -> None:
     )
     assert fast == plain
     assert answer not in fast and len(set(fast)) == len(fast)
+    assert fast_rng.integers(1 << 40) == plain_rng.integers(1 << 40)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_list_distractors_positions_shortcut(seed: int) -> None:
+    draw = np.random.default_rng(seed)
+    members = sorted(
+        {VOCAB[i] for i in draw.integers(0, len(VOCAB), size=int(draw.integers(1, 12)))}
+    )
+    answer = [m for m in members if draw.random() < 0.4] or members[:1]
+    n = int(draw.integers(0, 5))
+    plain_rng, fast_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    plain = list_distractors(answer, members, n, plain_rng)
+    fast = list_distractors(answer, members, n, fast_rng, {c: i for i, c in enumerate(members)})
+    assert fast == plain
+    assert ", ".join(sorted(answer)) not in fast
     assert fast_rng.integers(1 << 40) == plain_rng.integers(1 << 40)
 
 
@@ -75,7 +91,9 @@ def test_tally_matches_derive_functions(group_blocks: bool) -> None:
         assert tally.odd_one() == want_odd
         members = [c for c in names if draw.random() < 0.5] + ["a"]  # may repeat a member
         want_list = _or_none(listing_answer, facts, members)
-        assert tally.listing(frozenset(members)) == (tuple(want_list) if want_list is not None else None)
+        assert tally.listing(frozenset(members)) == (
+            tuple(want_list) if want_list is not None else None
+        )
         seen["common"] += want_common is not None
         seen["odd_one"] += want_odd is not None
         seen["listing"] += want_list is not None
