@@ -110,11 +110,19 @@ def test_threshold_is_a_rule(coco_tiny: Path, tmp_path: Path) -> None:
     assert int(loose.table["n_recognisable"].sum()) == non_crowd
 
 
-@pytest.fixture(scope="module")
-def oi_files(openimages_meta: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["shuffled", "sorted"])
+def oi_files(
+    request: pytest.FixtureRequest, openimages_meta: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Random boxes, in random row order or sorted by ImageID like the real files (the two
+    aggregation paths of the streaming build)."""
     folder = tmp_path_factory.mktemp("oi")
     labels = real_labels(openimages_meta)[:40]
-    return write_boxes_csv(folder / "boxes.csv", labels, n_rows=3000, n_images=400, seed=3)
+    path = write_boxes_csv(folder / "boxes.csv", labels, n_rows=3000, n_images=400, seed=3)
+    if request.param == "sorted":
+        header, *rows = path.read_text().splitlines(keepends=True)
+        path.write_text(header + "".join(sorted(rows, key=lambda r: r.split(",", 1)[0])))
+    return path
 
 
 def test_openimages_recount(oi_files: Path, openimages_meta: Path, tmp_path: Path) -> None:
