@@ -9,6 +9,7 @@ the image list).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -95,9 +96,10 @@ def _present(codes: np.ndarray, size: int) -> list[int]:
 
 
 def _split(
-    rows: np.ndarray, codes: np.ndarray, strings: list[str | None], base: Any, always: bool
+    rows: np.ndarray, codes: np.ndarray, strings: Sequence[str | None], base: Any, always: bool
 ) -> Breakdown | None:
-    """Group ``rows`` by ``strings[codes]`` (distinct codes may share a string).
+    """Group ``rows`` by ``strings[codes]`` (distinct codes may share a string; codes of
+    ``rows`` never point at None).
 
     None when there is a single value and ``always`` is false (a control that does not vary).
     """
@@ -105,7 +107,9 @@ def _split(
     group_of: dict[str, int] = {}  # value -> group, in order of first appearance
     remap = np.zeros(len(strings), np.int64)
     for c in present[np.argsort(first)].tolist():
-        remap[c] = group_of.setdefault(strings[c], len(group_of))  # type: ignore[arg-type]
+        value = strings[c]
+        assert value is not None  # None marks codes that no row of this task has
+        remap[c] = group_of.setdefault(value, len(group_of))
     if len(group_of) < 2 and not always:
         return None
     values = sorted(group_of, key=_sort_key)
@@ -151,7 +155,9 @@ def _evidence_codes(bench: Benchmark, rows: np.ndarray) -> tuple[np.ndarray, lis
     return np.asarray(out, np.int64), list(tuples)
 
 
-def _task_breakdowns(bench: Benchmark, rows: np.ndarray, task: str, base: Any) -> dict:
+def _task_breakdowns(
+    bench: Benchmark, rows: np.ndarray, task: str, base: Any
+) -> dict[str, Breakdown]:
     """Breakdown name -> groups for one task (see docs/scoring.md for the list)."""
     out: dict[str, Breakdown] = {}
     ctrl_codes, ctrl_values = bench.controls
@@ -173,13 +179,19 @@ def _task_breakdowns(bench: Benchmark, rows: np.ndarray, task: str, base: Any) -
         sums: list[str | None] = [None] * len(answers)
         for c in _present(codes, len(answers)):
             sums[c] = value_str(sum(answers[c]["counts"].values()))
-        out["true_count"] = _split(rows, codes, sums, base, True)  # type: ignore[assignment]
+        out["true_count"] = _always(_split(rows, codes, sums, base, True))
     codes, tuples = _evidence_codes(bench, rows)
     joined = [",".join(map(str, t)) for t in tuples]
-    out["evidence_positions"] = _split(rows, codes, joined, base, True)  # type: ignore[assignment]
+    out["evidence_positions"] = _always(_split(rows, codes, joined, base, True))
     counts = [str(len(t)) for t in tuples]
-    out["n_query_images"] = _split(rows, codes, counts, base, True)  # type: ignore[assignment]
+    out["n_query_images"] = _always(_split(rows, codes, counts, base, True))
     return out
+
+
+def _always(split: Breakdown | None) -> Breakdown:
+    """A breakdown that is reported even with one value (never None)."""
+    assert split is not None
+    return split
 
 
 def layout(bench: Benchmark, base: Any) -> Layout:
