@@ -6,7 +6,8 @@ columns, rows sorted by ImageID), then prints for each:
 
 * parse-only time with the fastest readers (orjson / msgspec typed decode; polars streaming scan),
 * cold index build time (``load_index`` on an empty cache: content hash + parse + checks +
-  aggregation + Parquet cache write), and its ratio to the fastest parse,
+  aggregation + Parquet cache write), and its ratio to each parse-only reader (OpenImages: the
+  bare scan of the needed columns, and the polars streaming group-by that SPEC §8 names),
 * cached load time (``load_index`` in a fresh process, cache hit),
 * peak RSS and CPU time (all threads) of each step's process; the ratio is given for both wall
   and CPU time, since on a shared machine wall times swing with the load.
@@ -207,9 +208,6 @@ def bench(label: str, path: Path, parsers: list[str], workdir: Path) -> list[str
     hashed = run_step("sha256", path, cache)
     build = run_step("build", path, cache)
     cached = run_step("cached", path, cache)
-    fastest = min(parses, key=lambda p: parses[p]["seconds"])
-    ratio = build["seconds"] / parses[fastest]["seconds"]
-    cpu_ratio = build["cpu_s"] / parses[fastest]["cpu_s"]
     size_mb = path.stat().st_size / 1e6
     rows = [f"{label}: {path.name} ({size_mb:,.0f} MB)"]
     for p, r in parses.items():
@@ -224,14 +222,24 @@ def bench(label: str, path: Path, parsers: list[str], workdir: Path) -> list[str
         f"  index build (cold)        {build['seconds']:8.2f} s   cpu {build['cpu_s']:7.2f} s   "
         f"peak RSS {build['peak_rss_mb']:8,.0f} MB"
     )
-    rows.append(
-        f"  ratio build / {fastest:<11} {ratio:8.2f}     cpu {cpu_ratio:7.2f}     (target <= 1.5)"
-    )
+    for p, r in parses.items():  # against every reader: fastest by wall and by CPU may differ
+        ratio, cpu_ratio = build["seconds"] / r["seconds"], build["cpu_s"] / r["cpu_s"]
+        rows.append(
+            f"  ratio build / {p:<15} {ratio:6.2f}     cpu {cpu_ratio:7.2f}     (target <= 1.5)"
+        )
     rows.append(
         f"  cached load               {cached['seconds']:8.2f} s   cpu {cached['cpu_s']:7.2f} s   "
         f"peak RSS {cached['peak_rss_mb']:8,.0f} MB"
     )
     return rows
+
+
+def _chosen(readers: list[str], wanted: str | None) -> list[str]:
+    """The readers of one source that ``--parsers`` names (all of them by default)."""
+    if not wanted:
+        return readers
+    names = set(wanted.split(","))
+    return [r for r in readers if r in names] or readers
 
 
 def main() -> None:
@@ -242,6 +250,10 @@ def main() -> None:
     ap.add_argument("--oi-rows", type=int, default=14_600_000)
     ap.add_argument("--oi-images", type=int, default=1_743_000)
     ap.add_argument("--skip", choices=["coco", "openimages"], action="append", default=[])
+    ap.add_argument(
+        "--parsers",
+        help="comma-separated parse-only readers to run (default: all; e.g. msgspec,polars_scan)",
+    )
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
@@ -256,7 +268,8 @@ def main() -> None:
             t0 = time.perf_counter()
             make_coco(path, args.coco_images, args.coco_boxes, seed=0)
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        print("\n".join(bench("COCO", path, ["orjson", "msgspec"], args.workdir)), flush=True)
+        parsers = _chosen(["orjson", "msgspec"], args.parsers)
+        print("\n".join(bench("COCO", path, parsers, args.workdir)), flush=True)
     if "openimages" not in args.skip:
         folder = args.workdir / f"openimages_{args.oi_rows}"
         folder.mkdir(exist_ok=True)
@@ -265,7 +278,8 @@ def main() -> None:
             t0 = time.perf_counter()
             make_openimages(folder, args.oi_rows, args.oi_images, seed=0)
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        rows = bench("OpenImages", path, ["polars_scan", "polars_groupby"], args.workdir)
+        parsers = _chosen(["polars_scan", "polars_groupby"], args.parsers)
+        rows = bench("OpenImages", path, parsers, args.workdir)
         print("\n".join(rows), flush=True)
 
 
