@@ -127,3 +127,23 @@ def test_construct_equals_model_construct() -> None:
     assert fast == plain
     assert fast.model_dump_json() == plain.model_dump_json()
     assert list(fast.__dict__) == list(Query.model_fields)
+
+
+@pytest.mark.parametrize(
+    "name", ["a.jpg", "0001eeaf4aed83f9.jpg", "x y.png", "dir/a.jpg", "./a.jpg", "a//b.jpg"]
+)
+@pytest.mark.parametrize("prefix", ["openimages", "coco", ""])
+def test_relpath_shortcut(name: str, prefix: str) -> None:
+    from mimicgen.export.images import image_relpath
+    from mimicgen.export.training_jobs import _relpath
+
+    assert _relpath(prefix, name) == image_relpath(prefix, name)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../a.jpg", "/abs.jpg", "c:/a.jpg", "a\\..\\b"])
+def test_relpath_shortcut_rejects_like_image_relpath(name: str) -> None:
+    from mimicgen.errors import InputError
+    from mimicgen.export.training_jobs import _relpath
+
+    with pytest.raises(InputError):
+        _relpath("coco", name)
