@@ -41,8 +41,8 @@ def _listing_chance(bench: Benchmark, rows: np.ndarray) -> np.ndarray:
     cat_of = [value_str((c or {}).get("category")) for c in ctrl_values]
     cats = ctrl_codes[rows]
     members: dict[str, set[str]] = {}
-    pairs = np.unique(np.stack([cats, answer_codes[rows]], axis=1), axis=0)
-    for cat, answer in pairs.tolist():
+    pairs = np.unique(cats * len(answers) + answer_codes[rows])  # distinct (category, answer)
+    for cat, answer in zip(*divmod(pairs, len(answers)), strict=True):
         members.setdefault(cat_of[cat], set()).update(answers[answer]["classes"])
     rate = np.asarray([1.0 / (2.0 ** len(members[cat]) - 1) if cat in members else 0.0
                        for cat in cat_of])  # fmt: skip
