@@ -62,22 +62,21 @@ _CHUNK = 64 << 20
 
 
 def _hash_file(path: Path, name: str) -> str:
-    """Hash a file through a read-only memory map (no copies), with a progress bar."""
+    """Hash a file through read-only memory-mapped windows (no copies), with a progress bar.
+
+    Each 64 MiB window is unmapped after use, so the file's pages never all count towards the
+    process's resident memory (a 2.2 GB CSV mapped at once would add 2.2 GB to its peak RSS).
+    """
     digest = _HASHERS[name]()
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
-        if size == 0:  # an empty file cannot be mapped
-            return str(digest.hexdigest())
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            if hasattr(mapped, "madvise"):  # read-ahead hint (not on every platform)
-                mapped.madvise(mmap.MADV_SEQUENTIAL)
-            view = memoryview(mapped)
-            try:
-                starts = range(0, size, _CHUNK)
-                for start in track(starts, f"hashing {path.name}", total=len(starts)):
-                    digest.update(view[start : start + _CHUNK])
-            finally:
-                view.release()
+        starts = range(0, size, _CHUNK)  # _CHUNK is a multiple of mmap.ALLOCATIONGRANULARITY
+        for start in track(starts, f"hashing {path.name}", total=len(starts)):
+            length = min(_CHUNK, size - start)
+            with mmap.mmap(f.fileno(), length, offset=start, access=mmap.ACCESS_READ) as window:
+                if hasattr(window, "madvise"):  # read-ahead hint (not on every platform)
+                    window.madvise(mmap.MADV_SEQUENTIAL)
+                digest.update(window)
     return str(digest.hexdigest())
 
 
