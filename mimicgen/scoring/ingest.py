@@ -111,9 +111,17 @@ class Benchmark:
         return [r.id for r in self.rows]
 
     @cached_property
+    def task_codes(self) -> tuple[np.ndarray, list[Any]]:
+        """Records' ``task`` factorised: (code per record, distinct tasks)."""
+        seen: dict[Any, int] = {}
+        codes = [seen.setdefault(r.task, len(seen)) for r in self.rows]
+        return np.asarray(codes, np.int64), list(seen)
+
+    @cached_property
     def tasks(self) -> np.ndarray:
         """Each record's task (numpy str array)."""
-        return np.asarray([r.task for r in self.rows])
+        codes, names = self.task_codes
+        return np.asarray(names)[codes]
 
     @cached_property
     def answers(self) -> tuple[np.ndarray, list[Any]]:
@@ -133,15 +141,9 @@ class Benchmark:
     @cached_property
     def task_answers(self) -> tuple[np.ndarray, list[tuple[Any, Any]]]:
         """Records' (task, answer) factorised: (code per record, distinct pairs)."""
-        task_list: dict[Any, int] = {}
-        task_codes = np.fromiter(
-            [task_list.setdefault(r.task, len(task_list)) for r in self.rows],
-            np.int64,
-            len(self.rows),
-        )
+        task_codes, tasks = self.task_codes
         answer_codes, answers = self.answers
         pairs, codes = np.unique(task_codes * len(answers) + answer_codes, return_inverse=True)
-        tasks = list(task_list)
         return codes.reshape(-1), [
             (tasks[p // len(answers)], answers[p % len(answers)]) for p in pairs.tolist()
         ]
