@@ -3,9 +3,10 @@
 1M predictions make 3M rows, but only as many *distinct* rows (up to the id) as distinct
 (context, reply) pairs. :class:`SampleRows` keeps them compactly: per model, the distinct rows
 (``templates``, id left empty), the raw ids and, per record, which distinct row it has. Rows are
-built on demand when read (it is a ``Sequence`` of :class:`SampleRow`), and :meth:`to_jsonl`
-writes the file without building them: each distinct row is encoded once around a hole for
-the id, and a record's lines are its encoded id joined into that template.
+built on demand when read (it is a ``Sequence`` of :class:`SampleRow`), and
+:meth:`SampleRows.jsonl_pieces` gives the file without building them: each distinct row is
+encoded once around a hole for the id, and a record's lines are its encoded id joined into
+its distinct rows' encoded parts.
 """
 
 from __future__ import annotations
@@ -81,40 +82,60 @@ class SampleBlock:
         """The block's JSONL bytes, in pieces of up to ``_CHUNK`` records."""
         if not self.templates:
             return
-        parts = _template_parts(self.templates).__getitem__
+        head, parts = _chained_parts(self.templates)
         ids = list(map(_ENCODER.encode, self.ids))
         which = self.which.tolist()
+        yield head
         for s in range(0, len(which), _CHUNK):
-            # Record i's lines: its encoded id joined into its template's parts (C loops).
-            yield b"".join(map(bytes.join, ids[s : s + _CHUNK], map(parts, which[s : s + _CHUNK])))
+            # Record i's lines (and the next record's head): its encoded id joined into its
+            # template's parts, in C loops.
+            piece = b"".join(
+                map(bytes.join, ids[s : s + _CHUNK], map(parts.__getitem__, which[s : s + _CHUNK]))
+            )
+            yield piece if s + _CHUNK < len(which) else piece[: -len(head)]
 
 
-def _template_parts(templates: list[tuple[SampleRow, ...]]) -> list[list[bytes]]:
-    """Per template, its encoded lines cut at each id: joining with an encoded id fills them.
+def _chained_parts(templates: list[tuple[SampleRow, ...]]) -> tuple[bytes, list[tuple[bytes, ...]]]:
+    """``(head, parts)``: the block's file is ``head``, then per record ``id.join(parts[k])``
+    (``k`` its template, ``id`` its encoded id), less the final ``head``.
 
-    All rows are encoded in one call with ``id`` None (encoded strings never hold a raw newline,
-    so splitting on newlines is exact): every line is its pipeline's fixed head
-    ``{"model":..,"pipeline":..,"id":`` then ``null`` then the rest.
+    Every row is encoded with ``id`` None, so each line is its pipeline's fixed head
+    ``{"model":..,"pipeline":..,"id":`` then ``null`` then the rest. Each ``null`` after a head
+    becomes a hole (a NUL byte: never in JSON output) and the buffer is split at the holes:
+    the pieces run from one id to the next, so a template's last piece ends with the first
+    pipeline's head (the next record's start). Parts are ``("", piece_1, ..., piece_width)``.
     """
     width = len(templates[0])
-    lines = _ENCODER.encode_lines([row for t in templates for row in t]).split(b"\n")
     heads = [
         b'{"model":%b,"pipeline":%b,"id":'
         % (_ENCODER.encode(row.model), _ENCODER.encode(row.pipeline))
         for row in templates[0]
     ]
-    # Per pipeline j: each template's line without its head and "null" (then the newline).
-    tails = []
-    for j, head in enumerate(heads):
-        nulled = head + b"null,"
-        column = lines[j : len(lines) - 1 : width]  # the last split piece is empty
-        if not all(line.startswith(nulled) for line in column):  # impossible for this layout
-            raise AssertionError("unexpected sample row encoding")
-        cut = len(head) + 4
-        tails.append([line[cut:] + b"\n" for line in column])
-    # Template k's parts: head_0, tail_0 + head_1, ..., tail_last.
-    joined = [[t + heads[j + 1] for t in tails[j]] for j in range(width - 1)]
-    return [[heads[0], *row] for row in zip(*joined, tails[-1], strict=True)]
+    data = _ENCODER.encode_lines([row for t in templates for row in t])
+    holed = data
+    for head in heads:
+        holed = holed.replace(head + b"null", head + b"\x00")
+    pieces = holed.split(b"\x00")
+    if len(pieces) != width * len(templates) + 1:  # a head inside a value: cut line by line
+        pieces = [heads[0], *_pieces_by_line(data, heads)]
+    pieces[-1] += heads[0]
+    chunks = iter(pieces[1:])
+    return heads[0], [(b"", *group) for group in zip(*[chunks] * width, strict=True)]
+
+
+def _pieces_by_line(data: bytes, heads: list[bytes]) -> list[bytes]:
+    """The pieces of :func:`_chained_parts`, cutting each line after its own head and null
+    (encoded strings never hold a raw newline, so splitting on newlines is exact)."""
+    width = len(heads)
+    lines = data.split(b"\n")[:-1]
+    out = []
+    for r, line in enumerate(lines):
+        head = heads[r % width]
+        if not line.startswith(head + b"null,"):  # impossible for this field order
+            raise AssertionError(f"unexpected sample row encoding: {line[:80]!r}")
+        after = heads[(r + 1) % width] if r + 1 < len(lines) else b""
+        out.append(line[len(head) + 4 :] + b"\n" + after)
+    return out
 
 
 class SampleRows(Sequence[SampleRow]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 from mimicgen.scoring import (
     SampleRows,
@@ -62,3 +63,24 @@ def test_write_report_same_files(tiny_bench: Path, tmp_path: Path) -> None:
         outputs.append([p.read_bytes() for p in written])
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == 3 and outputs[0][2].count(b"\n") == 2 * 3 * len(TINY_RECORDS)
+
+
+def test_row_text_that_looks_like_a_row_head() -> None:
+    """An extracted value that encodes like a row's head and id: the pieces are cut line by
+    line instead (same bytes)."""
+    from mimicgen.scoring import SampleRow
+    from mimicgen.scoring.samples import SampleBlock
+
+    fake = {"model": "a", "pipeline": "strict", "id": None}  # encodes as a row head + null
+    templates = [
+        tuple(
+            SampleRow("a", p, None, "common", text, value, "ok", True, False, None)
+            for p, value in (("strict", fake), ("lenient", "x"), ("mimic", [fake]))
+        )
+        for text in ('{"model":"a","pipeline":"strict","id":null', None)
+    ]
+    rows = SampleRows()
+    rows.add(SampleBlock(templates, np.asarray([1, 0, 0, 1]), ["q1", 2, "q\n3", None]))
+    expected = b"".join(msgspec.json.encode(row) + b"\n" for row in rows)
+    assert b"".join(rows.jsonl_pieces()) == expected
+    assert expected.count(b"\n") == 12
