@@ -152,27 +152,30 @@ def extra_asks(
         return []
     tally = _Tally(facts, group_blocks_counting)
     present = sorted(tally.present)
-    cands: list[Ask] = []
-    for c in present:
-        total = tally.totals[c]
-        if total is not None and ("counting", c) not in exclude:
-            cands.append(Ask("counting", total, classes=(c,)))
+    # Candidates as argument tuples of Ask; only the (at most n) drawn ones become objects.
+    cands: list[
+        tuple[str, int | str | tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
+    ]
+    cands = [
+        ("counting", total, (c,), None, ())
+        for c in present
+        if (total := tally.totals[c]) is not None and ("counting", c) not in exclude
+    ]
     if ("common", "") not in exclude:
         ans = tally.common()
         if ans is not None:
-            cands.append(Ask("common", ans))
+            cands.append(("common", ans, (), None, ()))
     if ("odd_one", "") not in exclude:
         ans = tally.odd_one()
         if ans is not None:
-            cands.append(Ask("odd_one", ans))
+            cands.append(("odd_one", ans, (), None, ()))
     ups, downs, sets = _tables(hierarchy)
     nodes = sorted({p for c in present for p in ups.get(c, ())})
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:
-            members = downs[node]
             listed = tally.listing(sets[node])
             if listed is not None:
-                cands.append(Ask("listing", listed, category=node, members=members))
+                cands.append(("listing", listed, (), node, downs[node]))
     order = rng.permutation(len(cands))
-    return [cands[i] for i in order[:n]]
+    return [Ask(*cands[i]) for i in order[:n].tolist()]

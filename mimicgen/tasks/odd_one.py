@@ -78,7 +78,8 @@ class _SignatureTable:
         in_pool[pool] = True
         rows = np.flatnonzero((prep.pair_rec > 0) & in_pool[prep.pair_cls])
         rows = rows[lens[prep.pair_img[rows]] >= 2]
-        rows = rows[img_size[prep.pair_img[rows]] >= m]
+        if m > 1:  # every image shares its signature with itself: a no-op for m = 1
+            rows = rows[img_size[prep.pair_img[rows]] >= m]
         ctx = sig[prep.pair_img[rows]] ^ pair_key[rows]
         n_ctx = self.group_size(ctx)
         # Per class, rows sorted by context group size (descending): the rows usable for a
