@@ -13,7 +13,7 @@ once (:func:`raw_codes`); every per-record rule on them becomes a rule per disti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -21,11 +21,20 @@ import numpy as np
 __all__ = ["ImageView", "RecordView", "decode_views", "raw_codes", "view_of"]
 
 
+Role = Literal["query", "distractor", "context"]
+Task = Literal["counting", "listing", "common", "odd_one"]
+
+
 class ImageView(msgspec.Struct, gc=False):
-    """One entry of a record's ``images``: ``image.get(field)`` for the fields scoring reads."""
+    """One entry of a record's ``images``: ``image.get(field)`` for the fields scoring reads.
+
+    ``role`` and the record's ``task`` are typed as their SPEC values, so msgspec hands out one
+    shared string per value (2M fewer strings at 1M records); any other value does not fit the
+    view and the file is read through the dict path instead.
+    """
 
     position: Any = None
-    role: Any = None
+    role: Role | None = None
     class_counts: Any = None
 
 
@@ -40,7 +49,7 @@ class RecordView(msgspec.Struct, gc=False):
     """
 
     id: Any
-    task: Any
+    task: Task
     answer: msgspec.Raw
     answer_text: Any
     images: list[ImageView] | None = None

@@ -86,3 +86,14 @@ def test_images_not_objects_is_an_input_error(tiny_bench: Path) -> None:
     (tiny_bench / "benchmark.jsonl").write_text("".join(json.dumps(r) + "\n" for r in raw))
     with pytest.raises(InputError, match="'images' is not a list of objects"):
         load_benchmark(tiny_bench)
+
+
+def test_unlisted_role_reads_through_the_dict_path(tiny_bench: Path) -> None:
+    """Roles outside the SPEC's three do not fit the typed view: same data via dicts."""
+    raw = _raw_records(tiny_bench)
+    raw[0]["images"][0]["role"] = "anchor"
+    (tiny_bench / "benchmark.jsonl").write_text("".join(json.dumps(r) + "\n" for r in raw))
+    bench = load_benchmark(tiny_bench)
+    assert isinstance(bench.source, list)
+    assert bench.rows[0].images is not None and bench.rows[0].images[0].role == "anchor"
+    assert bench.records == raw
