@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -169,12 +170,21 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".partial", dir=entry.parent))
     try:
         with status("writing index cache"):
-            for name in _TABLES:
-                frame = index.labels if name == "labels" else getattr(index, name)
-                if frame is not None:
-                    frame.write_parquet(
-                        staging / f"{name}.parquet", statistics=False, compression="lz4"
+            frames = {n: index.labels if n == "labels" else getattr(index, n) for n in _TABLES}
+            # polars writes without holding the GIL: the tables are written side by side.
+            with ThreadPoolExecutor(max_workers=len(frames)) as pool:
+                writes = [
+                    pool.submit(
+                        frame.write_parquet,
+                        staging / f"{name}.parquet",
+                        statistics=False,
+                        compression="lz4",
                     )
+                    for name, frame in frames.items()
+                    if frame is not None
+                ]
+                for done in writes:
+                    done.result()  # re-raises a failed write
             meta = {
                 "format": INDEX_FORMAT_VERSION,
                 "kind": index.kind,
