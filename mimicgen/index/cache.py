@@ -9,8 +9,9 @@ only when first used (:func:`mimicgen.sources.digest.source_file`). Layout::
 
     <cache>/index/<key>/{images,classes,table[,labels]}.parquet + meta.json
 
-The Parquet files are LZ4-compressed without statistics: about 2x cheaper to write than the
-default zstd at OpenImages scale, ~10% larger, and as quick to load.
+The Parquet files are uncompressed and without statistics: about 2x cheaper to write than the
+default zstd at OpenImages scale (0.4 s instead of 0.8 s of CPU) and quicker to load, for ~1.6x
+the size (155 MB for the 14.6M-box OpenImages train index, 14 MB for COCO train).
 
 An entry is written into a staging folder and renamed into place in one step, so a crash or a bad
 input never leaves a half-written entry, and readers never see one. The image root is not part of
@@ -178,7 +179,7 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
                         frame.write_parquet,
                         staging / f"{name}.parquet",
                         statistics=False,
-                        compression="lz4",
+                        compression="uncompressed",
                     )
                     for name, frame in frames.items()
                     if frame is not None

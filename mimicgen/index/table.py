@@ -137,13 +137,22 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
     key = key[order]
     area = boxes.get_column("area_frac").to_numpy()[order]
     group = boxes.get_column("is_group").to_numpy()[order]
-    starts = np.flatnonzero(np.diff(key, prepend=~key[:1])) if key.size else np.zeros(0, np.intp)
+    first = np.empty(key.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
     # The threshold as Float32, like polars compares a Float32 column with a Python float.
     small = (area < np.float32(rules.min_box_area_frac)) & ~group
     n_instances = np.diff(starts, append=key.size).astype(np.uint32)
     if key.size:
-        n_small = np.add.reduceat(small, starts, dtype=np.uint32)
-        n_group = np.add.reduceat(group, starts, dtype=np.uint32)
+        if n_instances.max() < 1 << 16:  # both counts fit in one UInt32: one reduceat for two
+            packed = small.astype(np.uint32)
+            packed |= group.astype(np.uint32) << np.uint32(16)
+            both = np.add.reduceat(packed, starts)
+            n_small, n_group = both & np.uint32(0xFFFF), both >> np.uint32(16)
+        else:
+            n_small = np.add.reduceat(small, starts, dtype=np.uint32)
+            n_group = np.add.reduceat(group, starts, dtype=np.uint32)
         min_area = np.minimum.reduceat(area, starts)
         max_area = np.maximum.reduceat(area, starts)
     else:
