@@ -5,7 +5,9 @@
    hierarchy.
 2. Builds the annotation index into a cache, then times a cached load.
 3. Times ``build_training_set`` for the shipped ``task_specs/openimages_train`` suite (4 x 50K
-   queries, multi-turn, multiple choice) from the cached index without copying images.
+   queries, multi-turn, multiple choice) from the cached index without copying images: wall
+   time and CPU time of this process plus its worker processes (``--workers``, default one per
+   usable core).
 4. Prints the manifest's Table 9-shaped statistics beside the paper's.
 
     .venv/bin/python scripts/bench_training.py --workdir /tmp/mimicgen-bench
