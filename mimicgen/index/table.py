@@ -118,10 +118,10 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
     """The group-by of :func:`aggregate_boxes` for boxes in memory (``image_idx``,
     ``class_idx``, ``area_frac``, ``is_group``), with numpy; rows in (image, class) order.
 
-    Both dense ids are packed into one UInt64 key (image high, class low), whose order is
-    exactly (image_idx, class_idx) order. One integer sort brings each pair's boxes together and
-    ``reduceat`` aggregates the runs (counts, sums, min and max do not depend on the order within
-    a pair). Boxes in random order get an unstable sort (~10x cheaper than a stable one there);
+    Both dense ids are packed into one integer key (image high, class low; 32 bits where they
+    fit, else 64), whose order is exactly (image_idx, class_idx) order. One integer sort brings
+    each pair's boxes together and ``reduceat`` aggregates the runs (counts, sums, min and max do
+    not depend on the order within a pair). Boxes in random order get an unstable sort (~10x cheaper than a stable one there);
     boxes already grouped by image (OpenImages CSVs are sorted by ImageID) a stable one, whose
     merge sort exploits the sorted runs. At COCO-train scale this is ~3x cheaper in CPU than the
     polars group-by plus sort.
@@ -130,9 +130,15 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
     if ids.null_count().sum_horizontal().item():
         raise ValueError("box table has null image_idx/class_idx; the reader must reject them")
     image_idx = ids.get_column("image_idx").to_numpy()
+    class_idx = ids.get_column("class_idx").to_numpy()
     by_image = bool((image_idx[1:] >= image_idx[:-1]).all())
-    key = image_idx.astype(np.uint64) << np.uint64(32)
-    key |= ids.get_column("class_idx").to_numpy()
+    # A 32-bit key where both ids fit (COCO, OpenImages): half the memory traffic of 64 bits.
+    bits = int(class_idx.max(initial=0)).bit_length()
+    wide = int(image_idx.max(initial=0)) >= 1 << (32 - bits)
+    shift = 32 if wide else bits
+    key: np.ndarray = image_idx.astype(np.uint64 if wide else np.uint32)
+    np.left_shift(key, shift, out=key)
+    np.bitwise_or(key, class_idx, out=key)
     order = np.argsort(key, kind="stable" if by_image else "quicksort")
     key = key[order]
     area = boxes.get_column("area_frac").to_numpy()[order]
@@ -142,27 +148,22 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
     np.not_equal(key[1:], key[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     # The threshold as Float32, like polars compares a Float32 column with a Python float.
-    small = (area < np.float32(rules.min_box_area_frac)) & ~group
+    small = area < np.float32(rules.min_box_area_frac)
+    small[group] = False  # group boxes count as group, never as small
     n_instances = np.diff(starts, append=key.size).astype(np.uint32)
     if key.size:
-        if n_instances.max() < 1 << 16:  # both counts fit in one UInt32: one reduceat for two
-            packed = small.astype(np.uint32)
-            packed |= group.astype(np.uint32) << np.uint32(16)
-            both = np.add.reduceat(packed, starts)
-            n_small, n_group = both & np.uint32(0xFFFF), both >> np.uint32(16)
-        else:
-            n_small = np.add.reduceat(small, starts, dtype=np.uint32)
-            n_group = np.add.reduceat(group, starts, dtype=np.uint32)
+        n_small = np.add.reduceat(small, starts, dtype=np.uint32)
+        n_group = np.add.reduceat(group, starts, dtype=np.uint32)
         min_area = np.minimum.reduceat(area, starts)
         max_area = np.maximum.reduceat(area, starts)
     else:
         n_small = n_group = np.zeros(0, np.uint32)
         min_area = max_area = np.zeros(0, np.float32)
-    pairs = key[starts]
+    pairs: np.ndarray = key[starts]
     return pl.DataFrame(
         {
-            "image_idx": (pairs >> np.uint64(32)).astype(np.uint32),
-            "class_idx": (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            "image_idx": np.right_shift(pairs, shift).astype(np.uint32),
+            "class_idx": np.bitwise_and(pairs, (1 << shift) - 1).astype(np.uint32),
             "n_instances": n_instances,
             "n_recognisable": n_instances - n_small - n_group,
             "n_small": n_small,

@@ -67,3 +67,17 @@ def test_empty_table() -> None:
     empty = np.zeros(0)
     table = aggregate_in_memory(_boxes(empty, empty, empty, empty.astype(bool)), PresenceRules())
     assert table.height == 0
+
+
+def test_ids_too_large_for_a_32_bit_key() -> None:
+    image = np.array([2**31, 5, 2**31, 2**31])
+    cls = np.array([7, 3, 7, 1])
+    table = aggregate_in_memory(
+        _boxes(image, cls, np.array([0.5, 0.5, 0.01, 0.5]), np.zeros(4, dtype=bool)),
+        PresenceRules(),
+    )
+    assert table.select("image_idx", "class_idx", "n_instances", "n_small").rows() == [
+        (5, 3, 1, 0),
+        (2**31, 1, 1, 0),
+        (2**31, 7, 2, 1),
+    ]
