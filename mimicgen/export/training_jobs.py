@@ -28,6 +28,7 @@ from mimicgen.tasks.shared import TaskSampler
 
 __all__ = [
     "CHUNK",
+    "MAX_DEFAULT_WORKERS",
     "MIN_PARALLEL",
     "Conversation",
     "Conversations",
@@ -68,12 +69,18 @@ class SpecWork:
     """The spec's sampler, built before any fork; None with a caller-supplied sample function."""
 
 
+MAX_DEFAULT_WORKERS = 4
+"""Default cap: each worker holds its own caches and results (~0.2-0.3 GB at OpenImages
+scale), so many-core machines do not get one worker per core unless asked."""
+
+
 def default_workers() -> int:
-    """Worker processes: one per usable core (at least 1)."""
+    """Worker processes: one per usable core, at most :data:`MAX_DEFAULT_WORKERS`."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def converse(
