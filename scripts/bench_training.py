@@ -41,7 +41,8 @@ PAPER = {"queries": "~50K", "images": "2-10, median 4-5", "words": "~48"}
 
 def _cpu_seconds() -> float:
     """User + system CPU time of this process and its finished children (the workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
