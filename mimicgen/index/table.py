@@ -7,7 +7,10 @@ polars for lazily streamed tables); cached as Parquet by :mod:`mimicgen.index.ca
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +117,10 @@ def build_index(source: SourceData, rules: PresenceRules | None = None) -> Annot
     )
 
 
+#: Boxes per part at least, when an image-grouped box table is aggregated in parallel parts.
+_PART_ROWS = 1_000_000
+
+
 def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFrame:
     """The group-by of :func:`aggregate_boxes` for boxes in memory (``image_idx``,
     ``class_idx``, ``area_frac``, ``is_group``), with numpy; rows in (image, class) order.
@@ -123,15 +130,31 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
     each pair's boxes together and ``reduceat`` aggregates the runs (counts, sums, min and max do
     not depend on the order within a pair). Boxes in random order get an unstable sort (~10x cheaper than a stable one there);
     boxes already grouped by image (OpenImages CSVs are sorted by ImageID) a stable one, whose
-    merge sort exploits the sorted runs. At COCO-train scale this is ~3x cheaper in CPU than the
+    merge sort exploits the sorted runs; large ones are cut at image boundaries into one part
+    per CPU, aggregated side by side (~2x less wall time on 2 cores at 14.6M boxes). At COCO-train scale this is ~3x cheaper in CPU than the
     polars group-by plus sort.
     """
     ids = boxes.select("image_idx", "class_idx")
     if ids.null_count().sum_horizontal().item():
         raise ValueError("box table has null image_idx/class_idx; the reader must reject them")
     image_idx = ids.get_column("image_idx").to_numpy()
-    class_idx = ids.get_column("class_idx").to_numpy()
     by_image = bool((image_idx[1:] >= image_idx[:-1]).all())
+    n_parts = min(os.cpu_count() or 1, -(-boxes.height // _PART_ROWS)) if by_image else 1
+    if n_parts > 1:
+        # Cut at image boundaries, so no (image, class) pair spans two parts; numpy releases
+        # the GIL in the sorts and reductions, so the parts run side by side.
+        probes = image_idx[[boxes.height * k // n_parts for k in range(1, n_parts)]]
+        cuts = [0, *np.unique(np.searchsorted(image_idx, probes)).tolist(), boxes.height]
+        parts = [boxes.slice(lo, hi - lo) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+        with ThreadPoolExecutor(len(parts)) as pool:
+            return pl.concat(pool.map(lambda part: _aggregate(part, rules, True), parts))
+    return _aggregate(boxes, rules, by_image)
+
+
+def _aggregate(boxes: pl.DataFrame, rules: PresenceRules, by_image: bool) -> pl.DataFrame:
+    """:func:`aggregate_in_memory` of one table (``by_image``: rows already grouped by image)."""
+    image_idx = boxes.get_column("image_idx").to_numpy()
+    class_idx = boxes.get_column("class_idx").to_numpy()
     # A 32-bit key where both ids fit (COCO, OpenImages): half the memory traffic of 64 bits.
     bits = int(class_idx.max(initial=0)).bit_length()
     wide = int(image_idx.max(initial=0)) >= 1 << (32 - bits)

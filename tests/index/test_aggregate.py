@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import mimicgen.index.table as table_mod
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import aggregate_in_memory
 
@@ -21,13 +22,16 @@ def _boxes(image_idx: np.ndarray, class_idx: np.ndarray, area: np.ndarray, group
     )
 
 
-@pytest.mark.parametrize("order", ["random", "by_image"])
-def test_counts_match_a_plain_recount(order: str) -> None:
+@pytest.mark.parametrize("order", ["random", "by_image", "by_image_in_parts"])
+def test_counts_match_a_plain_recount(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if order == "by_image_in_parts":  # small parts, several threads, as for OpenImages train
+        monkeypatch.setattr(table_mod, "_PART_ROWS", 700)
+        monkeypatch.setattr(table_mod.os, "cpu_count", lambda: 4)
     rng = np.random.default_rng(7)
     n = 5000
     image, cls = rng.integers(0, 300, n), rng.integers(0, 12, n)
     area, group = rng.choice([0.01, 0.04, 0.2, 0.7], n), rng.random(n) < 0.1
-    if order == "by_image":  # stable sort by image: classes stay shuffled within an image
+    if order != "random":  # stable sort by image: classes stay shuffled within an image
         keep = np.argsort(image, kind="stable")
         image, cls, area, group = image[keep], cls[keep], area[keep], group[keep]
     table = aggregate_in_memory(_boxes(image, cls, area, group), PresenceRules())
