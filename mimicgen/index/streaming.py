@@ -12,6 +12,8 @@ ImageID format is grouped by the raw strings in a streaming group-by (same resul
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 
@@ -78,7 +80,9 @@ def _pairs_by_integer_ids(
             "area_frac",
             "is_group",
         )
-        return aggregate_in_memory(numbered, rules), _images(image[first])
+        with ThreadPoolExecutor(1) as pool:  # the images table is built meanwhile
+            images = pool.submit(_images, image[first])
+            return aggregate_in_memory(numbered, rules), images.result()
     keys = ("image", "class_idx")
     pairs = aggregate_boxes(boxes.lazy(), rules, keys=keys, sort=False).collect().sort(keys)
     image = pairs.get_column("image").to_numpy()

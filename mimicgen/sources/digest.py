@@ -2,9 +2,10 @@
 
 Two hashes per file, each computed only when needed:
 
-* the **content key** (XXH3-128, ~10 GB/s) keys the index cache: it is all a cold index build
-  needs, and costs 0.03 s for a 284 MB COCO file where SHA-256 costs 0.3 s (1.8 s for a 2.2 GB
-  OpenImages CSV);
+* the **content key** keys the index cache: XXH3-128 over the XXH3-128 digests of the file's
+  consecutive 64 MiB blocks, which are hashed side by side (one thread per CPU; xxhash releases
+  the GIL). It is all a cold index build needs, and costs 0.03 s for a 284 MB COCO file where
+  SHA-256 costs 0.3 s (0.2-0.4 s for a 2.2 GB OpenImages CSV instead of 1.8 s);
 * the **SHA-256** is what manifests record for provenance (``SourceFile.sha256``); sources hand
   out :func:`source_file` records that compute it on first access, so ``mimicgen index`` never
   pays for it and ``mimicgen build`` pays once.
@@ -24,9 +25,9 @@ import hashlib
 import json
 import mmap
 import os
-from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import xxhash
 
@@ -44,10 +45,12 @@ __all__ = [
     "take_bytes",
 ]
 
-#: Digest name -> hasher factory. The names are the keys stored in the memo file.
-_KEY = "xxh3_128"
+#: Digest names, as stored in the memo file.
+_KEY = "xxh3_128_blocks"
 _SHA = "sha256"
-_HASHERS: dict[str, Callable[..., Any]] = {_KEY: xxhash.xxh3_128, _SHA: hashlib.sha256}
+_NAMES = (_KEY, _SHA)
+#: Threads hashing blocks of one file side by side.
+_WORKERS = min(4, os.cpu_count() or 1)
 
 #: identity -> {digest name: hex digest}
 _MEMO: dict[str, dict[str, str]] = {}
@@ -58,7 +61,25 @@ _KEPT: dict[str, bytes] = {}
 #: Larger files are never kept (streamed CSVs must not be held in memory).
 _KEEP_LIMIT = 2 << 30
 _MEMO_FILE = "digests.json"
+#: Block size of the content key, and of the memory-mapped windows (a multiple of
+#: mmap.ALLOCATIONGRANULARITY).
 _CHUNK = 64 << 20
+
+
+def _combine(block_digests: Sequence[bytes]) -> str:
+    """The content key from the digests of consecutive blocks (an empty file has none)."""
+    return str(xxhash.xxh3_128(b"".join(block_digests)).hexdigest())
+
+
+def _key_of_bytes(data: bytes) -> str:
+    """Content key of a buffer in memory (same value as :func:`_hash_file` of that content)."""
+    view = memoryview(data)
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        digests = pool.map(
+            lambda start: xxhash.xxh3_128(view[start : start + _CHUNK]).digest(),
+            range(0, len(view), _CHUNK),
+        )
+        return _combine(list(digests))
 
 
 def _hash_file(path: Path, name: str) -> str:
@@ -66,18 +87,32 @@ def _hash_file(path: Path, name: str) -> str:
 
     Each 64 MiB window is unmapped after use, so the file's pages never all count towards the
     process's resident memory (a 2.2 GB CSV mapped at once would add 2.2 GB to its peak RSS).
+    The content key hashes the windows side by side; SHA-256 is one sequential stream.
     """
-    digest = _HASHERS[name]()
     with path.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
-        starts = range(0, size, _CHUNK)  # _CHUNK is a multiple of mmap.ALLOCATIONGRANULARITY
-        for start in track(starts, f"hashing {path.name}", total=len(starts)):
+        starts = range(0, size, _CHUNK)
+
+        def window(start: int) -> mmap.mmap:
             length = min(_CHUNK, size - start)
-            with mmap.mmap(f.fileno(), length, offset=start, access=mmap.ACCESS_READ) as window:
-                if hasattr(window, "madvise"):  # read-ahead hint (not on every platform)
-                    window.madvise(mmap.MADV_SEQUENTIAL)
-                digest.update(window)
-    return str(digest.hexdigest())
+            return mmap.mmap(f.fileno(), length, offset=start, access=mmap.ACCESS_READ)
+
+        if name == _KEY:
+
+            def block_digest(start: int) -> bytes:
+                with window(start) as block:
+                    return bytes(xxhash.xxh3_128(block).digest())
+
+            with ThreadPoolExecutor(_WORKERS) as pool:
+                digests = pool.map(block_digest, starts)
+                return _combine(list(track(digests, f"hashing {path.name}", total=len(starts))))
+        sha = hashlib.sha256()
+        for start in track(starts, f"hashing {path.name}", total=len(starts)):
+            with window(start) as block:
+                if hasattr(block, "madvise"):  # read-ahead hint (not on every platform)
+                    block.madvise(mmap.MADV_SEQUENTIAL)
+                sha.update(block)
+        return sha.hexdigest()
 
 
 def _identity(path: Path) -> str:
@@ -101,7 +136,7 @@ def _load(memo_dir: Path | None) -> dict[str, dict[str, str]]:
         if isinstance(value, str):
             out[key] = {_SHA: value}
         elif isinstance(value, dict):
-            out[key] = {k: v for k, v in value.items() if k in _HASHERS and isinstance(v, str)}
+            out[key] = {k: v for k, v in value.items() if k in _NAMES and isinstance(v, str)}
     return out
 
 
@@ -117,7 +152,7 @@ def _digest(path: Path, name: str, memo_dir: Path | None, fresh: bool, keep: boo
         return entry[name]
     if keep and path.stat().st_size <= _KEEP_LIMIT:
         data = path.read_bytes()
-        entry[name] = str(_HASHERS[name](data).hexdigest())  # one call on the buffer
+        entry[name] = _key_of_bytes(data) if name == _KEY else hashlib.sha256(data).hexdigest()
         _KEPT[key] = data
     else:
         entry[name] = _hash_file(path, name)
@@ -130,7 +165,8 @@ def content_key(
     fresh: bool = False,
     keep: bool = False,
 ) -> str:
-    """XXH3-128 of ``path``'s content (the index cache key); memoised while the file is unchanged.
+    """Content key of ``path`` (the index cache key, see above); memoised while the file is
+    unchanged.
 
     Reads (never writes) the on-disk memo in ``memo_dir``; call :func:`save_digests` once the
     work that needed the digest has succeeded, so bad input leaves nothing behind. ``keep``
