@@ -4,9 +4,11 @@ annotations (no project code in the checker), plus balance, disjointness and tam
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import re
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -196,7 +198,10 @@ def test_worker_processes_give_identical_files(env, tmp_path, monkeypatch):
         contexts.append(method)
         return real_get_context(method)
 
-    monkeypatch.setattr(training_jobs.mp, "get_context", spy)
+    # Patch the module's own handle, not the global multiprocessing module: other code (e.g.
+    # FiftyOne's launcher in later tests) keeps references to ``multiprocessing.get_context``.
+    fake_mp = SimpleNamespace(get_context=spy, get_all_start_methods=mp.get_all_start_methods)
+    monkeypatch.setattr(training_jobs, "mp", fake_mp)
     builds = {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
