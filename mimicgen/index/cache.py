@@ -34,7 +34,7 @@ from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex, build_index
 from mimicgen.io import canonical_json, sha256_bytes
 from mimicgen.progress import status
-from mimicgen.sources.base import Hierarchy
+from mimicgen.sources.base import Hierarchy, SourceFile
 from mimicgen.sources.digest import content_key, drop_kept_bytes, save_digests, source_file
 from mimicgen.sources.registry import (
     ResolvedInputs,
@@ -122,12 +122,19 @@ def load_or_build(
         cached = None if refresh else _read_entry(entry, inputs, root, rules)
         if cached is not None:
             return cached, entry, False
-        index = _build(inputs, rules, root)
+        # Every input file is listed, as a cache hit lists them (readers know only their own
+        # files, not a user hierarchy YAML), so cold and warm builds record the same provenance.
+        index = dataclasses.replace(_build(inputs, rules, root), files=_input_files(inputs, root))
     finally:
         drop_kept_bytes()  # a cache hit or a failed build must not hold the buffer
     _write_entry(entry, index, replace=refresh or entry.exists())
     save_digests(list(inputs.hashed.values()), root)
     return index, entry, True
+
+
+def _input_files(inputs: ResolvedInputs, root: Path) -> tuple[SourceFile, ...]:
+    """Provenance of every file the index depends on, in the cache key's role order."""
+    return tuple(source_file(p, root) for p in inputs.hashed.values())
 
 
 def _build(inputs: ResolvedInputs, rules: PresenceRules, root: Path) -> AnnotationIndex:
@@ -225,7 +232,7 @@ def _read_entry(
             for name in _TABLES
             if (entry / f"{name}.parquet").is_file()
         }
-        files = tuple(source_file(p, root) for p in inputs.hashed.values())
+        files = _input_files(inputs, root)
         return AnnotationIndex(
             kind=meta["kind"],
             images=tables["images"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -192,3 +193,17 @@ def test_cached_load_reports_the_sha256_of_the_content(coco_copy: Path, tmp_path
     hit, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
     assert not built
     assert [f.sha256 for f in hit.files] == [hashlib.sha256(coco_copy.read_bytes()).hexdigest()]
+
+
+def test_cold_and_warm_builds_list_the_same_input_files(coco_copy: Path, tmp_path: Path) -> None:
+    """A user hierarchy YAML is an input: both builds record it, with the same content hash."""
+    yaml_path = tmp_path / "groups.yaml"
+    yaml_path.write_text("pets: [cat, dog]\n")
+    spec = SourceSpec(kind="coco", annotations=coco_copy, hierarchy=yaml_path)
+    cold, _entry, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    warm, _entry, built_again = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert (built, built_again) == (True, False)
+    assert [Path(f.path) for f in cold.files] == [coco_copy, yaml_path]
+    assert [(f.path, f.sha256) for f in cold.files] == [(f.path, f.sha256) for f in warm.files]
+    assert cold.files[1].sha256 == hashlib.sha256(yaml_path.read_bytes()).hexdigest()
+    assert cold.hierarchy.leaves("pets") == ["cat", "dog"]
