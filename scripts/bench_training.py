@@ -52,8 +52,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=14_600_000)
     ap.add_argument("--images", type=int, default=1_743_000)
     ap.add_argument("--queries-per-task", type=int, default=50_000)
-    ap.add_argument("--workers", type=int, default=None,
-                    help="worker processes (default: one per usable core)")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per usable core)"
+    )
     args = ap.parse_args()
 
     folder = args.workdir / f"openimages_{args.rows}"
@@ -63,14 +64,23 @@ def main() -> None:
         t0 = time.perf_counter()
         make_openimages(folder, args.rows, args.images, seed=0)
         print(f"generated {csv} in {time.perf_counter() - t0:.1f} s")
-    source = SourceSpec(kind="openimages", annotations=csv, classes_csv=folder / CLASSES,
-                        hierarchy=folder / HIERARCHY)
+    source = SourceSpec(
+        kind="openimages",
+        annotations=csv,
+        classes_csv=folder / CLASSES,
+        hierarchy=folder / HIERARCHY,
+    )
     # The generated CSV has no image-level labels, so absence cannot be verified: relax strict
     # mode (a real build passes --labels-csv instead).
     specs = [
-        with_overrides(s, {"source": source.model_dump(mode="json", exclude_none=True),
-                           "num_queries": args.queries_per_task,
-                           "presence.openimages_strict": False})
+        with_overrides(
+            s,
+            {
+                "source": source.model_dump(mode="json", exclude_none=True),
+                "num_queries": args.queries_per_task,
+                "presence.openimages_strict": False,
+            },
+        )
         for s in load_suite([shipped_specs_dir() / "openimages_train"])
     ]
     cache = args.workdir / "cache-OpenImages"  # shared with bench_index.py
@@ -80,30 +90,41 @@ def main() -> None:
     t0 = time.perf_counter()
     index = load_index(source, specs[0].presence, cache_dir=cache)
     t_cached = time.perf_counter() - t0
-    print(f"index: first load {t_first:.1f} s, cached load {t_cached:.2f} s "
-          f"({index.images.height} images, {index.table.height} (image, class) rows)")
+    print(
+        f"index: first load {t_first:.1f} s, cached load {t_cached:.2f} s "
+        f"({index.images.height} images, {index.table.height} (image, class) rows)"
+    )
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         cpu0 = _cpu_seconds()
         t0 = time.perf_counter()
         manifest = build_training_set(
-            specs, Path(tmp) / "train", TrainingOptions(formats=("llava",)),
-            image_mode=ImageMode(kind="none"), index_loader=lambda spec, rules: index,
+            specs,
+            Path(tmp) / "train",
+            TrainingOptions(formats=("llava",)),
+            image_mode=ImageMode(kind="none"),
+            index_loader=lambda spec, rules: index,
             workers=args.workers,
         )
         t_build = time.perf_counter() - t0
         cpu = _cpu_seconds() - cpu0
     n = manifest["num_queries"]
-    print(f"training set: {n} conversations in {t_build:.1f} s wall, {cpu:.1f} s CPU "
-          f"(this process + workers) ({n / t_build:,.0f}/s); target 200K in < 60 s")
+    print(
+        f"training set: {n} conversations in {t_build:.1f} s wall, {cpu:.1f} s CPU "
+        f"(this process + workers) ({n / t_build:,.0f}/s); target 200K in < 60 s"
+    )
     print()
-    print(f"{'task':<10}{'queries':>9}{'images min-med-max':>20}{'words/q':>9}{'turns':>7}"
-          f"{'options':>9}   paper: {PAPER['queries']} per task, {PAPER['images']}, "
-          f"{PAPER['words']} words")
+    print(
+        f"{'task':<10}{'queries':>9}{'images min-med-max':>20}{'words/q':>9}{'turns':>7}"
+        f"{'options':>9}   paper: {PAPER['queries']} per task, {PAPER['images']}, "
+        f"{PAPER['words']} words"
+    )
     for task, s in manifest["stats"].items():
         imgs = f"{s['images_min']}-{s['images_median']}-{s['images_max']}"
-        print(f"{task:<10}{s['queries']:>9}{imgs:>20}{s['words_per_question']:>9}"
-              f"{s['turns_per_conversation']:>7}{s['option_share']:>9}")
+        print(
+            f"{task:<10}{s['queries']:>9}{imgs:>20}{s['words_per_question']:>9}"
+            f"{s['turns_per_conversation']:>7}{s['option_share']:>9}"
+        )
 
 
 if __name__ == "__main__":

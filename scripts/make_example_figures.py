@@ -24,7 +24,9 @@ MAX_BYTES = 100_000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "img")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "img"
+    )
     args = parser.parse_args()
     style = FigureStyle(width=6.0, height=3.6, dpi=80, formats=("png",))
     with tempfile.TemporaryDirectory(prefix="mimicgen-examples-") as tmp:
@@ -37,7 +39,9 @@ def main() -> None:
         for path in res.paths:
             size = path.stat().st_size
             if size > MAX_BYTES:
-                raise SystemExit(f"{path} is {size} bytes (> {MAX_BYTES}); shrink the example style")
+                raise SystemExit(
+                    f"{path} is {size} bytes (> {MAX_BYTES}); shrink the example style"
+                )
 
 
 if __name__ == "__main__":

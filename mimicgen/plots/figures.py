@@ -66,6 +66,7 @@ class FigureResult:
 
 # ----------------------------------------------------------------------------------------- helpers
 
+
 def _x_positions(values: list[str]) -> tuple[np.ndarray, bool]:
     """Numeric x for control values when they are numbers, else category indices."""
     try:
@@ -74,9 +75,18 @@ def _x_positions(values: list[str]) -> tuple[np.ndarray, bool]:
         return np.arange(len(values), dtype=float), False
 
 
-def _errorline(ax: Any, values: list[str], acc: list[float], lo: list[float], hi: list[float],
-               color: str, label: str, linestyle: str = "-", marker: str = "o",
-               order: list[str] | None = None) -> None:
+def _errorline(
+    ax: Any,
+    values: list[str],
+    acc: list[float],
+    lo: list[float],
+    hi: list[float],
+    color: str,
+    label: str,
+    linestyle: str = "-",
+    marker: str = "o",
+    order: list[str] | None = None,
+) -> None:
     """Accuracy line with 95% CI error bars over control values.
 
     ``order`` is every value any line on this axis has (default: ``values``): ticks go at those
@@ -87,8 +97,18 @@ def _errorline(ax: Any, values: list[str], acc: list[float], lo: list[float], hi
     where = dict(zip(order, xs, strict=True))
     a, lo_a, hi_a = np.array(acc), np.array(lo), np.array(hi)
     yerr = np.vstack([np.clip(a - lo_a, 0, None), np.clip(hi_a - a, 0, None)])
-    ax.errorbar([where[v] for v in values], a, yerr=yerr, color=color, label=label,
-                linestyle=linestyle, marker=marker, markersize=4, capsize=3, linewidth=1.4)
+    ax.errorbar(
+        [where[v] for v in values],
+        a,
+        yerr=yerr,
+        color=color,
+        label=label,
+        linestyle=linestyle,
+        marker=marker,
+        markersize=4,
+        capsize=3,
+        linewidth=1.4,
+    )
     ax.set_xticks(xs, order)
     ax.minorticks_off()
 
@@ -121,13 +141,15 @@ def _legend(ax: Any) -> None:
 
 # ------------------------------------------------------------------------------ report figures
 
+
 def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     """Accuracy vs number of query images, one line per total image count (paper Fig. 2)."""
     name = "query_images"
     if data.samples is not None and data.samples.height:
         ct = crosstab(data.samples, ["model", "task", "n_images", "n_query_images"])
-        tasks = [t for t in TASKS
-                 if ct.filter(pl.col("task") == t)["n_query_images"].n_unique() >= 2]
+        tasks = [
+            t for t in TASKS if ct.filter(pl.col("task") == t)["n_query_images"].n_unique() >= 2
+        ]
         if not tasks:
             return FigureResult(name, skipped="the number of query images never varies in any task")
         models = _model_order(data, ct)
@@ -139,19 +161,30 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
                 totals = sort_values(sub["n_images"].unique().to_list())
                 order = sort_values(sub["n_query_images"].unique().to_list())
                 for i, total in enumerate(totals):
-                    rows = {row["n_query_images"]: row for row in
-                            sub.filter(pl.col("n_images") == total).iter_rows(named=True)}
+                    rows = {
+                        row["n_query_images"]: row
+                        for row in sub.filter(pl.col("n_images") == total).iter_rows(named=True)
+                    }
                     vals = sort_values(list(rows))
-                    _errorline(ax, vals, *_metric_cols([rows[v] for v in vals]), color_for(i),
-                               f"{total} images", order=order)
+                    _errorline(
+                        ax,
+                        vals,
+                        *_metric_cols([rows[v] for v in vals]),
+                        color_for(i),
+                        f"{total} images",
+                        order=order,
+                    )
                 _finish_axes(ax, "query images", f"{task} · {model}")
                 _legend(ax)
         return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
     # Fallback: the report's one-way breakdown (total image count cannot be crossed in).
     if not data.models:
         return FigureResult(name, skipped="no score report given")
-    tasks = [t for t in TASKS if any(len(control_series(m, data.pipeline, t, "n_query_images")) >= 2
-                                     for m in data.models)]
+    tasks = [
+        t
+        for t in TASKS
+        if any(len(control_series(m, data.pipeline, t, "n_query_images")) >= 2 for m in data.models)
+    ]
     if not tasks:
         return FigureResult(name, skipped="the number of query images never varies in any task")
     fig, axes = new_figure(style, 1, len(tasks), sharey=True)
@@ -161,21 +194,34 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
         order = sort_values(list({v for series in per_model for v, _ in series}))
         for i, (entry, series) in enumerate(zip(data.models, per_model, strict=True)):
             if series:
-                _errorline(ax, [v for v, _ in series], *_metric_cols([m for _, m in series]),
-                           color_for(i), entry["name"], order=order)
+                _errorline(
+                    ax,
+                    [v for v, _ in series],
+                    *_metric_cols([m for _, m in series]),
+                    color_for(i),
+                    entry["name"],
+                    order=order,
+                )
         _finish_axes(ax, "query images", task)
         _legend(ax)
     reason = data.notes.get("samples", "per-sample results unavailable")
-    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
-                        note=f"one line per model, not per total image count ({reason})")
+    return FigureResult(
+        name,
+        tuple(save_figure(fig, out_dir, name, style)),
+        note=f"one line per model, not per total image count ({reason})",
+    )
 
 
 def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     """Balanced counting: accuracy for each true count (rows) x spread (columns) (paper Fig. 3)."""
     name = "count_spread_heatmap"
     if data.samples is None:
-        return FigureResult(name, skipped="needs per-sample results joined with the benchmark ("
-                            + data.notes.get("samples", "none given") + ")")
+        return FigureResult(
+            name,
+            skipped="needs per-sample results joined with the benchmark ("
+            + data.notes.get("samples", "none given")
+            + ")",
+        )
     df = data.samples.filter(pl.col("task") == "counting")
     note = None
     if "balanced" in df.columns:
@@ -201,9 +247,15 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
         sub = ct.filter(pl.col("model") == model)
         for row in sub.iter_rows(named=True):  # at most a few dozen cells
             grid[counts.index(row["true_count"]), spreads.index(row[spread])] = row["accuracy"]
-            ax.text(spreads.index(row[spread]), counts.index(row["true_count"]),
-                    f"{row['accuracy']:.2f}\nn={row['n']}", ha="center", va="center", fontsize=7,
-                    color="white" if row["accuracy"] < 0.6 else "black")
+            ax.text(
+                spreads.index(row[spread]),
+                counts.index(row["true_count"]),
+                f"{row['accuracy']:.2f}\nn={row['n']}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if row["accuracy"] < 0.6 else "black",
+            )
         drawn.append(ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto"))
         ax.set_xticks(range(len(spreads)), spreads)
         ax.set_yticks(range(len(counts)), counts)
@@ -220,7 +272,9 @@ def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
     name = "accuracy_vs_k"
     if not data.models:
         return FigureResult(name, skipped="no score report given")
-    series = [(i, m, control_series(m, data.pipeline, "counting", "k")) for i, m in enumerate(data.models)]
+    series = [
+        (i, m, control_series(m, data.pipeline, "counting", "k")) for i, m in enumerate(data.models)
+    ]
     series = [s for s in series if len(s[2]) >= 2]
     if not series:
         return FigureResult(name, skipped="k never varies among the counting queries")
@@ -228,14 +282,23 @@ def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
     ax = axes[0][0]
     order = sort_values(list({v for _, _, s in series for v, _ in s}))
     for i, model, s in series:
-        _errorline(ax, [v for v, _ in s], *_metric_cols([m for _, m in s]), color_for(i), model["name"],
-                   order=order)
-    _finish_axes(ax, "k (classes counted per question)", f"counting accuracy vs k ({data.pipeline})")
+        _errorline(
+            ax,
+            [v for v, _ in s],
+            *_metric_cols([m for _, m in s]),
+            color_for(i),
+            model["name"],
+            order=order,
+        )
+    _finish_axes(
+        ax, "k (classes counted per question)", f"counting accuracy vs k ({data.pipeline})"
+    )
     _legend(ax)
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
 
 
 # ------------------------------------------------------------------------------- probe figures
+
 
 def _coverage_note(label: str, entry: dict[str, Any]) -> str | None:
     """A caveat when a run predicted only part of the benchmark (e.g. ``probe --limit``)."""
@@ -255,7 +318,11 @@ def _runs_by_model(runs: list[ProbeRun]) -> dict[str, list[ProbeRun]]:
 
 def _panels(entries: list[dict[str, Any]], pipeline: str) -> list[str | None]:
     """``None`` (overall) plus every task any entry has, in canonical order."""
-    tasks = {t for e in entries for t in ((e.get("pipelines") or {}).get(pipeline) or {}).get("tasks", {})}
+    tasks = {
+        t
+        for e in entries
+        for t in ((e.get("pipelines") or {}).get(pipeline) or {}).get("tasks", {})
+    }
     return [None, *[t for t in TASKS if t in tasks]]
 
 
@@ -276,9 +343,13 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
                 continue
             if cov := _coverage_note(run.label, entry):
                 notes.append(cov)
-            targets = ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
+            targets = (
+                ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
+            )
             for kind in targets:
-                curves.setdefault(model, {}).setdefault(kind, []).append((run.setting.factor or 1, entry))
+                curves.setdefault(model, {}).setdefault(kind, []).append(
+                    (run.setting.factor or 1, entry)
+                )
     curves = {m: k for m, k in curves.items() if any(len(v) >= 1 for v in k.values())}
     if not curves:
         return FigureResult(name, skipped="; ".join(notes) or "no scored pool/pixel runs")
@@ -291,19 +362,28 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = new_figure(style, nrows, ncols, sharey=True)
-    for ax in axes.ravel()[len(panels):]:
+    for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     for c, task in enumerate(panels):
         ax = axes.ravel()[c]
         for i, (model, by_kind) in enumerate(curves.items()):
             for kind, pts in sorted(by_kind.items()):
-                got = [(f, m) for f, e in sorted(pts, key=lambda x: x[0])
-                       if (m := metric(e, pipeline, task)) is not None]
+                got = [
+                    (f, m)
+                    for f, e in sorted(pts, key=lambda x: x[0])
+                    if (m := metric(e, pipeline, task)) is not None
+                ]
                 if not got:
                     continue
-                _errorline(ax, [str(f) for f, _ in got], *_metric_cols([m for _, m in got]),
-                           color_for(i), f"{model} {kind}", "-" if kind == "pool" else "--",
-                           "o" if kind == "pool" else "s")
+                _errorline(
+                    ax,
+                    [str(f) for f, _ in got],
+                    *_metric_cols([m for _, m in got]),
+                    color_for(i),
+                    f"{model} {kind}",
+                    "-" if kind == "pool" else "--",
+                    "o" if kind == "pool" else "s",
+                )
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({f for k in curves.values() for v in k.values() for f, _ in v}))
         ax.xaxis.set_major_formatter("{x:g}")
@@ -311,8 +391,9 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
         _finish_axes(ax, "factor F (1 = none)", task or "overall")
         if c == 0:
             _legend(ax)
-    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
-                        note="; ".join(notes) or None)
+    return FigureResult(
+        name, tuple(save_figure(fig, out_dir, name, style)), note="; ".join(notes) or None
+    )
 
 
 def stitch(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
@@ -332,9 +413,12 @@ def stitch(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
         if base_entry is not None:
             bars.append(("multi-image", base_entry))
         else:
-            notes.append(f"no multi-image baseline for {model} (probe 'none' or a report model "
-                         "of that name)")
-        for run in sorted((r for r in runs if r.setting.kind == "stitch"), key=lambda r: r.setting.text):
+            notes.append(
+                f"no multi-image baseline for {model} (probe 'none' or a report model of that name)"
+            )
+        for run in sorted(
+            (r for r in runs if r.setting.kind == "stitch"), key=lambda r: r.setting.text
+        ):
             entry, why = data.probe_model(run)
             if entry is None:
                 notes.append(str(why))
@@ -358,13 +442,21 @@ def stitch(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
             acc = np.array([m["accuracy"] if m else np.nan for m in ms])
             lo = np.array([m.get("ci_low", m["accuracy"]) if m else np.nan for m in ms])
             hi = np.array([m.get("ci_high", m["accuracy"]) if m else np.nan for m in ms])
-            ax.bar(x, acc, width, color=color_for(j), label=label,
-                   yerr=np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]), capsize=2)
+            ax.bar(
+                x,
+                acc,
+                width,
+                color=color_for(j),
+                label=label,
+                yerr=np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]),
+                capsize=2,
+            )
         ax.set_xticks(np.arange(len(panels)), [t or "overall" for t in panels])
         _finish_axes(ax, "task", model)
         _legend(ax)
-    return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)),
-                        note="; ".join(notes) or None)
+    return FigureResult(
+        name, tuple(save_figure(fig, out_dir, name, style)), note="; ".join(notes) or None
+    )
 
 
 def attention_by_layer(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
@@ -372,7 +464,10 @@ def attention_by_layer(data: PlotData, out_dir: Path, style: FigureStyle) -> Fig
     name = "attention_by_layer"
     runs = [(r, r.attn_stats) for r in data.probes if r.attn_stats]
     if not runs:
-        return FigureResult(name, skipped="no probe folder has attention statistics (attn_summary.json; run mimicgen probe with +attn)")
+        return FigureResult(
+            name,
+            skipped="no probe folder has attention statistics (attn_summary.json; run mimicgen probe with +attn)",
+        )
     parts = ["intra", "inter", "text"]
     if all(np.isnan(x.text) for _, st in runs for x in st):
         parts = parts[:2]
@@ -380,8 +475,14 @@ def attention_by_layer(data: PlotData, out_dir: Path, style: FigureStyle) -> Fig
     for c, part in enumerate(parts):
         ax = axes[0][c]
         for i, (run, stats) in enumerate(runs):
-            ax.plot([x.layer for x in stats], [getattr(x, part) for x in stats], color=color_for(i),
-                    marker=".", linewidth=1.4, label=run.label)
+            ax.plot(
+                [x.layer for x in stats],
+                [getattr(x, part) for x in stats],
+                color=color_for(i),
+                marker=".",
+                linewidth=1.4,
+                label=run.label,
+            )
         ax.set_xlabel("decoder layer")
         ax.set_ylabel("attention share")
         ax.set_ylim(-0.02, 1.02)
@@ -417,7 +518,10 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     name = "attention_overlay"
     runs = [r for r in data.probes if r.attn_map_ids()]
     if not runs:
-        return FigureResult(name, skipped="no probe folder has answer-to-image maps (maps/*.npz; run mimicgen probe with +attn)")
+        return FigureResult(
+            name,
+            skipped="no probe folder has answer-to-image maps (maps/*.npz; run mimicgen probe with +attn)",
+        )
     paths: list[Path] = []
     notes: list[str] = []
     for n_run, run in enumerate(runs):
@@ -431,8 +535,14 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
         for r, q in enumerate(queries):
             record = _record_for(bench, q.query_id)
             # A stitched run saw one composite image: its map does not align with record images.
-            images = {} if run.setting.kind == "stitch" else {
-                int(im.get("position", j)): im for j, im in enumerate((record or {}).get("images", []))}
+            images = (
+                {}
+                if run.setting.kind == "stitch"
+                else {
+                    int(im.get("position", j)): im
+                    for j, im in enumerate((record or {}).get("images", []))
+                }
+            )
             top = max((float(m.max()) for m in q.maps), default=0.0) or 1.0
             for c in range(ncols):
                 ax = axes[r][c]
@@ -448,17 +558,31 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
                 else:
                     h, w = rgb.shape[:2]
                     ax.imshow(rgb, extent=(0, w, h, 0))
-                    ax.imshow(amap, cmap="inferno", vmin=0, vmax=1, alpha=0.55, extent=(0, w, h, 0),
-                              interpolation="bilinear")
-                role = "composite" if run.setting.kind == "stitch" else (meta or {}).get("role", "?")
-                ax.set_title(f"{q.query_id} #{pos} {role}" if c == 0 else f"#{pos} {role}",
-                             color=ROLE_COLOURS.get(role, "black"), fontsize=7)
+                    ax.imshow(
+                        amap,
+                        cmap="inferno",
+                        vmin=0,
+                        vmax=1,
+                        alpha=0.55,
+                        extent=(0, w, h, 0),
+                        interpolation="bilinear",
+                    )
+                role = (
+                    "composite" if run.setting.kind == "stitch" else (meta or {}).get("role", "?")
+                )
+                ax.set_title(
+                    f"{q.query_id} #{pos} {role}" if c == 0 else f"#{pos} {role}",
+                    color=ROLE_COLOURS.get(role, "black"),
+                    fontsize=7,
+                )
         fig.suptitle(f"answer-to-image attention · {run.label}", fontsize=9)
         stem = name if len(runs) == 1 else f"{name}_{n_run}"
         paths += save_figure(fig, out_dir, stem, style)
         if missing_images:
-            notes.append(f"{run.label}: {missing_images} map(s) drawn without their image "
-                         "(benchmark images not found; pass --bench)")
+            notes.append(
+                f"{run.label}: {missing_images} map(s) drawn without their image "
+                "(benchmark images not found; pass --bench)"
+            )
     return FigureResult(name, tuple(paths), note="; ".join(notes) or None)
 
 
@@ -474,7 +598,8 @@ FIGURES: dict[str, Callable[[PlotData, Path, FigureStyle], FigureResult]] = {
 """Every figure kind by name, in the order ``mimicgen plot`` draws them."""
 
 
-def make_figures(data: PlotData, out_dir: Path, style: FigureStyle,
-                 only: list[str] | None = None) -> list[FigureResult]:
+def make_figures(
+    data: PlotData, out_dir: Path, style: FigureStyle, only: list[str] | None = None
+) -> list[FigureResult]:
     """Draw every (or each named) figure kind into ``out_dir``."""
     return [fn(data, out_dir, style) for name, fn in FIGURES.items() if not only or name in only]

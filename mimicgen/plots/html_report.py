@@ -81,15 +81,19 @@ def _num_td(value: Any, key: list[Any]) -> str:
 
 # ------------------------------------------------------------------------------------- scoring
 
-def score_in_memory(bench_dir: Path, pred_paths: list[Path], pipeline: str, seed: int
-                    ) -> tuple[dict[str, Any], pl.DataFrame]:
+
+def score_in_memory(
+    bench_dir: Path, pred_paths: list[Path], pipeline: str, seed: int
+) -> tuple[dict[str, Any], pl.DataFrame]:
     """Score prediction files (``mimicgen.scoring.score_files``): the report and its per-sample
     results for ``pipeline``."""
     try:
         from mimicgen.scoring import score_files
     except ImportError:
-        raise InputError("mimicgen.scoring is not available in this install; score with "
-                         "`mimicgen score` and pass --scores report.json instead") from None
+        raise InputError(
+            "mimicgen.scoring is not available in this install; score with "
+            "`mimicgen score` and pass --scores report.json instead"
+        ) from None
     rows: list[Any] = []  # scoring.score.SampleRow, read like dicts
     report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
     cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}
@@ -99,28 +103,45 @@ def score_in_memory(bench_dir: Path, pred_paths: list[Path], pipeline: str, seed
 
 # -------------------------------------------------------------------------------------- tables
 
+
 def _overall_table(models: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{c}</th>" for c in ("model", "pipeline", "scope", *_METRIC_COLS, *_LISTING_COLS))
+    head = "".join(
+        f"<th>{c}</th>" for c in ("model", "pipeline", "scope", *_METRIC_COLS, *_LISTING_COLS)
+    )
     rows = []
     for mi, model in enumerate(models):
-        for pipe in [p for p in PIPELINES if p in model["pipelines"]] + \
-                [p for p in model["pipelines"] if p not in PIPELINES]:
+        for pipe in [p for p in PIPELINES if p in model["pipelines"]] + [
+            p for p in model["pipelines"] if p not in PIPELINES
+        ]:
             block = model["pipelines"][pipe]
-            scopes = [("overall", ["models", mi, "pipelines", pipe, "overall"], block.get("overall"))]
+            scopes = [
+                ("overall", ["models", mi, "pipelines", pipe, "overall"], block.get("overall"))
+            ]
             for task in TASKS:
                 t = (block.get("tasks") or {}).get(task)
                 if t and t.get("overall"):
-                    scopes.append((task, ["models", mi, "pipelines", pipe, "tasks", task, "overall"],
-                                   t["overall"]))
+                    scopes.append(
+                        (
+                            task,
+                            ["models", mi, "pipelines", pipe, "tasks", task, "overall"],
+                            t["overall"],
+                        )
+                    )
             for scope, key, m in scopes:
                 if not m:
                     continue
                 cells = "".join(_num_td(m.get(c), [*key, c]) for c in _METRIC_COLS)
-                cells += "".join(_num_td(m[c], [*key, c]) if c in m else "<td></td>" for c in _LISTING_COLS)
-                rows.append(f"<tr><td>{_e(model['name'])}</td><td>{_e(pipe)}</td><td>{_e(scope)}</td>"
-                            f"{cells}</tr>")
-    return (f"<table class=\"scores\" id=\"overall\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+                cells += "".join(
+                    _num_td(m[c], [*key, c]) if c in m else "<td></td>" for c in _LISTING_COLS
+                )
+                rows.append(
+                    f"<tr><td>{_e(model['name'])}</td><td>{_e(pipe)}</td><td>{_e(scope)}</td>"
+                    f"{cells}</tr>"
+                )
+    return (
+        f'<table class="scores" id="overall"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _breakdown_tables(models: list[dict[str, Any]], pipeline: str) -> str:
@@ -129,27 +150,34 @@ def _breakdown_tables(models: list[dict[str, Any]], pipeline: str) -> str:
     for task in TASKS:
         controls: dict[str, None] = {}
         for m in models:
-            by = (((m["pipelines"].get(pipeline) or {}).get("tasks") or {}).get(task) or {}).get("by") or {}
+            by = (((m["pipelines"].get(pipeline) or {}).get("tasks") or {}).get(task) or {}).get(
+                "by"
+            ) or {}
             controls.update(dict.fromkeys(by))
         for control in controls:
             series = [dict(control_series(m, pipeline, task, control)) for m in models]
             values: list[str] = []
             for s in series:
                 values += [v for v in s if v not in values]
-            head1 = "".join(f"<th colspan=\"4\">{_e(m['name'])}</th>" for m in models)
-            head2 = "".join("<th>n</th><th>accuracy</th><th>ci_low</th><th>ci_high</th>" for _ in models)
+            head1 = "".join(f'<th colspan="4">{_e(m["name"])}</th>' for m in models)
+            head2 = "".join(
+                "<th>n</th><th>accuracy</th><th>ci_low</th><th>ci_high</th>" for _ in models
+            )
             body = []
             for v in sort_values(values):
                 cells = ""
                 for mi, s in enumerate(series):
                     key = ["models", mi, "pipelines", pipeline, "tasks", task, "by", control, v]
-                    cells += "".join(_num_td(s[v].get(c), [*key, c]) if v in s else "<td>–</td>"
-                                     for c in ("n", "accuracy", "ci_low", "ci_high"))
+                    cells += "".join(
+                        _num_td(s[v].get(c), [*key, c]) if v in s else "<td>–</td>"
+                        for c in ("n", "accuracy", "ci_low", "ci_high")
+                    )
                 body.append(f"<tr><td>{_e(v)}</td>{cells}</tr>")
             parts.append(
-                f"<h3>{_e(task)} by {_e(control)}</h3><table class=\"scores breakdown\" "
-                f"data-task=\"{_e(task)}\"><thead><tr><th rowspan=\"2\">{_e(control)}</th>{head1}</tr>"
-                f"<tr>{head2}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+                f'<h3>{_e(task)} by {_e(control)}</h3><table class="scores breakdown" '
+                f'data-task="{_e(task)}"><thead><tr><th rowspan="2">{_e(control)}</th>{head1}</tr>'
+                f"<tr>{head2}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            )
     return "".join(parts) or "<p>No breakdowns in this pipeline.</p>"
 
 
@@ -158,10 +186,12 @@ def _coverage_table(models: list[dict[str, Any]]) -> str:
     rows = []
     for mi, m in enumerate(models):
         cov = m.get("coverage") or {}
-        cells = "".join(_num_td(cov[c], ["models", mi, "coverage", c]) if c in cov else "<td>–</td>"
-                        for c in _COVERAGE_COLS)
+        cells = "".join(
+            _num_td(cov[c], ["models", mi, "coverage", c]) if c in cov else "<td>–</td>"
+            for c in _COVERAGE_COLS
+        )
         rows.append(f"<tr><td>{_e(m['name'])}</td>{cells}</tr>")
-    return f"<table class=\"scores\" id=\"coverage\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<table class="scores" id="coverage"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _baseline_table(baselines: dict[str, Any]) -> str:
@@ -170,14 +200,19 @@ def _baseline_table(baselines: dict[str, Any]) -> str:
     rows = []
     for task in [t for t in TASKS if t in baselines]:
         b = baselines[task]
-        rows.append(f"<tr><td>{_e(task)}</td>{_num_td(b.get('chance'), ['baselines', task, 'chance'])}"
-                    f"{_num_td(b.get('majority'), ['baselines', task, 'majority'])}"
-                    f"<td>{_e(b.get('majority_answer', ''))}</td></tr>")
-    return ("<table class=\"scores\" id=\"baselines\"><thead><tr><th>task</th><th>chance</th>"
-            f"<th>majority</th><th>majority answer</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f"<tr><td>{_e(task)}</td>{_num_td(b.get('chance'), ['baselines', task, 'chance'])}"
+            f"{_num_td(b.get('majority'), ['baselines', task, 'majority'])}"
+            f"<td>{_e(b.get('majority_answer', ''))}</td></tr>"
+        )
+    return (
+        '<table class="scores" id="baselines"><thead><tr><th>task</th><th>chance</th>'
+        f"<th>majority</th><th>majority answer</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 # ------------------------------------------------------------------------------------- figures
+
 
 def _figures_html(data: PlotData) -> str:
     from mimicgen.plots.figures import make_figures
@@ -191,16 +226,23 @@ def _figures_html(data: PlotData) -> str:
                 continue
             for path in res.paths:
                 uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-                note = f"<figcaption>{_e(res.name)}" + (f" — {_e(res.note)}" if res.note else "") + "</figcaption>"
-                blocks.append(f"<figure class=\"fig\" data-figure=\"{_e(path.stem)}\">"
-                              f"<img alt=\"{_e(path.stem)}\" src=\"{uri}\">{note}</figure>")
+                note = (
+                    f"<figcaption>{_e(res.name)}"
+                    + (f" — {_e(res.note)}" if res.note else "")
+                    + "</figcaption>"
+                )
+                blocks.append(
+                    f'<figure class="fig" data-figure="{_e(path.stem)}">'
+                    f'<img alt="{_e(path.stem)}" src="{uri}">{note}</figure>'
+                )
     out = "".join(blocks)
     if skipped:
-        out += f"<p>Figures not drawn:</p><ul class=\"skipped\">{''.join(skipped)}</ul>"
+        out += f'<p>Figures not drawn:</p><ul class="skipped">{"".join(skipped)}</ul>'
     return out
 
 
 # ---------------------------------------------------------------------------------------- cards
+
 
 class _Thumbs:
     """Image sources for cards: cached base64 JPEG thumbnails, or relative links."""
@@ -236,7 +278,10 @@ class _Thumbs:
 
 def _pick_records(bench: Benchmark, n: int) -> list[dict[str, Any]]:
     """Up to n records, round-robin over tasks, each task in benchmark order (deterministic)."""
-    queues = {t: [r for r in bench.records if r["task"] == t] for t in dict.fromkeys(r["task"] for r in bench.records)}
+    queues = {
+        t: [r for r in bench.records if r["task"] == t]
+        for t in dict.fromkeys(r["task"] for r in bench.records)
+    }
     picked: list[dict[str, Any]] = []
     depth = 0
     while len(picked) < n and any(depth < len(q) for q in queues.values()):
@@ -261,26 +306,38 @@ def _cards_html(data: PlotData, bench: Benchmark, thumbs: _Thumbs, n: int) -> tu
         for im in sorted(rec.get("images") or [], key=lambda x: int(x.get("position", 0))):
             role = str(im.get("role", ""))
             src = thumbs.src(im)
-            inner = f"<img src=\"{_e(src)}\" alt=\"{_e(im.get('path', ''))}\">" if src else "<div class=\"noimg\">missing</div>"
-            imgs.append(f"<div class=\"im role-{_e(role)}\">{inner}<span>#{_e(im.get('position'))} "
-                        f"{_e(role)}</span></div>")
+            inner = (
+                f'<img src="{_e(src)}" alt="{_e(im.get("path", ""))}">'
+                if src
+                else '<div class="noimg">missing</div>'
+            )
+            imgs.append(
+                f'<div class="im role-{_e(role)}">{inner}<span>#{_e(im.get("position"))} '
+                f"{_e(role)}</span></div>"
+            )
         flags, preds = [], []
         for model in models:
             v = verdicts.get((model, rid))
             ok = bool(v and v["correct"])
             flags.append("1" if ok else "0")
-            text = "(no per-sample result)" if v is None else ("(no prediction)" if v["prediction"] is None
-                                                              else str(v["prediction"])[:300])
-            preds.append(f"<tr class=\"{'ok' if ok else 'bad'}\"><td>{_e(model)}</td><td>{_e(text)}</td>"
-                         f"<td>{'✓' if ok else '✗'}</td></tr>")
+            text = (
+                "(no per-sample result)"
+                if v is None
+                else ("(no prediction)" if v["prediction"] is None else str(v["prediction"])[:300])
+            )
+            preds.append(
+                f'<tr class="{"ok" if ok else "bad"}"><td>{_e(model)}</td><td>{_e(text)}</td>'
+                f"<td>{'✓' if ok else '✗'}</td></tr>"
+            )
         cards.append(
-            f"<article class=\"card\" data-id=\"{_e(rid)}\" data-task=\"{_e(rec['task'])}\" "
-            f"data-correct=\"{','.join(flags)}\">"
-            f"<header><b>{_e(rid)}</b> <span class=\"task\">{_e(rec['task'])}</span></header>"
-            f"<div class=\"strip\">{''.join(imgs)}</div>"
-            f"<p class=\"q\">{_e(rec.get('question', ''))}</p>"
-            f"<p class=\"a\">answer: <b>{_e(rec.get('answer_text', ''))}</b></p>"
-            f"<table class=\"preds\">{''.join(preds)}</table></article>")
+            f'<article class="card" data-id="{_e(rid)}" data-task="{_e(rec["task"])}" '
+            f'data-correct="{",".join(flags)}">'
+            f'<header><b>{_e(rid)}</b> <span class="task">{_e(rec["task"])}</span></header>'
+            f'<div class="strip">{"".join(imgs)}</div>'
+            f'<p class="q">{_e(rec.get("question", ""))}</p>'
+            f'<p class="a">answer: <b>{_e(rec.get("answer_text", ""))}</b></p>'
+            f'<table class="preds">{"".join(preds)}</table></article>'
+        )
     return "".join(cards), models
 
 
@@ -340,42 +397,62 @@ _JS = """
 
 
 def _filters_html(tasks: list[str], models: list[str]) -> str:
-    topt = "".join(f"<option value=\"{_e(t)}\">{_e(t)}</option>" for t in tasks)
-    mopt = "".join(f"<option value=\"{i}\">{_e(m)}</option>" for i, m in enumerate(models))
-    return ("<div id=\"filters\">task <select id=\"f-task\"><option value=\"all\">all</option>"
-            f"{topt}</select> model <select id=\"f-model\"><option value=\"all\">every model</option>"
-            f"{mopt}</select> outcome <select id=\"f-outcome\"><option value=\"all\">all</option>"
-            "<option value=\"correct\">correct</option><option value=\"wrong\">wrong</option></select> "
-            "<span id=\"f-count\"></span></div>")
+    topt = "".join(f'<option value="{_e(t)}">{_e(t)}</option>' for t in tasks)
+    mopt = "".join(f'<option value="{i}">{_e(m)}</option>' for i, m in enumerate(models))
+    return (
+        '<div id="filters">task <select id="f-task"><option value="all">all</option>'
+        f'{topt}</select> model <select id="f-model"><option value="all">every model</option>'
+        f'{mopt}</select> outcome <select id="f-outcome"><option value="all">all</option>'
+        '<option value="correct">correct</option><option value="wrong">wrong</option></select> '
+        '<span id="f-count"></span></div>'
+    )
 
 
-def render_report(data: PlotData, bench: Benchmark, out: Path, options: ReportOptions,
-                  baselines: dict[str, Any] | None = None) -> str:
+def render_report(
+    data: PlotData,
+    bench: Benchmark,
+    out: Path,
+    options: ReportOptions,
+    baselines: dict[str, Any] | None = None,
+) -> str:
     """The whole HTML page as a string."""
     thumbs = _Thumbs(bench, out, options.link_images)
     cards, models = _cards_html(data, bench, thumbs, options.max_samples)
     n_cards = cards.count("<article ")
     tasks = [t for t in TASKS if any(r["task"] == t for r in bench.records)]
     man = bench.manifest
-    meta = (f"<p>benchmark <code>{_e(bench.root)}</code>: {len(bench.records)} queries; generator "
-            f"{_e(man.get('generator_version', '?'))}, seed {_e(man.get('seed', '?'))}, spec hash "
-            f"<code>{_e(man.get('spec_hash', '?'))}</code>. Breakdowns, figures and cards use the "
-            f"<b>{_e(data.pipeline)}</b> pipeline.</p>")
-    notes = "".join(f"<p class=\"note\">note: {_e(v)}</p>" for v in data.notes.values())
+    meta = (
+        f"<p>benchmark <code>{_e(bench.root)}</code>: {len(bench.records)} queries; generator "
+        f"{_e(man.get('generator_version', '?'))}, seed {_e(man.get('seed', '?'))}, spec hash "
+        f"<code>{_e(man.get('spec_hash', '?'))}</code>. Breakdowns, figures and cards use the "
+        f"<b>{_e(data.pipeline)}</b> pipeline.</p>"
+    )
+    notes = "".join(f'<p class="note">note: {_e(v)}</p>' for v in data.notes.values())
     sections = [
         ("coverage", "Coverage", _coverage_table(data.models)),
         ("overall", "Overall accuracy", _overall_table(data.models)),
         ("baselines", "Baselines", _baseline_table(baselines or {})),
-        ("breakdowns", f"Breakdowns ({data.pipeline})", _breakdown_tables(data.models, data.pipeline)),
+        (
+            "breakdowns",
+            f"Breakdowns ({data.pipeline})",
+            _breakdown_tables(data.models, data.pipeline),
+        ),
     ]
     if options.figures:
-        sections.append(("figures", "Figures", f"<div class=\"figs\">{_figures_html(data)}</div>"))
-    sections.append(("samples", "Samples", (f"{_filters_html(tasks, models)}"
-                     f"<div id=\"cards\" data-count=\"{n_cards}\">{cards}</div>")))
-    nav = " · ".join(f"<a href=\"#s-{sid}\">{_e(title)}</a>" for sid, title, _ in sections)
-    body = "".join(f"<h2 id=\"s-{sid}\">{_e(title)}</h2>{content}" for sid, title, content in sections)
+        sections.append(("figures", "Figures", f'<div class="figs">{_figures_html(data)}</div>'))
+    sections.append(
+        (
+            "samples",
+            "Samples",
+            (f'{_filters_html(tasks, models)}<div id="cards" data-count="{n_cards}">{cards}</div>'),
+        )
+    )
+    nav = " · ".join(f'<a href="#s-{sid}">{_e(title)}</a>' for sid, title, _ in sections)
+    body = "".join(
+        f'<h2 id="s-{sid}">{_e(title)}</h2>{content}' for sid, title, content in sections
+    )
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>mimicgen report — {_e(bench.root.name)}</title>"
         f"<style>{_CSS}{_role_css()}</style></head><body>"
         f"<h1>mimicgen report</h1>{meta}{notes}<nav>{nav}</nav>{body}"
@@ -383,16 +460,29 @@ def render_report(data: PlotData, bench: Benchmark, out: Path, options: ReportOp
     )
 
 
-def write_report(bench_dir: Path, out: Path, predictions: list[Path], scores: list[Path],
-                 probes: list[Path], options: ReportOptions) -> list[str]:
+def write_report(
+    bench_dir: Path,
+    out: Path,
+    predictions: list[Path],
+    scores: list[Path],
+    probes: list[Path],
+    options: ReportOptions,
+) -> list[str]:
     """Score/load everything, render the page and write it atomically; returns notes for the CLI."""
     bench = load_benchmark(bench_dir)
     scored: dict[str, Any] = {"models": []}
     extra_samples = None
     if predictions:
-        scored, extra_samples = score_in_memory(bench_dir, predictions, options.pipeline, options.seed)
-    data = gather_inputs([*scores, *probes], bench_dir=bench_dir, pipeline=options.pipeline,
-                         extra_models=scored["models"], extra_samples=extra_samples)
+        scored, extra_samples = score_in_memory(
+            bench_dir, predictions, options.pipeline, options.seed
+        )
+    data = gather_inputs(
+        [*scores, *probes],
+        bench_dir=bench_dir,
+        pipeline=options.pipeline,
+        extra_models=scored["models"],
+        extra_samples=extra_samples,
+    )
     data.baselines = data.baselines or dict(scored.get("baselines") or {})
     page = render_report(data, bench, out, options, data.baselines)
     atomic_write_text(out, page)

@@ -34,7 +34,9 @@ class PlotData:
     """Chance / majority baselines of the first score report that has them."""
     notes: dict[str, str] = field(default_factory=dict)
     """Reasons an input is unavailable, keyed ``samples`` / ``bench``."""
-    _probe_scores: dict[Path, tuple[dict[str, Any] | None, str | None]] = field(default_factory=dict)
+    _probe_scores: dict[Path, tuple[dict[str, Any] | None, str | None]] = field(
+        default_factory=dict
+    )
 
     def probe_model(self, run: ProbeRun) -> tuple[dict[str, Any] | None, str | None]:
         """The score-report model entry of a probe run, or (None, reason).
@@ -63,12 +65,16 @@ def score_predictions(bench: Benchmark, pred_path: Path, seed: int = 0) -> dict[
     try:
         from mimicgen.scoring import score_file
     except ImportError:
-        raise InputError("mimicgen.scoring.score_file is not available in this install; "
-                         "score with `mimicgen score` and pass the report instead") from None
+        raise InputError(
+            "mimicgen.scoring.score_file is not available in this install; "
+            "score with `mimicgen score` and pass the report instead"
+        ) from None
     return score_file(bench.root, pred_path, seed=seed)
 
 
-def _score_probe(run: ProbeRun, bench: Benchmark | None) -> tuple[dict[str, Any] | None, str | None]:
+def _score_probe(
+    run: ProbeRun, bench: Benchmark | None
+) -> tuple[dict[str, Any] | None, str | None]:
     if run.report is not None and run.report["models"]:
         entry = dict(run.report["models"][0])
         entry["name"] = run.label
@@ -78,8 +84,10 @@ def _score_probe(run: ProbeRun, bench: Benchmark | None) -> tuple[dict[str, Any]
     if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
         bench = load_benchmark(Path(run.config.benchmark))
     if bench is None:
-        return None, (f"{run.root}: no report.json and benchmark unknown; "
-                      "pass --bench or run `mimicgen score` on its predictions.jsonl")
+        return None, (
+            f"{run.root}: no report.json and benchmark unknown; "
+            "pass --bench or run `mimicgen score` on its predictions.jsonl"
+        )
     try:
         entry = dict(score_predictions(bench, run.predictions_path))
     except InputError as exc:
@@ -96,9 +104,13 @@ def _unique(name: str, seen: set[str]) -> str:
     return out
 
 
-def gather_inputs(paths: list[Path], bench_dir: Path | None = None, pipeline: str = "strict",
-                  extra_models: list[dict[str, Any]] | None = None,
-                  extra_samples: pl.DataFrame | None = None) -> PlotData:
+def gather_inputs(
+    paths: list[Path],
+    bench_dir: Path | None = None,
+    pipeline: str = "strict",
+    extra_models: list[dict[str, Any]] | None = None,
+    extra_samples: pl.DataFrame | None = None,
+) -> PlotData:
     """Sort ``paths`` into score reports (files) and probe folders (dirs) and load them.
 
     ``extra_models``/``extra_samples`` carry results scored in memory (``report --predictions``).
@@ -116,7 +128,9 @@ def gather_inputs(paths: list[Path], bench_dir: Path | None = None, pipeline: st
             probes.append(load_probe_dir(p))
             continue
         if not p.exists():
-            raise InputError(f"{p}: no such file or folder; pass score reports (.json) or probe folders")
+            raise InputError(
+                f"{p}: no such file or folder; pass score reports (.json) or probe folders"
+            )
         report = load_report(p)
         first_report = first_report or (report, p)
         baselines = baselines or dict(report.get("baselines") or {})
@@ -144,8 +158,15 @@ def gather_inputs(paths: list[Path], bench_dir: Path | None = None, pipeline: st
     else:
         found = find_benchmark(*(first_report or (None, None)))
         if found is None:
-            found = next((Path(r.config.benchmark) for r in probes if r.config.benchmark
-                          and (Path(r.config.benchmark) / "benchmark.jsonl").is_file()), None)
+            found = next(
+                (
+                    Path(r.config.benchmark)
+                    for r in probes
+                    if r.config.benchmark
+                    and (Path(r.config.benchmark) / "benchmark.jsonl").is_file()
+                ),
+                None,
+            )
         if found is not None:
             bench = load_benchmark(found)
         else:
@@ -159,8 +180,17 @@ def gather_inputs(paths: list[Path], bench_dir: Path | None = None, pipeline: st
     samples: pl.DataFrame | None = None
     if sample_frames and bench is not None:
         all_samples = pl.concat(sample_frames, how="vertical_relaxed")
-        samples = tidy_samples(all_samples.filter(pl.col("pipeline") == chosen), controls_table(bench))
+        samples = tidy_samples(
+            all_samples.filter(pl.col("pipeline") == chosen), controls_table(bench)
+        )
     elif sample_frames:
         notes["samples"] = notes.get("bench", "benchmark folder not found")
-    return PlotData(models=models, pipeline=chosen, bench=bench, samples=samples, probes=probes,
-                    baselines=baselines, notes=notes)
+    return PlotData(
+        models=models,
+        pipeline=chosen,
+        bench=bench,
+        samples=samples,
+        probes=probes,
+        baselines=baselines,
+        notes=notes,
+    )

@@ -181,8 +181,10 @@ class ProbeRun:
             data = json.loads(p.read_text(encoding="utf-8"))
             layers = [LayerShare.model_validate(x) for x in data["layers"]]
         except (json.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
-            raise InputError(f"{p}: expected {{\"layers\": [{{\"layer\", \"intra\", \"inter\", "
-                             f"\"text\"}}]}} ({type(exc).__name__}); re-run the probe") from None
+            raise InputError(
+                f'{p}: expected {{"layers": [{{"layer", "intra", "inter", '
+                f'"text"}}]}} ({type(exc).__name__}); re-run the probe'
+            ) from None
         return sorted(layers, key=lambda x: x.layer)
 
     @cached_property
@@ -195,7 +197,9 @@ class ProbeRun:
 
     def attn_maps(self, stem: str) -> AttnMaps:
         if self._map_dir is None:
-            raise InputError(f"{self.root}: no maps/ or attn_maps/ folder; run the probe with attn maps")
+            raise InputError(
+                f"{self.root}: no maps/ or attn_maps/ folder; run the probe with attn maps"
+            )
         return load_attn_maps(self._map_dir / f"{stem}.npz", stem)
 
 
@@ -212,12 +216,17 @@ def load_attn_maps(path: Path, query_id: str) -> AttnMaps:
         with np.load(path, allow_pickle=False) as npz:
             found = {int(m.group(1)): k for k in npz.files if (m := _MAP_KEY.match(k))}
             maps = tuple(_as_2d(npz[found[i]]) for i in sorted(found))
-            positions = (tuple(int(x) for x in np.asarray(npz["positions"]).ravel())
-                         if "positions" in npz.files else tuple(range(len(maps))))
+            positions = (
+                tuple(int(x) for x in np.asarray(npz["positions"]).ravel())
+                if "positions" in npz.files
+                else tuple(range(len(maps)))
+            )
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable attention map ({exc}); re-run the probe") from None
     if any(m.ndim != 2 for m in maps) or len(positions) != len(maps):
-        raise InputError(f"{path}: expected 2-D image_i arrays and one position per map; re-run the probe")
+        raise InputError(
+            f"{path}: expected 2-D image_i arrays and one position per map; re-run the probe"
+        )
     return AttnMaps(query_id=query_id, maps=maps, positions=positions)
 
 
@@ -226,12 +235,16 @@ def load_probe_dir(root: Path) -> ProbeRun:
     root = Path(root)
     cfg_path = next((root / n for n in CONFIG_FILES if (root / n).is_file()), None)
     if cfg_path is None:
-        raise InputError(f"{root}: no run.json or config.json; pass a folder written by `mimicgen probe`")
+        raise InputError(
+            f"{root}: no run.json or config.json; pass a folder written by `mimicgen probe`"
+        )
     try:
         config = ProbeConfig.model_validate(json.loads(cfg_path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"{cfg_path}: expected {{\"probes\": str, \"model\": str}} ({first})") from None
+        raise InputError(
+            f'{cfg_path}: expected {{"probes": str, "model": str}} ({first})'
+        ) from None
     return ProbeRun(root, config)
 
 

@@ -46,15 +46,21 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: score report not found; create it with `mimicgen score`") from None
+        raise InputError(
+            f"{path}: score report not found; create it with `mimicgen score`"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable JSON score report ({exc})") from None
     if not isinstance(report, dict) or not isinstance(report.get("models"), list):
-        raise InputError(f"{path}: not a mimicgen score report (no 'models' list); "
-                         "pass the report.json written by `mimicgen score`")
+        raise InputError(
+            f"{path}: not a mimicgen score report (no 'models' list); "
+            "pass the report.json written by `mimicgen score`"
+        )
     for i, model in enumerate(report["models"]):
         if not isinstance(model, dict) or not isinstance(model.get("pipelines"), dict):
-            raise InputError(f"{path}: models[{i}] has no 'pipelines' object; re-run `mimicgen score`")
+            raise InputError(
+                f"{path}: models[{i}] has no 'pipelines' object; re-run `mimicgen score`"
+            )
         model.setdefault("name", f"model{i}")
     return report
 
@@ -73,10 +79,14 @@ def load_samples(path: Path) -> pl.DataFrame:
     try:
         df = pl.read_ndjson(path, schema=SAMPLE_SCHEMA)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(f"{path}: cannot read per-sample results ({exc}); re-run `mimicgen score`") from None
+        raise InputError(
+            f"{path}: cannot read per-sample results ({exc}); re-run `mimicgen score`"
+        ) from None
     bad = [c for c in ("model", "pipeline", "id", "correct") if df[c].null_count()]
     if bad:
-        raise InputError(f"{path}: {df[bad[0]].null_count()} rows lack '{bad[0]}'; re-run `mimicgen score`")
+        raise InputError(
+            f"{path}: {df[bad[0]].null_count()} rows lack '{bad[0]}'; re-run `mimicgen score`"
+        )
     return df
 
 
@@ -103,6 +113,7 @@ def metric(model: dict[str, Any], pipeline: str, task: str | None = None) -> dic
 
 def sort_values(values: list[str]) -> list[str]:
     """Control values in numeric order when they all look like numbers, else as strings."""
+
     def key(v: str) -> tuple[int, float, str]:
         try:
             return (0, float(v), v)
@@ -112,8 +123,9 @@ def sort_values(values: list[str]) -> list[str]:
     return sorted(values, key=key)
 
 
-def control_series(model: dict[str, Any], pipeline: str, task: str, control: str
-                   ) -> list[tuple[str, dict[str, Any]]]:
+def control_series(
+    model: dict[str, Any], pipeline: str, task: str, control: str
+) -> list[tuple[str, dict[str, Any]]]:
     """``[(value, METRIC), ...]`` of one control's breakdown, values sorted; empty when absent."""
     pipe = (model.get("pipelines") or {}).get(pipeline) or {}
     by = (((pipe.get("tasks") or {}).get(task) or {}).get("by") or {}).get(control) or {}

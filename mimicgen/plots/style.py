@@ -16,11 +16,26 @@ from mimicgen.errors import MissingExtraError
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "ROLE_COLOURS", "FigureStyle", "color_for", "new_figure", "pyplot", "save_figure"]
+__all__ = [
+    "PALETTE",
+    "ROLE_COLOURS",
+    "FigureStyle",
+    "color_for",
+    "new_figure",
+    "pyplot",
+    "save_figure",
+]
 
 # Colour-blind safe (Okabe-Ito); models / probe settings take colours in the order given.
 PALETTE: tuple[str, ...] = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
 )
 ROLE_COLOURS: dict[str, str] = {"query": "#009E73", "distractor": "#D55E00", "context": "#0072B2"}
 
@@ -75,8 +90,13 @@ def new_figure(style: FigureStyle, nrows: int = 1, ncols: int = 1, **kw: Any) ->
     """A figure of exactly the configured size with a grid of axes (always a 2-D array)."""
     plt = pyplot()
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(style.width, style.height), dpi=style.dpi, squeeze=False,
-        layout="constrained", **kw,
+        nrows,
+        ncols,
+        figsize=(style.width, style.height),
+        dpi=style.dpi,
+        squeeze=False,
+        layout="constrained",
+        **kw,
     )
     return fig, axes
 

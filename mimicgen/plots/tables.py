@@ -43,12 +43,23 @@ def crosstab(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """
     missing = [k for k in keys if k not in df.columns]
     if missing or df.height == 0:
-        return pl.DataFrame(schema={**{k: pl.Utf8 for k in keys}, "n": pl.UInt32, "correct": pl.UInt32,
-                                    "accuracy": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                **{k: pl.Utf8 for k in keys},
+                "n": pl.UInt32,
+                "correct": pl.UInt32,
+                "accuracy": pl.Float64,
+                "ci_low": pl.Float64,
+                "ci_high": pl.Float64,
+            }
+        )
     grouped = (
         df.drop_nulls(keys)
         .group_by(keys, maintain_order=True)
-        .agg(pl.len().alias("n"), pl.col("correct").fill_null(False).sum().cast(pl.UInt32).alias("correct"))
+        .agg(
+            pl.len().alias("n"),
+            pl.col("correct").fill_null(False).sum().cast(pl.UInt32).alias("correct"),
+        )
         .sort(keys)
     )
     lo, hi = wilson(grouped["correct"].to_numpy(), grouped["n"].to_numpy())

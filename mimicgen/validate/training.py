@@ -54,8 +54,9 @@ def derive_turn(turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFac
         if len(classes) == 1:
             return str(totals[classes[0]])
         return ", ".join(f"{c}: {totals[c]}" for c in classes)
-    present_all = set.intersection(*({c for c in facts.class_names if facts.present(im, c)}
-                                     for im in imgs))
+    present_all = set.intersection(
+        *({c for c in facts.class_names if facts.present(im, c)} for im in imgs)
+    )
     if task == "common":
         rec_all = {c for c in present_all if all(facts.recognisable(im, c) for im in imgs)}
         return next(iter(rec_all)) if len(rec_all) == 1 and rec_all == present_all else None
@@ -63,8 +64,12 @@ def derive_turn(turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFac
         n = len(imgs)
         names = {c for im in imgs for c in im.boxes} | {c for im in imgs for c in im.labels_present}
         pres = {c: sum(facts.present(im, c) for im in imgs) for c in names}
-        odd = [c for c in names if pres[c] == 1
-               and all(facts.recognisable(im, c) for im in imgs if facts.present(im, c))]
+        odd = [
+            c
+            for c in names
+            if pres[c] == 1
+            and all(facts.recognisable(im, c) for im in imgs if facts.present(im, c))
+        ]
         rest_ok = all(2 * pres[c] > n for c in names if c not in odd)
         return odd[0] if len(odd) == 1 and rest_ok else None
     if task == "listing":
@@ -129,8 +134,11 @@ def validate_training_dir(
     if (folder / "mantis.json").is_file():
         roles = {"user": "human", "assistant": "gpt"}
         convs["mantis.json"] = [
-            (r["id"], [(roles.get(m["role"], m["role"]), m["content"]) for m in r["conversation"]],
-             r["images"])
+            (
+                r["id"],
+                [(roles.get(m["role"], m["role"]), m["content"]) for m in r["conversation"]],
+                r["images"],
+            )
             for r in _load_json(folder / "mantis.json")
         ]
     if not convs:
@@ -148,19 +156,25 @@ def validate_training_dir(
             if paths != [i["path"] for i in p["images"]]:
                 out.append(f"{fname} {cid}: image list differs from provenance")
             if check_files:
-                out += [f"{fname} {cid}: missing image {x}" for x in paths
-                        if not (folder / x).is_file()]
+                out += [
+                    f"{fname} {cid}: missing image {x}" for x in paths if not (folder / x).is_file()
+                ]
             gpts = [t for role, t in turns if role == "gpt"]
             if len(gpts) != len(p["turns"]):
                 out.append(f"{fname} {cid}: {len(gpts)} replies for {len(p['turns'])} turns")
-    out += _check_answers(manifest, prov, source_loader or default_source_loader(),
-                          convs[next(iter(convs))])
+    out += _check_answers(
+        manifest, prov, source_loader or default_source_loader(), convs[next(iter(convs))]
+    )
     out += _check_disjoint(manifest, prov)
     return ValidationReport(len(prov), out)
 
 
-def _check_answers(manifest: dict[str, Any], prov: list[dict[str, Any]], loader: SourceLoader,
-                   rows: list[tuple[str, list[tuple[str, str]], list[str]]]) -> list[str]:
+def _check_answers(
+    manifest: dict[str, Any],
+    prov: list[dict[str, Any]],
+    loader: SourceLoader,
+    rows: list[tuple[str, list[tuple[str, str]], list[str]]],
+) -> list[str]:
     out: list[str] = []
     replies = {cid: [t for role, t in turns if role == "gpt"] for cid, turns, _ in rows}
     loaded: dict[str, Any] = {}
@@ -182,8 +196,10 @@ def _check_answers(manifest: dict[str, Any], prov: list[dict[str, Any]], loader:
         for p in group:
             imgs = [facts.images[str(i["source_id"])] for i in p["images"]]
             for turn, gpt in zip(p["turns"], replies.get(p["id"], []), strict=False):
-                out += [f"{p['id']}: {v}" for v in
-                        _check_turn(turn, gpt, derive_turn(turn, facts, imgs))]
+                out += [
+                    f"{p['id']}: {v}"
+                    for v in _check_turn(turn, gpt, derive_turn(turn, facts, imgs))
+                ]
     return out
 
 

@@ -39,11 +39,16 @@ def env(tmp_path_factory):
         (root / "specs" / name).write_text(text + SOURCE)
     specs = load_suite(sorted((root / "specs").glob("*.yaml")))
     # An eval set on the same source, to be excluded from training.
-    eval_specs = [s.model_copy(update={"name": f"eval_{s.name}", "num_queries": 5, "seed": 99})
-                  for s in specs]
+    eval_specs = [
+        s.model_copy(update={"name": f"eval_{s.name}", "num_queries": 5, "seed": 99}) for s in specs
+    ]
     build_eval_set(eval_specs, BuildOptions(out=root / "eval"))
-    opts = TrainingOptions(formats=("llava", "llava_jsonl", "mantis"), option_ratio=0.5,
-                           extra_turns=2, placeholder_style="interleaved")
+    opts = TrainingOptions(
+        formats=("llava", "llava_jsonl", "mantis"),
+        option_ratio=0.5,
+        extra_turns=2,
+        placeholder_style="interleaved",
+    )
     build_training_set(specs, root / "train", opts, exclude=[root / "eval"])
     yield root, specs, opts
     mp.undo()
@@ -94,8 +99,9 @@ def test_answers_rederived_from_raw_annotations(env):
         for turn, (human, gpt) in zip(p["turns"], zip(conv[::2], conv[1::2]), strict=True):
             if "letter" in turn:
                 mc += 1
-                opts = dict(m.groups() for ln in human["value"].splitlines()
-                            if (m := OPTION_LINE.match(ln)))
+                opts = dict(
+                    m.groups() for ln in human["value"].splitlines() if (m := OPTION_LINE.match(ln))
+                )
                 assert opts[gpt["value"]] == turn["answer"]
                 assert list(opts.values()).count(turn["answer"]) == 1
             else:
@@ -129,10 +135,16 @@ def test_multi_turn_and_option_mix(env):
 
 def test_disjoint_from_excluded_eval_set(env):
     root, _, _ = env
-    eval_ids = {img["source_id"] for line in (root / "eval" / "benchmark.jsonl").read_text().splitlines()
-                for img in json.loads(line)["images"]}
-    train_ids = {img["source_id"] for line in (root / "train" / "provenance.jsonl").read_text().splitlines()
-                 for img in json.loads(line)["images"]}
+    eval_ids = {
+        img["source_id"]
+        for line in (root / "eval" / "benchmark.jsonl").read_text().splitlines()
+        for img in json.loads(line)["images"]
+    }
+    train_ids = {
+        img["source_id"]
+        for line in (root / "train" / "provenance.jsonl").read_text().splitlines()
+        for img in json.loads(line)["images"]
+    }
     assert eval_ids and train_ids and not eval_ids & train_ids
     manifest = json.loads((root / "train" / "manifest.json").read_text())
     assert manifest["overlap"] == 0 and manifest["excluded"][0]["n_image_uses"] > 0
@@ -147,11 +159,18 @@ def test_validator_passes_then_catches_tampering(env, tmp_path):
     shutil.copytree(root / "train", bad)
     rows = [json.loads(x) for x in (bad / "llava.jsonl").read_text().splitlines()]
     rows[0]["conversations"][1]["value"] = "999"
-    rows[1]["conversations"][0]["value"] = rows[1]["conversations"][0]["value"].replace("<image>", "", 1)
+    rows[1]["conversations"][0]["value"] = rows[1]["conversations"][0]["value"].replace(
+        "<image>", "", 1
+    )
     (bad / "llava.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     prov = [json.loads(x) for x in (bad / "provenance.jsonl").read_text().splitlines()]
-    counting = next(p for p in prov if p["turns"][0]["task"] == "counting"
-                    and "letter" not in p["turns"][0] and len(p["turns"][0]["classes"]) == 1)
+    counting = next(
+        p
+        for p in prov
+        if p["turns"][0]["task"] == "counting"
+        and "letter" not in p["turns"][0]
+        and len(p["turns"][0]["classes"]) == 1
+    )
     counting["turns"][0]["answer"] = str(int(counting["turns"][0]["answer"]) + 1)
     (bad / "provenance.jsonl").write_text("".join(json.dumps(p) + "\n" for p in prov))
     violations = validate_training_dir(bad).violations

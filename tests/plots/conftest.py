@@ -23,8 +23,16 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticInputs:
 def html_report(synthetic: SyntheticInputs, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`mimicgen report` over the synthetic report and every probe folder, 20 sample cards."""
     out = tmp_path_factory.mktemp("html") / "report.html"
-    args = ["report", str(synthetic.bench), "--scores", str(synthetic.report), "--out", str(out),
-            "--max-samples", "20"]
+    args = [
+        "report",
+        str(synthetic.bench),
+        "--scores",
+        str(synthetic.report),
+        "--out",
+        str(out),
+        "--max-samples",
+        "20",
+    ]
     for p in synthetic.probes:
         args += ["--probe", str(p)]
     res = CliRunner().invoke(app, args)

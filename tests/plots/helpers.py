@@ -16,7 +16,9 @@ MIN_PIXEL_STD = 8.0
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Plain-json JSONL reader (not the package's)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def png_stats(path: Path) -> tuple[tuple[int, int], float]:

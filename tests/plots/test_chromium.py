@@ -12,21 +12,36 @@ import pytest
 from tests.plots.helpers import MIN_PIXEL_STD, png_stats
 
 # Headless, offline, no profile state: the page must need nothing outside itself.
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.skip("chromium is not installed (scripts/setup_chromium.sh installs Debian's package "
-                    "when run as root); skipping the HTML end-to-end check")
+        pytest.skip(
+            "chromium is not installed (scripts/setup_chromium.sh installs Debian's package "
+            "when run as root); skipping the HTML end-to-end check"
+        )
     return exe
 
 
 def _run(exe: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([exe, *_FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
-                          capture_output=True, text=True, timeout=300, check=False)  # slow when the machine is busy
+    return subprocess.run(
+        [exe, *_FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # slow when the machine is busy
 
 
 def test_report_renders_in_headless_chromium_without_console_errors(html_report, tmp_path):
@@ -42,11 +57,21 @@ def test_report_renders_in_headless_chromium_without_console_errors(html_report,
 
     # 2. Screenshot with console logging on: no uncaught errors, and the page is not blank.
     shot = tmp_path / "shot.png"
-    run = _run(exe, tmp_path, f"--screenshot={shot}", "--window-size=1200,2000",
-               "--enable-logging=stderr", "--v=0", url)
+    run = _run(
+        exe,
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        "--enable-logging=stderr",
+        "--v=0",
+        url,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
-    errors = [line for line in run.stderr.splitlines()
-              if "Uncaught" in line or ("CONSOLE" in line and "error" in line.lower())]
+    errors = [
+        line
+        for line in run.stderr.splitlines()
+        if "Uncaught" in line or ("CONSOLE" in line and "error" in line.lower())
+    ]
     assert not errors, errors
     size, std = png_stats(shot)
     assert size == (1200, 2000)

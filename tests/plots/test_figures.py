@@ -24,8 +24,17 @@ runner = CliRunner()
 def plotted(synthetic, tmp_path_factory):
     """`mimicgen plot` over the report and every probe folder, at 5 x 3 in, 80 dpi."""
     out = tmp_path_factory.mktemp("figs") / "out"
-    args = ["plot", str(synthetic.report), *map(str, synthetic.probes),
-            "--width", "5", "--height", "3", "--dpi", "80"]
+    args = [
+        "plot",
+        str(synthetic.report),
+        *map(str, synthetic.probes),
+        "--width",
+        "5",
+        "--height",
+        "3",
+        "--dpi",
+        "80",
+    ]
     res = runner.invoke(app, [*args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out, res.stdout, args
@@ -88,8 +97,10 @@ def test_two_way_table_matches_a_recount_from_the_raw_files(synthetic):
         cell[1] += 1
     data = gather_inputs([synthetic.report])
     df = data.samples.filter((data.samples["task"] == "counting") & (data.samples["k"] == "1"))
-    got = {(r["model"], r["true_count"], r["spread"]): r
-           for r in crosstab(df, ["model", "true_count", "spread"]).iter_rows(named=True)}
+    got = {
+        (r["model"], r["true_count"], r["spread"]): r
+        for r in crosstab(df, ["model", "true_count", "spread"]).iter_rows(named=True)
+    }
     assert set(got) == set(expected)
     for key, (k, n) in expected.items():
         assert got[key]["n"] == n and got[key]["accuracy"] == pytest.approx(k / n)
@@ -115,19 +126,36 @@ def test_pipeline_option_changes_the_numbers(synthetic, tmp_path: Path):
 def test_plots_from_a_real_mimicgen_score_report(synthetic, tmp_path):
     """The contract with the scorer: its report + samples feed the two-way figures."""
     report = tmp_path / "scores" / "report.json"
-    res = runner.invoke(app, ["score", str(synthetic.bench), *map(str, synthetic.predictions),
-                              "--out", str(report)])
+    res = runner.invoke(
+        app, ["score", str(synthetic.bench), *map(str, synthetic.predictions), "--out", str(report)]
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["plot", str(report), "--out", str(tmp_path / "f"), "--formats", "png",
-                              "--only", "query_images", "--only", "count_spread_heatmap"])
+    res = runner.invoke(
+        app,
+        [
+            "plot",
+            str(report),
+            "--out",
+            str(tmp_path / "f"),
+            "--formats",
+            "png",
+            "--only",
+            "query_images",
+            "--only",
+            "count_spread_heatmap",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "skipped:" not in res.stdout and "note:" not in res.stdout, res.stdout
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
-        "count_spread_heatmap.png", "query_images.png"]
+        "count_spread_heatmap.png",
+        "query_images.png",
+    ]
     # Same per-sample verdicts as the synthetic replies imply (exact answer text = correct).
     data = gather_inputs([report])
     records = {r["id"]: r for r in read_jsonl(synthetic.bench / "benchmark.jsonl")}
     preds = {p["id"]: p["prediction"] for p in read_jsonl(synthetic.predictions[0])}
-    got = dict(data.samples.filter(data.samples["model"] == "model-a")
-               .select("id", "correct").iter_rows())
+    got = dict(
+        data.samples.filter(data.samples["model"] == "model-a").select("id", "correct").iter_rows()
+    )
     assert got == {i: preds[i] == records[i]["answer_text"] for i in records}

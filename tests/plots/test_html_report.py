@@ -23,10 +23,10 @@ class _Page(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.cells: list[dict[str, Any]] = []   # {"key": str|None, "text": str, "table": str}
+        self.cells: list[dict[str, Any]] = []  # {"key": str|None, "text": str, "table": str}
         self.cards: list[dict[str, str]] = []
         self.options: dict[str, list[str]] = {}
-        self.urls: list[str] = []   # src attributes
+        self.urls: list[str] = []  # src attributes
         self.hrefs: list[str] = []
         self.body: dict[str, str] = {}
         self._table: list[str] = []
@@ -102,13 +102,18 @@ def test_every_table_number_matches_the_json(synthetic, html_report):
     for cell in page.cells:
         if not cell["key"]:
             assert not any(ch.isdigit() for ch in cell["text"]) or cell["text"] in {
-                v for m in report["models"] for v in _all_control_values(m)} | {
-                b["majority_answer"] for b in report["baselines"].values()}, cell
+                v for m in report["models"] for v in _all_control_values(m)
+            } | {b["majority_answer"] for b in report["baselines"].values()}, cell
 
 
 def _all_control_values(model: dict[str, Any]) -> set[str]:
-    return {v for p in model["pipelines"].values() for t in p["tasks"].values()
-            for by in t["by"].values() for v in by}
+    return {
+        v
+        for p in model["pipelines"].values()
+        for t in p["tasks"].values()
+        for by in t["by"].values()
+        for v in by
+    }
 
 
 def test_tables_cover_the_whole_report(synthetic, html_report):
@@ -120,8 +125,12 @@ def test_tables_cover_the_whole_report(synthetic, html_report):
     n_scopes = sum(1 + len(p["tasks"]) for m in report["models"] for p in m["pipelines"].values())
     assert len(overall) == 5 * n_scopes  # n, accuracy, ci_low, ci_high, parse_failure_rate
     breakdown = [k for k in keys if "by" in k]
-    n_values = sum(len(by) for m in report["models"] for t in m["pipelines"]["strict"]["tasks"].values()
-                   for by in t["by"].values())
+    n_values = sum(
+        len(by)
+        for m in report["models"]
+        for t in m["pipelines"]["strict"]["tasks"].values()
+        for by in t["by"].values()
+    )
     assert len(breakdown) == 4 * n_values
     assert all(k[3] == "strict" for k in breakdown)
     assert len([k for k in keys if k[0] == "baselines"]) == 2 * len(report["baselines"])
@@ -131,10 +140,16 @@ def test_tables_cover_the_whole_report(synthetic, html_report):
 def test_cards_match_the_benchmark_and_the_samples(synthetic, html_report):
     page = _parse(html_report)
     records = read_jsonl(synthetic.bench / "benchmark.jsonl")
-    correct = {(s["model"], s["id"]): s["correct"] for s in read_jsonl(synthetic.samples)
-               if s["pipeline"] == "strict"}
+    correct = {
+        (s["model"], s["id"]): s["correct"]
+        for s in read_jsonl(synthetic.samples)
+        if s["pipeline"] == "strict"
+    }
     # Round-robin over tasks in benchmark order: 20 cards = 5 per task, each task's first 5.
-    by_task = {t: [r["id"] for r in records if r["task"] == t] for t in dict.fromkeys(r["task"] for r in records)}
+    by_task = {
+        t: [r["id"] for r in records if r["task"] == t]
+        for t in dict.fromkeys(r["task"] for r in records)
+    }
     expected = [ids[d] for d in range(5) for ids in by_task.values()]
     assert [c["data-id"] for c in page.cards] == expected
     task_of = {r["id"]: r["task"] for r in records}
@@ -142,7 +157,8 @@ def test_cards_match_the_benchmark_and_the_samples(synthetic, html_report):
         qid = card["data-id"]
         assert card["data-task"] == task_of[qid]
         assert card["data-correct"].split(",") == [
-            "1" if correct[(m, qid)] else "0" for m in ("model-a", "model-b")]
+            "1" if correct[(m, qid)] else "0" for m in ("model-a", "model-b")
+        ]
 
 
 def test_filters_and_self_contained(synthetic, html_report):
@@ -159,8 +175,21 @@ def test_filters_and_self_contained(synthetic, html_report):
 
 def test_link_images_uses_relative_paths(synthetic, tmp_path):
     out = tmp_path / "sub" / "r.html"
-    res = runner.invoke(app, ["report", str(synthetic.bench), "--scores", str(synthetic.report),
-                              "--out", str(out), "--max-samples", "4", "--link-images", "--no-figures"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            str(synthetic.bench),
+            "--scores",
+            str(synthetic.report),
+            "--out",
+            str(out),
+            "--max-samples",
+            "4",
+            "--link-images",
+            "--no-figures",
+        ],
+    )
     assert res.exit_code == 0, res.output
     page = _parse(out)
     assert "<figure" not in out.read_text()  # --no-figures
@@ -174,16 +203,29 @@ def test_report_needs_inputs_and_refuses_to_overwrite(synthetic, tmp_path):
     assert isinstance(res.exception, InputError) and "--predictions" in str(res.exception)
     existing = tmp_path / "old.html"
     existing.write_text("keep")
-    res = runner.invoke(app, ["report", str(synthetic.bench), "--scores", str(synthetic.report),
-                              "--out", str(existing)])
+    res = runner.invoke(
+        app,
+        ["report", str(synthetic.bench), "--scores", str(synthetic.report), "--out", str(existing)],
+    )
     assert isinstance(res.exception, InputError) and existing.read_text() == "keep"
 
 
 def test_report_scores_predictions_on_the_fly(synthetic, tmp_path):
     out = tmp_path / "r.html"
     preds = [arg for p in synthetic.predictions for arg in ("--predictions", str(p))]
-    res = runner.invoke(app, ["report", str(synthetic.bench), *preds, "--out", str(out),
-                              "--max-samples", "58", "--no-figures"])
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            str(synthetic.bench),
+            *preds,
+            "--out",
+            str(out),
+            "--max-samples",
+            "58",
+            "--no-figures",
+        ],
+    )
     assert res.exit_code == 0, res.output
     page = _parse(out)
     records = {r["id"]: r for r in read_jsonl(synthetic.bench / "benchmark.jsonl")}

@@ -37,7 +37,7 @@ def _lines(stdout: str, prefix: str) -> dict[str, str]:
     out = {}
     for line in stdout.splitlines():
         if line.startswith(prefix):
-            name, _, reason = line[len(prefix):].partition(": ")
+            name, _, reason = line[len(prefix) :].partition(": ")
             out[name] = reason
     return out
 
@@ -60,12 +60,17 @@ def test_single_model_without_samples_or_probes(synthetic, tmp_path):
     # Query-images falls back to the one-way breakdown and says so.
     assert (tmp_path / "f" / "query_images.png").is_file()
     assert "not per total image count" in _lines(res.stdout, "note: ")["query_images"]
-    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["query_images.png", "query_images.svg"]
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
+        "query_images.png",
+        "query_images.svg",
+    ]
 
 
 def test_pool_without_pixel_control_is_drawn_with_a_note(synthetic, tmp_path):
     pool = [p for p in synthetic.probes if p.name.startswith(("pool", "none"))]
-    res = runner.invoke(app, ["plot", *map(str, pool), "--out", str(tmp_path / "f"), "--only", "pooling"])
+    res = runner.invoke(
+        app, ["plot", *map(str, pool), "--out", str(tmp_path / "f"), "--only", "pooling"]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "f" / "pooling.png").is_file()
     assert _lines(res.stdout, "note: ")["pooling"] == "pixel-space control missing for model-a"
@@ -86,7 +91,9 @@ def test_probe_folder_with_only_a_config(tmp_path):
 
 def test_stitch_without_baseline_is_drawn_with_a_note(synthetic, tmp_path):
     stitch = [p for p in synthetic.probes if p.name.startswith("stitch")]
-    res = runner.invoke(app, ["plot", *map(str, stitch), "--out", str(tmp_path / "f"), "--only", "stitch"])
+    res = runner.invoke(
+        app, ["plot", *map(str, stitch), "--out", str(tmp_path / "f"), "--only", "stitch"]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "f" / "stitch.png").is_file()  # stitched bars alone, with the reason
     assert "no multi-image baseline for model-a" in _lines(res.stdout, "note: ")["stitch"]
@@ -114,7 +121,9 @@ def test_existing_output_needs_overwrite(synthetic, tmp_path):
     out = tmp_path / "f"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    res = runner.invoke(app, ["plot", str(synthetic.report), "--out", str(out), "--only", "accuracy_vs_k"])
+    res = runner.invoke(
+        app, ["plot", str(synthetic.report), "--out", str(out), "--only", "accuracy_vs_k"]
+    )
     assert isinstance(res.exception, InputError) and "--overwrite" in str(res.exception)
     assert (out / "keep.txt").read_text() == "x"
 
@@ -123,7 +132,9 @@ def test_malformed_report_and_probe_files(tmp_path):
     bad = tmp_path / "r.json"
     bad.write_text('{"models": 3}')
     res = runner.invoke(app, ["plot", str(bad), "--out", str(tmp_path / "f")])
-    assert isinstance(res.exception, InputError) and "not a mimicgen score report" in str(res.exception)
+    assert isinstance(res.exception, InputError) and "not a mimicgen score report" in str(
+        res.exception
+    )
     d = tmp_path / "run"
     d.mkdir()
     (d / "config.json").write_text(json.dumps({"probe": "none"}))
@@ -176,12 +187,25 @@ def test_missing_matplotlib_is_a_missing_extra_error(monkeypatch):
 def test_overlay_without_benchmark_images_draws_maps_and_notes(synthetic, tmp_path):
     # The runner layout records no benchmark path: without a report or --bench, no images.
     run = next(p for p in synthetic.probes if p.name == "none")
-    res = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "f"), "--only", "attention_overlay"])
+    res = runner.invoke(
+        app, ["plot", str(run), "--out", str(tmp_path / "f"), "--only", "attention_overlay"]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "f" / "attention_overlay.png").is_file()
     assert "drawn without their image" in _lines(res.stdout, "note: ")["attention_overlay"]
-    res = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "g"), "--only", "attention_overlay",
-                              "--bench", str(synthetic.bench)])
+    res = runner.invoke(
+        app,
+        [
+            "plot",
+            str(run),
+            "--out",
+            str(tmp_path / "g"),
+            "--only",
+            "attention_overlay",
+            "--bench",
+            str(synthetic.bench),
+        ],
+    )
     assert res.exit_code == 0 and "note:" not in res.stdout, res.output
 
 
@@ -205,9 +229,16 @@ def test_null_layer_shares_become_gaps(tmp_path):
     d = tmp_path / "run"
     d.mkdir()
     (d / "run.json").write_text(json.dumps({"probes": "pool:2+attn", "model": "m"}))
-    (d / "attn_summary.json").write_text(json.dumps({"layers": [
-        {"layer": 1, "intra": None, "inter": None, "text": None},
-        {"layer": 0, "intra": 0.5, "inter": 0.3, "text": 0.2}]}))
+    (d / "attn_summary.json").write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {"layer": 1, "intra": None, "inter": None, "text": None},
+                    {"layer": 0, "intra": 0.5, "inter": 0.3, "text": 0.2},
+                ]
+            }
+        )
+    )
     run = load_probe_dir(d)
     assert run.setting.kind == "pool" and run.setting.factor == 2
     assert [x.layer for x in run.attn_stats] == [0, 1]
@@ -216,12 +247,41 @@ def test_null_layer_shares_become_gaps(tmp_path):
 
 def test_samples_with_mixed_extracted_types_load(tmp_path):
     """The scorer's `extracted` is an int, a list or an object depending on the task."""
-    rows = [{"model": "m", "pipeline": "strict", "id": "a", "task": "counting", "prediction": "3",
-             "extracted": 3, "parsed": True, "correct": True, "f1": None},
-            {"model": "m", "pipeline": "strict", "id": "b", "task": "listing", "prediction": "x, y",
-             "extracted": ["x", "y"], "parsed": True, "correct": False, "f1": 0.5},
-            {"model": "m", "pipeline": "strict", "id": "c", "task": "counting", "prediction": None,
-             "extracted": {"dog": 2}, "parsed": False, "correct": False, "f1": None}]
+    rows = [
+        {
+            "model": "m",
+            "pipeline": "strict",
+            "id": "a",
+            "task": "counting",
+            "prediction": "3",
+            "extracted": 3,
+            "parsed": True,
+            "correct": True,
+            "f1": None,
+        },
+        {
+            "model": "m",
+            "pipeline": "strict",
+            "id": "b",
+            "task": "listing",
+            "prediction": "x, y",
+            "extracted": ["x", "y"],
+            "parsed": True,
+            "correct": False,
+            "f1": 0.5,
+        },
+        {
+            "model": "m",
+            "pipeline": "strict",
+            "id": "c",
+            "task": "counting",
+            "prediction": None,
+            "extracted": {"dog": 2},
+            "parsed": False,
+            "correct": False,
+            "f1": None,
+        },
+    ]
     path = tmp_path / "r.samples.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     df = load_samples(path)
@@ -241,8 +301,19 @@ def test_partial_probe_runs_are_flagged(synthetic, tmp_path):
             report["models"][0]["coverage"]["n_missing"] = 7
             (tmp_path / p.name / "report.json").write_text(json.dumps(report))
             runs.append(tmp_path / p.name)
-    res = runner.invoke(app, ["plot", *map(str, runs), "--out", str(tmp_path / "f"), "--only", "pooling",
-                              "--formats", "png"])
+    res = runner.invoke(
+        app,
+        [
+            "plot",
+            *map(str, runs),
+            "--out",
+            str(tmp_path / "f"),
+            "--only",
+            "pooling",
+            "--formats",
+            "png",
+        ],
+    )
     assert res.exit_code == 0, res.output
     note = _lines(res.stdout, "note: ")["pooling"]
     assert note.count("7 of 58 queries have no prediction") == 2

@@ -108,7 +108,14 @@ def test_strict_without_labels_is_an_error_not_a_silent_relaxation() -> None:
 
     rules = PresenceRules(openimages_strict=True)
     index = build_index(dataclasses.replace(_source(), labels=None), rules)
-    spec = CountingSpec(name="oi", num_queries=2, n_images=3, spread=1, balanced=False,
-                        class_pool=("Apple",), presence=rules)
+    spec = CountingSpec(
+        name="oi",
+        num_queries=2,
+        n_images=3,
+        spread=1,
+        balanced=False,
+        class_pool=("Apple",),
+        presence=rules,
+    )
     with pytest.raises(SpecError, match="labels-csv"):
         sample(spec, index)

@@ -88,8 +88,10 @@ def test_listing_skips_one_member_categories(coco_val) -> None:
     for c in data["categories"]:
         sizes[c["supercategory"]] = sizes.get(c["supercategory"], 0) + 1
     assert sizes["person"] == 1
-    used = {q.controls["category"] for q in sample(ListingSpec(name="li2", num_queries=100,
-                                                               n_images=(2, 8)), index)}
+    used = {
+        q.controls["category"]
+        for q in sample(ListingSpec(name="li2", num_queries=100, n_images=(2, 8)), index)
+    }
     assert used and all(sizes[c] >= 2 for c in used)
     one = ListingSpec(name="li1", num_queries=20, n_images=(2, 8), min_members=1)
     assert "person" in {q.controls["category"] for q in sample(one, index)}
