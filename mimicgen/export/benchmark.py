@@ -45,6 +45,7 @@ from mimicgen.io import (
     sha256_file,
 )
 from mimicgen.progress import track
+from mimicgen.sources.registry import CACHE_PLACEHOLDER
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.tasks.query import Query
 
@@ -190,13 +191,31 @@ def _spec_hash(spec: TaskSpecLike) -> str:
 def _source_entry(index: AnnotationIndex) -> dict[str, Any]:
     """Manifest ``sources`` entry: the main annotation file first, every input file listed."""
     main = index.files[0] if index.files else None
+    portable = _portable_paths(index)
     return {
         "kind": index.kind,
-        "annotations": main.path if main else None,
+        "annotations": portable(main.path) if main else None,
         "sha256": main.sha256 if main else None,
-        "image_root": str(index.image_root) if index.image_root is not None else None,
-        "files": [{"path": f.path, "sha256": f.sha256} for f in index.files],
+        "image_root": portable(str(index.image_root)) if index.image_root is not None else None,
+        "files": [{"path": portable(f.path), "sha256": f.sha256} for f in index.files],
     }
+
+
+def _portable_paths(index: AnnotationIndex) -> Callable[[str], str]:
+    """Path rewriting for the manifest: the built-in synthetic source lives in the render cache,
+    whose location differs between machines and ``--cache-dir`` choices; its paths are written
+    with :data:`CACHE_PLACEHOLDER` in place of the cache folder, so the same spec gives the same
+    manifest everywhere (its content is pinned by the SHA-256 next to it)."""
+    if index.kind != "synthetic" or not index.files:
+        return str
+    # <cache>/synthetic/n{N}-s{S}-v{V}/annotations.json
+    root = str(Path(index.files[0].path).parent.parent.parent)
+
+    def portable(path: str) -> str:
+        inside = path == root or path.startswith(root.rstrip("/") + "/")
+        return CACHE_PLACEHOLDER + path[len(root) :] if inside else path
+
+    return portable
 
 
 def _source_key(entry: Mapping[str, Any]) -> str:

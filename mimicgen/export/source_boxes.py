@@ -22,6 +22,7 @@ from mimicgen.errors import MimicgenError
 from mimicgen.index.rules import PresenceRules
 from mimicgen.scoring.check import record_classes
 from mimicgen.sources.base import BOX_SCHEMA, CLASS_SCHEMA, IMAGE_SCHEMA
+from mimicgen.sources.registry import expand_cache_path
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = ["BOX_COLUMNS", "TargetBoxes", "target_boxes"]
@@ -64,7 +65,7 @@ class TargetBoxes:
 def _existing_path(raw: str | None, bench_dir: Path) -> Path | None:
     if raw is None:
         return None
-    path = Path(raw)
+    path = Path(expand_cache_path(raw))
     if path.is_absolute() or path.exists():
         return path
     rebased = bench_dir / path
@@ -85,7 +86,13 @@ def _entry_spec(
         # Side files (class list, hierarchy, labels) are named by the build's own spec.
         for key in ("classes_csv", "hierarchy", "labels_csv"):
             side[key] = _existing_path(spec_source.get(key), bench_dir)
-    # The synthetic source is rendered as a COCO file: read that file, never re-render.
+    if kind == "synthetic" and spec_source and spec_source.get("kind") == "synthetic":
+        found = _existing_path(annotations, bench_dir)
+        if found is None or not found.is_file():
+            # Not in this machine's render cache (another machine or --cache-dir): render it
+            # again from the build's spec; the renderer is deterministic.
+            return SourceSpec.model_validate(spec_source)
+    # The synthetic source is rendered as a COCO file: read that file if it is there.
     return SourceSpec(
         kind="coco" if kind == "synthetic" else kind,
         annotations=_existing_path(annotations, bench_dir),

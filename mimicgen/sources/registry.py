@@ -20,11 +20,13 @@ from mimicgen.sources.hierarchy import is_yaml_path, read_hierarchy_yaml
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = [
+    "CACHE_PLACEHOLDER",
     "OPENIMAGES_CLASSES",
     "OPENIMAGES_HIERARCHY",
     "ResolvedInputs",
     "apply_user_hierarchy",
     "cache_root",
+    "expand_cache_path",
     "load_source",
     "parse_source_arg",
     "read_resolved",
@@ -42,6 +44,19 @@ def cache_root(cache_dir: Path | None = None) -> Path:
         return Path(cache_dir)
     env = os.environ.get("MIMICGEN_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "mimicgen"
+
+
+#: Stands for the cache folder in manifest paths of the built-in synthetic source, which is
+#: rendered into the cache: the manifest then reads the same on every machine.
+CACHE_PLACEHOLDER = "<cache>"
+
+
+def expand_cache_path(path: str, cache_dir: Path | None = None) -> str:
+    """A manifest path starting with :data:`CACHE_PLACEHOLDER` -> the same path under this
+    machine's cache folder (:func:`cache_root`); any other path unchanged."""
+    if path == CACHE_PLACEHOLDER or path.startswith(CACHE_PLACEHOLDER + "/"):
+        return str(cache_root(cache_dir)) + path[len(CACHE_PLACEHOLDER) :]
+    return path
 
 
 def parse_source_arg(text: str) -> SourceSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -121,11 +122,25 @@ def test_seed_and_smoke_overrides(env):
         cli("build", str(env / "specs" / "count.yaml"), "--out", str(out), "--smoke")
 
 
-def test_validate_elsewhere_re_renders_the_synthetic_source(full, tmp_path, monkeypatch):
+def test_manifest_names_the_render_cache_by_placeholder(env, full, tmp_path, monkeypatch):
+    """The same spec gives the same manifest whatever the cache folder (another machine)."""
+    entry = json.loads((full / "manifest.json").read_text())["sources"][0]
+    assert entry["annotations"] == "<cache>/synthetic/n120-s3-v1/annotations.json"
+    assert entry["image_root"] == "<cache>/synthetic/n120-s3-v1/images"
+    assert [f["path"] for f in entry["files"]] == [entry["annotations"]]
+    raw = env / "cache" / "synthetic" / "n120-s3-v1" / "annotations.json"
+    assert entry["sha256"] == hashlib.sha256(raw.read_bytes()).hexdigest()
+    monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "other-cache"))
+    assert cli("build", str(env / "specs"), "--out", str(tmp_path / "elsewhere")).exit_code == 0
+    assert tree(tmp_path / "elsewhere") == tree(full)
+
+
+def test_validate_elsewhere_re_renders_the_synthetic_source(env, full, tmp_path, monkeypatch):
     # Another machine: the build's render cache is not there, a fresh cache is used instead.
     monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "fresh-cache"))
     manifest = json.loads((full / "manifest.json").read_text())
-    built_at = Path(manifest["sources"][0]["annotations"])
+    annotations = manifest["sources"][0]["annotations"]
+    built_at = Path(annotations.replace("<cache>", str(env / "cache"), 1))
     hidden = built_at.with_name("hidden.json")
     built_at.rename(hidden)
     try:
