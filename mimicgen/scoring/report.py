@@ -113,6 +113,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {task} | {b['n']} | {_pct(b['chance'])} | `{b['majority_answer']}` | "
             f"{_pct(b['majority'])} |"
         )
+    # The pooled rates do not depend on the model or pipeline: take them from any block.
+    pooled = next((blk["overall"] for m in report["models"] for blk in m["pipelines"].values()), {})
+    if "chance" in pooled:
+        lines.append(
+            f"| all tasks | {pooled['n']} | {_pct(pooled['chance'])} | (each task's) | "
+            f"{_pct(pooled['majority'])} |"
+        )
     lines += [
         "",
         "## Parse failures",

@@ -188,7 +188,7 @@ def _score(
     for pipeline, verdicts in verdicts_by.items():
         prefix = f"{model}/{pipeline}"
         entry["pipelines"][pipeline] = {
-            "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix),
+            "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix, base),
             "tasks": task_blocks(verdicts, groups, seed, prefix, base),
         }
     return entry

@@ -146,7 +146,11 @@ def test_per_group_baselines_by_hand(tiny_bench: Path, pred_file: Path, tmp_path
                 0.5,
                 1.0,
             )
-    assert "chance" not in report["models"][0]["pipelines"]["strict"]["overall"]
+    # All tasks pooled, 8 queries: chance (4 x 1/3 + 1/3 + 1 + 1/2 + 1/2) / 8 = 11/24;
+    # majority (2 counting + 1 listing + common + odd-one) / 8 = 5/8.
+    overall = report["models"][0]["pipelines"]["strict"]["overall"]
+    assert overall["n"] == 8
+    assert (overall["chance"], overall["majority"]) == (pytest.approx(11 / 24), 5 / 8)
     out = tmp_path / "r.json"
     write_report(report, out)
     md = out.with_suffix(".md").read_text()
