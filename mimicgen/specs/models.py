@@ -73,7 +73,12 @@ class BaseTaskSpec(BaseModel):
     """Number of queries to sample; sampling fails rather than return fewer."""
 
     n_images: IntRange = 4
-    """Images per query: a fixed number or an inclusive ``[min, max]`` range."""
+    """Images per query: a fixed number or an inclusive ``[min, max]`` range (uniform draw)."""
+
+    n_images_median: int | None = None
+    """With an ``n_images`` range: draw from ``[min, median]`` or ``[median, max]`` (each
+    uniformly) with equal probability, so the median is this value and the whole range is still
+    used (the paper's unbalanced counting has 2-35 images with median 15). ``None``: uniform."""
 
     class_pool: tuple[str, ...] | None = None
     """Class names the answer/target classes are drawn from (uniformly); ``None``: every class."""
@@ -89,6 +94,16 @@ class BaseTaskSpec(BaseModel):
     def _n_images_valid(cls, v: IntRange) -> IntRange:
         _check_range("n_images", v)
         return v
+
+    @model_validator(mode="after")
+    def _median_in_range(self) -> BaseTaskSpec:
+        if self.n_images_median is not None:
+            lo, hi = bounds(self.n_images)
+            if not lo <= self.n_images_median <= hi:
+                raise ValueError(
+                    f"n_images_median {self.n_images_median} lies outside n_images [{lo}, {hi}]"
+                )
+        return self
 
     @field_validator("class_pool")
     @classmethod

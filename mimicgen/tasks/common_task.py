@@ -16,7 +16,7 @@ from mimicgen.tasks.balance import block_balanced_index
 from mimicgen.tasks.derive import AnswerError, ImageFacts, common_answer
 from mimicgen.tasks.prepared import PreparedIndex, in_sorted, rows_of_images
 from mimicgen.tasks.registry import register_task
-from mimicgen.tasks.shared import Draft, TaskSampler, draw_int
+from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
 __all__ = ["CommonSampler", "pick_answer_class"]
 
@@ -58,8 +58,7 @@ class CommonSampler(TaskSampler):
 
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         prep = self.prep
-        n = draw_int(rng, self.spec.n_images)
-        assert n is not None
+        n = draw_n_images(rng, self.spec)
         c = pick_answer_class(self, q, rng, attempt, self.n_rec, n, self.spec.balance_answers)
         if c is None:
             return f"no pool class is recognisable in {n} images"

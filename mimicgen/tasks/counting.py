@@ -30,6 +30,7 @@ from mimicgen.tasks.shared import (
     Draft,
     TaskSampler,
     draw_int,
+    draw_n_images,
     random_composition,
 )
 
@@ -120,8 +121,7 @@ class CountingSampler(TaskSampler):
     # --- sampling --------------------------------------------------------------------------
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         spec, prep = self.spec, self.prep
-        n = draw_int(rng, spec.n_images)
-        assert n is not None
+        n = draw_n_images(rng, spec)
         k = draw_int(rng, spec.k, cap=n)
         if k is None:
             return "k exceeds n_images"

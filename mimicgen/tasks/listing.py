@@ -22,7 +22,7 @@ from mimicgen.specs.models import ListingSpec, bounds
 from mimicgen.tasks.derive import AnswerError, ImageFacts, listing_answer
 from mimicgen.tasks.prepared import PreparedIndex, rows_of_images
 from mimicgen.tasks.registry import register_task
-from mimicgen.tasks.shared import DistractorSampler, Draft, TaskSampler, draw_int
+from mimicgen.tasks.shared import DistractorSampler, Draft, TaskSampler, draw_int, draw_n_images
 
 __all__ = ["ListingSampler"]
 
@@ -90,8 +90,7 @@ class ListingSampler(TaskSampler):
 
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         spec, prep = self.spec, self.prep
-        n = draw_int(rng, spec.n_images)
-        assert n is not None
+        n = draw_n_images(rng, spec)
         s = draw_int(rng, spec.spread if spec.spread is not None else (1, n), cap=n)
         if s is None:
             return "spread exceeds n_images"

@@ -28,7 +28,7 @@ from mimicgen.tasks.common_task import pick_answer_class
 from mimicgen.tasks.derive import AnswerError, ImageFacts, odd_one_answer
 from mimicgen.tasks.prepared import PreparedIndex, narrow, rows_of_images
 from mimicgen.tasks.registry import register_task
-from mimicgen.tasks.shared import Draft, TaskSampler, draw_int
+from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
 __all__ = ["OddOneSampler"]
 
@@ -165,8 +165,7 @@ class OddOneSampler(TaskSampler):
 
     def draw(self, q: int, rng: np.random.Generator, attempt: int) -> Draft | str:
         prep, m = self.prep, self.spec.minority
-        n = draw_int(rng, self.spec.n_images)
-        assert n is not None
+        n = draw_n_images(rng, self.spec)
         a = pick_answer_class(self, q, rng, attempt, self.n_rec, m, self.spec.balance_answers)
         if a is None:
             return "no pool class is recognisable in enough images"

@@ -21,6 +21,7 @@ __all__ = [
     "Draft",
     "TaskSampler",
     "draw_int",
+    "draw_n_images",
     "query_rng",
     "random_composition",
     "resolve_pool",
@@ -43,6 +44,19 @@ def draw_int(rng: np.random.Generator, value: IntRange, cap: int | None = None) 
     if lo > hi:
         return None
     return lo if lo == hi else int(rng.integers(lo, hi + 1))
+
+
+def draw_n_images(rng: np.random.Generator, spec: BaseTaskSpec) -> int:
+    """Images of one query: uniform over ``n_images``, or the two-piece draw around
+    ``n_images_median`` (one coin, then a uniform draw in the chosen half)."""
+    median = spec.n_images_median
+    if median is None:
+        n = draw_int(rng, spec.n_images)
+        assert n is not None  # no cap: the validated range is never empty
+        return n
+    lo, hi = bounds(spec.n_images)
+    low_half = bool(rng.random() < 0.5)
+    return int(rng.integers(lo, median + 1) if low_half else rng.integers(median, hi + 1))
 
 
 def random_composition(rng: np.random.Generator, total: int, parts: int) -> list[int]:

@@ -110,3 +110,29 @@ def test_spec_level_constraints() -> None:
         OddOneSpec(n_images=4, minority=2)
     with pytest.raises(ValueError, match="extra"):
         CountingSpec(sprad=2)  # type: ignore[call-arg]
+
+
+def test_n_images_median_sets_the_median_and_keeps_the_range(rich) -> None:
+    """Table 1's unbalanced counting shape: 2-35 images, median 15 (uniform would give ~19)."""
+    index, raw, members = rich
+    spec = CountingSpec(
+        name="m", num_queries=400, n_images=(2, 35), n_images_median=15, balanced=False, spread=1
+    )
+    queries = sample(spec, index)
+    n = np.array([q.controls["n_images"] for q in queries])
+    assert np.array_equal(n, [len(q.images) for q in queries])
+    assert np.median(n) == 15
+    assert n.min() <= 4 and n.max() >= 32  # both halves of the range are used
+    # Halves are equally likely: P(n < 15) = 1/2 * 13/14, P(n > 15) = 1/2 * 20/21.
+    assert abs((n < 15).mean() - 13 / 28) < 0.08 and abs((n > 15).mean() - 10 / 21) < 0.08
+    for q in queries[:50]:
+        assert check_query(q, raw, 0.05, members) == []
+    uniform = CountingSpec(name="m", num_queries=400, n_images=(2, 35), balanced=False, spread=1)
+    assert np.median([q.controls["n_images"] for q in sample(uniform, index)]) > 16
+
+
+def test_n_images_median_outside_the_range_is_a_spec_error() -> None:
+    with pytest.raises(ValueError, match=r"n_images_median 40 lies outside n_images \[2, 35\]"):
+        CountingSpec(n_images=(2, 35), n_images_median=40)
+    with pytest.raises(ValueError, match=r"n_images_median 5 lies outside n_images \[4, 4\]"):
+        CommonSpec(n_images=4, n_images_median=5)
