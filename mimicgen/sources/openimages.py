@@ -316,10 +316,11 @@ def _require_header(path: Path, required: list[str]) -> None:
         )
 
 
-def _scan_boxes(path: Path) -> pl.LazyFrame:
-    """Lazy box rows with derived columns; ``bad`` flags any row that fails a value check."""
-    x0, x1, y0, y1 = (pl.col(c) for c in ("XMin", "XMax", "YMin", "YMax"))
-    ok = (
+def _row_ok() -> pl.Expr:
+    """The value checks of a box row (both scans): coordinates in [0, 1] with positive size,
+    flags in {-1, 0, 1}, ImageID and LabelName present. Null (unparsable) counts as failing."""
+    x0, x1, y0, y1 = (pl.col(c) for c in _COORDS)
+    return (
         pl.all_horizontal(pl.col(*_COORDS).is_between(0.0, 1.0))
         & (x0 < x1)
         & (y0 < y1)
@@ -327,6 +328,12 @@ def _scan_boxes(path: Path) -> pl.LazyFrame:
         & pl.col("ImageID").is_not_null()
         & pl.col("LabelName").is_not_null()
     )
+
+
+def _scan_boxes(path: Path) -> pl.LazyFrame:
+    """Lazy box rows with derived columns; ``bad`` flags any row that fails a value check."""
+    x0, x1, y0, y1 = (pl.col(c) for c in ("XMin", "XMax", "YMin", "YMax"))
+    ok = _row_ok()
     return (
         pl.scan_csv(path, schema_overrides=BOX_COLUMNS, infer_schema=False)
         .select(list(BOX_COLUMNS))
@@ -360,14 +367,7 @@ def _scan_keyed(path: Path, classes: pl.DataFrame) -> pl.LazyFrame:
     * ``is_group`` as in ``_scan_boxes``.
     """
     x0, x1, y0, y1 = (pl.col(c) for c in _COORDS)
-    ok = (
-        pl.all_horizontal(pl.col(*_COORDS).is_between(0.0, 1.0))
-        & (x0 < x1)
-        & (y0 < y1)
-        & pl.all_horizontal(pl.col(*_FLAGS).is_in([-1, 0, 1]))
-        & pl.col("ImageID").is_not_null()
-        & pl.col("LabelName").is_not_null()
-    )
+    ok = _row_ok()
     image_id = pl.col("ImageID")
     schema = {**BOX_COLUMNS, "LabelName": pl.Enum(classes.get_column("source_class_id"))}
     return (

@@ -188,15 +188,9 @@ def test_bad_openimages_input(
             writer.writerow(good)
             image, label, *coords = (v.replace("{car}", car) for v in bad)
             writer.writerow(_oi_row(image, label, tuple(coords)))  # type: ignore[arg-type]
-    cache = tmp_path / "cache"
-    args = ["index", f"openimages:{path}", "--classes-csv", str(openimages_meta / CLASSES)]
-    code, _, err = run_cli([*args, "--cache-dir", str(cache)], monkeypatch, capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"mimicgen: error: {path}: ")
-    assert expected in lines[0]
-    assert not cache.exists()
+    line = _openimages_error(path, openimages_meta, tmp_path, monkeypatch, capsys)
+    assert line.startswith(f"mimicgen: error: {path}: ")
+    assert expected in line
 
 
 #: Real-format (16 hex digit) ImageIDs take the integer-keyed fast path, whose checks are folded
@@ -228,15 +222,9 @@ def test_bad_openimages_row_with_real_ids(
         image, label, *coords = (v.replace("{car}", car) for v in bad)
         writer.writerow(_oi_row(image, label, tuple(coords), group))  # type: ignore[arg-type]
         writer.writerow(_oi_row("00000000000000a2", car, ("0.1", "0.9", "0.1", "0.9")))
-    cache = tmp_path / "cache"
-    args = ["index", f"openimages:{path}", "--classes-csv", str(openimages_meta / CLASSES)]
-    code, _, err = run_cli([*args, "--cache-dir", str(cache)], monkeypatch, capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"mimicgen: error: {path}: line 3 (")
-    assert expected in lines[0]
-    assert not cache.exists()
+    line = _openimages_error(path, openimages_meta, tmp_path, monkeypatch, capsys)
+    assert line.startswith(f"mimicgen: error: {path}: line 3 (")
+    assert expected in line
 
 
 def test_subprocess_exit_code_and_single_line(tmp_path: Path) -> None:
@@ -261,3 +249,17 @@ def test_subprocess_exit_code_and_single_line(tmp_path: Path) -> None:
     assert f"{bad}: malformed JSON" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "c").exists()
+
+
+def _openimages_error(
+    path: Path, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
+) -> str:
+    """`mimicgen index` on a bad box CSV: exit 2, one stderr line (returned), no cache."""
+    cache = tmp_path / "cache"
+    args = ["index", f"openimages:{path}", "--classes-csv", str(openimages_meta / CLASSES)]
+    code, _, err = run_cli([*args, "--cache-dir", str(cache)], monkeypatch, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert not cache.exists()
+    return lines[0]
