@@ -1,5 +1,5 @@
 """Manifest source entries of the synthetic source name the render cache by placeholder; the
-box lookup (FiftyOne export, HTML report) resolves them on this machine, or renders again."""
+box lookup of the FiftyOne export resolves them on this machine, or renders again."""
 
 from __future__ import annotations
 
