@@ -15,7 +15,7 @@ import polars as pl
 
 from mimicgen.errors import InputError
 
-__all__ = ["escapes_root_expr", "raise_first", "require_known", "require_unique"]
+__all__ = ["escapes_root_expr", "raise_first", "require_unique"]
 
 # A file name escapes the image root if it is absolute (POSIX, UNC or Windows drive) or has a
 # ".." path component; either would let an annotation file read or copy arbitrary files.
@@ -49,14 +49,3 @@ def require_unique(frame: pl.DataFrame, column: str, path: str | Path, what: str
     if dup.height:
         value = dup.item(0, column)
         raise InputError(f"{path}: duplicate {what} {value!r}; every {what} must be unique")
-
-
-def require_known(
-    frame: pl.DataFrame,
-    column: str,
-    known: pl.Series,
-    path: str | Path,
-    describe: Callable[[Mapping[str, Any]], str],
-) -> None:
-    """Raise for the first row whose ``column`` value is not in ``known``."""
-    raise_first(frame, ~pl.col(column).is_in(known.implode()), path, describe)
