@@ -14,7 +14,7 @@ import numpy as np
 from mimicgen.errors import SamplingError, SpecError
 from mimicgen.specs.models import BaseTaskSpec, IntRange, bounds
 from mimicgen.tasks.derive import ImageFacts
-from mimicgen.tasks.prepared import PreparedIndex, in_sorted
+from mimicgen.tasks.prepared import PreparedIndex
 
 __all__ = [
     "DistractorSampler",
@@ -186,8 +186,3 @@ class DistractorSampler:
         if exact.size < n:
             return f"only {exact.size} distractor images lack the classes, {n} needed"
         return exact[rng.choice(exact.size, n, replace=False)]
-
-
-def mask_excluding(images: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """Mask of ``images`` not in ``exclude`` (any order)."""
-    return ~in_sorted(np.sort(exclude), images)
