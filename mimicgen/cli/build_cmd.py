@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mimicgen.cli.app import app
+from mimicgen.cli.shard import parse_shard
 from mimicgen.cli.source_options import (
     SOURCE_HELP,
     ClassesCsvOpt,
@@ -119,15 +120,6 @@ def stats_table(manifest: dict[str, Any], title: str) -> Table:
             _fmt(s["words_per_question"]["mean"]),
         )
     return table
-
-
-def _parse_shard(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    i, sep, n = text.partition("/")
-    if not (sep and i.isdigit() and n.isdigit()) or not 0 <= int(i) < int(n):
-        raise InputError(f"--shard {text!r}: write i/n with 0 <= i < n, e.g. --shard 0/4")
-    return int(i), int(n)
 
 
 def _source_override(source: str | None, *side: Path | None) -> SourceSpec | None:
@@ -239,7 +231,7 @@ def build(
         out=out,
         image_mode=mode,
         overwrite=overwrite,
-        shard=_parse_shard(shard),
+        shard=parse_shard(shard),
         seed_override=seed,
     )
     try:

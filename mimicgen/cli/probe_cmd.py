@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
+from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
 
@@ -28,18 +29,6 @@ def _need_torch() -> None:
             __import__(package)
         except ImportError:
             raise MissingExtraError("probes", package) from None
-
-
-def _parse_shard(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard {text!r}: use i/n, e.g. 0/4") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise InputError(f"--shard {text!r}: need 0 <= i < n")
-    return i, n
 
 
 def _parse_budgets(values: list[str]) -> dict[str, int]:
@@ -107,7 +96,7 @@ def probe_cmd(
         configs = [parse_config("none")]
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
-    budgets, shard_of = _parse_budgets(max_new_tokens), _parse_shard(shard)
+    budgets, shard_of = _parse_budgets(max_new_tokens), parse_shard(shard)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 import mimicgen.validate
 from mimicgen.cli import app  # importing mimicgen.cli registers the commands
-from mimicgen.cli.build_cmd import _parse_shard, apply_overrides, resolve_spec_paths
+from mimicgen.cli.build_cmd import apply_overrides, resolve_spec_paths
+from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError, SpecError
 from mimicgen.export.benchmark import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
@@ -77,7 +78,7 @@ def test_validate_on_a_non_benchmark_folder_is_a_user_error(tmp_path):
 @pytest.mark.parametrize("text", ["3/3", "1", "a/b", "-1/2", "1/0"])
 def test_bad_shard_argument(text):
     with pytest.raises(InputError, match="--shard"):
-        _parse_shard(text)
+        parse_shard(text)
 
 
 def test_overrides_revalidate_and_cap():
