@@ -32,7 +32,7 @@ from pathlib import Path
 import xxhash
 
 from mimicgen.errors import InputError
-from mimicgen.io import atomic_write_text, canonical_json
+from mimicgen.io import atomic_write_text, canonical_json, sha256_bytes
 from mimicgen.progress import track
 from mimicgen.sources.base import SourceFile
 
@@ -152,7 +152,7 @@ def _digest(path: Path, name: str, memo_dir: Path | None, fresh: bool, keep: boo
         return entry[name]
     if keep and path.stat().st_size <= _KEEP_LIMIT:
         data = path.read_bytes()
-        entry[name] = _key_of_bytes(data) if name == _KEY else hashlib.sha256(data).hexdigest()
+        entry[name] = _key_of_bytes(data) if name == _KEY else sha256_bytes(data)
         _KEPT[key] = data
     else:
         entry[name] = _hash_file(path, name)
