@@ -64,13 +64,21 @@ def parse_image_mode(text: str) -> ImageMode:
     )
 
 
-@functools.lru_cache(maxsize=1 << 18)
 def image_relpath(prefix: str, file_name: str) -> str:
     """Stable output path of a source image, relative to the output folder (POSIX separators).
 
-    Rejects names that would escape the images folder (absolute paths, ``..``). Plain string
-    work, cached: it runs once per image of every query.
+    Rejects names that would escape the images folder (absolute paths, ``..``). It runs once
+    per image of every query: the usual plain file name (no separator, drive or dot segment)
+    passes every check and is a plain join; other names go through :func:`_checked_relpath`.
     """
+    if "/" in file_name or "\\" in file_name or ":" in file_name or file_name in ("", ".", ".."):
+        return _checked_relpath(prefix, file_name)
+    return f"{IMAGES_DIR}/{prefix}/{file_name}"
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _checked_relpath(prefix: str, file_name: str) -> str:
+    """:func:`image_relpath` of any name: split, checked and joined (cached)."""
     parts = [p for p in file_name.replace("\\", "/").split("/") if p not in ("", ".")]
     if file_name.startswith(("/", "\\")) or ".." in parts or not parts or ":" in parts[0]:
         raise InputError(

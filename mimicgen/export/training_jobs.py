@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mimicgen.export.images import IMAGES_DIR, image_relpath
+from mimicgen.export.images import image_relpath
 from mimicgen.export.training_records import Encoded, encode
 from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
@@ -94,7 +94,7 @@ def converse(
         rng = np.random.default_rng(np.random.SeedSequence([spec.seed, work.pos, n, 7]))
         turns = conversation(query, facts, hierarchy, blocks, work.extra_turns, turner, rng)
         imgs = sorted(query.images, key=lambda i: i.position)
-        paths = [_relpath(prefix, i.file_name) for i in imgs]
+        paths = [image_relpath(prefix, i.file_name) for i in imgs]
         enc = encode(
             query.id,
             spec.name,
@@ -115,14 +115,6 @@ def converse(
         )
         out.append((query.task, len(paths), enc, meta))
     return out
-
-
-def _relpath(prefix: str, file_name: str) -> str:
-    """:func:`image_relpath`, with a shortcut for the usual plain file name (no separator,
-    drive or dot segment), whose checks all pass and whose path is a plain join."""
-    if "/" in file_name or "\\" in file_name or ":" in file_name or file_name in ("", ".", ".."):
-        return image_relpath(prefix, file_name)
-    return f"{IMAGES_DIR}/{prefix}/{file_name}"
 
 
 def _chunk(work: SpecWork, numbers: range) -> list[Conversation]:

@@ -134,16 +134,17 @@ def test_construct_equals_model_construct() -> None:
 )
 @pytest.mark.parametrize("prefix", ["openimages", "coco", ""])
 def test_relpath_shortcut(name: str, prefix: str) -> None:
-    from mimicgen.export.images import image_relpath
-    from mimicgen.export.training_jobs import _relpath
+    from mimicgen.export.images import _checked_relpath, image_relpath
 
-    assert _relpath(prefix, name) == image_relpath(prefix, name)
+    assert image_relpath(prefix, name) == _checked_relpath(prefix, name)
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../a.jpg", "/abs.jpg", "c:/a.jpg", "a\\..\\b"])
 def test_relpath_shortcut_rejects_like_image_relpath(name: str) -> None:
     from mimicgen.errors import InputError
-    from mimicgen.export.training_jobs import _relpath
+    from mimicgen.export.images import _checked_relpath, image_relpath
 
     with pytest.raises(InputError):
-        _relpath("coco", name)
+        image_relpath("coco", name)
+    with pytest.raises(InputError):
+        _checked_relpath("coco", name)
