@@ -23,6 +23,7 @@ from mimicgen.index.table import (
     AnnotationIndex,
     aggregate_boxes,
     aggregate_in_memory,
+    run_starts,
 )
 from mimicgen.sources.openimages import OpenImagesScan, collect_checked, number_rows
 
@@ -73,7 +74,7 @@ def _pairs_by_integer_ids(
         return None  # some ImageID is not 16 lowercase hex digits
     image = boxes.get_column("image").to_numpy()
     if bool((image[1:] >= image[:-1]).all()):
-        first = _run_starts(image)
+        first = run_starts(image)
         numbered = boxes.select(
             pl.Series("image_idx", np.cumsum(first, dtype=np.uint32) - np.uint32(1)),
             "class_idx",
@@ -86,17 +87,9 @@ def _pairs_by_integer_ids(
     keys = ("image", "class_idx")
     pairs = aggregate_boxes(boxes.lazy(), rules, keys=keys, sort=False).collect().sort(keys)
     image = pairs.get_column("image").to_numpy()
-    first = _run_starts(image)
+    first = run_starts(image)
     image_idx = pl.Series("image_idx", np.cumsum(first, dtype=np.uint32) - np.uint32(1))
     return pairs.with_columns(image_idx), _images(image[first])
-
-
-def _run_starts(values: np.ndarray) -> np.ndarray:
-    """True where a sorted array's value differs from the previous one (and at 0)."""
-    first = np.empty(values.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(values[1:], values[:-1], out=first[1:])
-    return first
 
 
 def _images(ids: np.ndarray) -> pl.DataFrame:

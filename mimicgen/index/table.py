@@ -26,6 +26,7 @@ __all__ = [
     "aggregate_boxes",
     "aggregate_in_memory",
     "build_index",
+    "run_starts",
 ]
 
 #: Per-(image, class) facts. ``n_small`` = boxes below ``min_box_area_frac`` that are not group
@@ -166,10 +167,7 @@ def _aggregate(boxes: pl.DataFrame, rules: PresenceRules, by_image: bool) -> pl.
     key = key[order]
     area = boxes.get_column("area_frac").to_numpy()[order]
     group = boxes.get_column("is_group").to_numpy()[order]
-    first = np.empty(key.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
+    starts = np.flatnonzero(run_starts(key))
     # The threshold as Float32, like polars compares a Float32 column with a Python float.
     small = area < np.float32(rules.min_box_area_frac)
     small[group] = False  # group boxes count as group, never as small
@@ -196,3 +194,11 @@ def _aggregate(boxes: pl.DataFrame, rules: PresenceRules, by_image: bool) -> pl.
         },
         schema=INDEX_SCHEMA,
     )
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """True where a sorted array's value differs from the previous one (and at 0)."""
+    first = np.empty(values.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return first
