@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mimicgen.errors import InputError
+from mimicgen.probes.benchmark import safe_id  # the runner names map files with it
 
 __all__ = [
     "CONFIG_FILES",
@@ -246,8 +247,3 @@ def load_probe_dir(root: Path) -> ProbeRun:
             f'{cfg_path}: expected {{"probes": str, "model": str}} ({first})'
         ) from None
     return ProbeRun(root, config)
-
-
-def safe_id(query_id: str) -> str:
-    """A query id as the probe runner names its map file (other characters become ``_``)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(query_id))

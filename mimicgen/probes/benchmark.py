@@ -8,7 +8,7 @@ from pathlib import Path
 from mimicgen.errors import InputError
 from mimicgen.export.reader import numbered_records, records_file
 
-__all__ = ["BenchmarkItem", "load_benchmark"]
+__all__ = ["BenchmarkItem", "load_benchmark", "safe_id"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,8 @@ def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
             )
         items.append(BenchmarkItem(len(items), qid, task, question, paths))
     return items
+
+
+def safe_id(query_id: str) -> str:
+    """A query id as a file name (``maps/<safe_id>.npz``): other characters become ``_``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(query_id))

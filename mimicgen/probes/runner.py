@@ -17,8 +17,8 @@ line and skips ids already in ``predictions.jsonl`` (written last for each sampl
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,10 +30,10 @@ import torch
 from PIL import Image
 
 from mimicgen.errors import InputError
-from mimicgen.io import atomic_write_text
+from mimicgen.io import atomic_write_bytes, atomic_write_text
 from mimicgen.probes.adapters.base import VLMAdapter
 from mimicgen.probes.attention import AttentionRecorder
-from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark
+from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark, safe_id
 from mimicgen.probes.masks import additive_mask, allowed_pairs
 from mimicgen.probes.pixel import pixel_degrade
 from mimicgen.probes.spec import ProbeConfig, resolve_layers
@@ -243,31 +243,24 @@ def run_probes(
                 if "attn" in res:
                     files["attn"].write(res["attn"])
                 if "maps" in res:
-                    _save_npz(folder / "maps" / f"{_safe(item.id)}.npz", res["maps"])
+                    _save_npz(folder / "maps" / f"{safe_id(item.id)}.npz", res["maps"])
                 files["predictions"].write({"id": item.id, "prediction": res["prediction"]})
         finally:
             for f in files.values():
                 f.close()
         if config.get("attn"):
             _write_attn_summary(folder)
-        for name in ("attn",):
-            p = folder / f"{name}.jsonl"
-            if p.exists() and p.stat().st_size == 0:
-                p.unlink()
+        attn = folder / "attn.jsonl"
+        if attn.exists() and attn.stat().st_size == 0:
+            attn.unlink()
         ran[config.name] = len(todo)
     return ran
 
 
-def _safe(qid: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in qid)
-
-
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # stubs type **kwds as allow_pickle
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # stubs type **kwds as allow_pickle
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _write_attn_summary(folder: Path) -> None:
