@@ -15,22 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from mimicgen.scoring.baselines import RecordBaselines, baselines, record_baselines
-from mimicgen.scoring.groups import Breakdown, Layout, evidence_positions, layout
+from mimicgen.scoring.baselines import RecordBaselines
+from mimicgen.scoring.groups import Breakdown, Layout
 from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
 
-__all__ = [
-    "Breakdown",
-    "Layout",
-    "RecordBaselines",
-    "Verdicts",
-    "baselines",
-    "evidence_positions",
-    "layout",
-    "metric_block",
-    "record_baselines",
-    "task_blocks",
-]
+__all__ = ["Verdicts", "metric_block", "task_blocks"]
 
 
 @dataclass(frozen=True)
