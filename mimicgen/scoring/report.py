@@ -114,7 +114,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{_pct(b['majority'])} |"
         )
     # The pooled rates do not depend on the model or pipeline: take them from any block.
-    pooled = next((blk["overall"] for m in report["models"] for blk in m["pipelines"].values()), {})
+    pooled: dict[str, Any] = next(
+        (blk["overall"] for m in report["models"] for blk in m["pipelines"].values()), {}
+    )
     if "chance" in pooled:
         lines.append(
             f"| all tasks | {pooled['n']} | {_pct(pooled['chance'])} | (each task's) | "
