@@ -26,7 +26,7 @@ from mimicgen.io import sha256_file
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
 from mimicgen.scoring.normalize import ClassVocabulary
-from mimicgen.scoring.records import RecordView, decode_views, raw_codes, view_of
+from mimicgen.scoring.records import RecordView, decode_views, factorize, raw_codes, view_of
 
 __all__ = [
     "Benchmark",
@@ -113,9 +113,7 @@ class Benchmark:
     @cached_property
     def task_codes(self) -> tuple[np.ndarray, list[Any]]:
         """Records' ``task`` factorised: (code per record, distinct tasks)."""
-        seen: dict[Any, int] = {}
-        codes = [seen.setdefault(r.task, len(seen)) for r in self.rows]
-        return np.asarray(codes, np.int64), list(seen)
+        return factorize([r.task for r in self.rows])
 
     @cached_property
     def tasks(self) -> np.ndarray:
@@ -153,12 +151,9 @@ class Benchmark:
         """Per record, the number of its context in ``distinct_contexts`` (equal task and answer:
         equal numbers)."""
         pair_codes, pairs = self.task_answers
-        seen: dict[Any, int] = {}
-        per_pair = [
-            seen.setdefault(object() if k is None else k, len(seen))
-            for k in (_context_key(task, answer) for task, answer in pairs)
-        ]
-        return np.asarray(per_pair, np.int64)[pair_codes]
+        keys = (_context_key(task, answer) for task, answer in pairs)
+        per_pair, _ = factorize(object() if k is None else k for k in keys)
+        return per_pair[pair_codes]
 
     @cached_property
     def distinct_contexts(self) -> list[QueryContext]:

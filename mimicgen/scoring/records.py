@@ -13,12 +13,13 @@ once (:func:`raw_codes`); every per-record rule on them becomes a rule per disti
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from typing import Any, Literal
 
 import msgspec
 import numpy as np
 
-__all__ = ["ImageView", "RecordView", "decode_views", "raw_codes", "view_of"]
+__all__ = ["ImageView", "RecordView", "decode_views", "factorize", "raw_codes", "view_of"]
 
 
 Role = Literal["query", "distractor", "context"]
@@ -97,12 +98,19 @@ def view_of(record: dict[str, Any]) -> RecordView:
     )
 
 
+def factorize(values: Iterable[Hashable]) -> tuple[np.ndarray, list[Any]]:
+    """Hashable values as (code per value, distinct values); codes number values by first
+    appearance, so the result does not depend on hashing order."""
+    seen: dict[Any, int] = {}
+    codes = [seen.setdefault(v, len(seen)) for v in values]
+    return np.asarray(codes, np.int64), list(seen)
+
+
 def raw_codes(raws: list[msgspec.Raw]) -> tuple[np.ndarray, list[Any]]:
     """Factorise raw JSON values by their bytes: (code per value, distinct values decoded).
 
     Equal values written differently get different codes; each code's value is still right,
     so rules computed per code give what they give per record.
     """
-    seen: dict[bytes, int] = {}
-    codes = np.fromiter([seen.setdefault(bytes(r), len(seen)) for r in raws], np.int64, len(raws))
-    return codes, [_DECODE(b) for b in seen]
+    codes, distinct = factorize(map(bytes, raws))
+    return codes, [_DECODE(b) for b in distinct]

@@ -20,6 +20,7 @@ from mimicgen.scoring.ingest import (
     load_benchmark,
     load_predictions,
 )
+from mimicgen.scoring.records import factorize
 from mimicgen.scoring.samples import SampleBlock, SampleRow, SampleRows
 
 __all__ = ["SCHEMA_VERSION", "SampleRow", "score_file", "score_files", "score_predictions"]
@@ -83,13 +84,6 @@ def _sample_rows(
     )
 
 
-def _codes(values: list[Any]) -> tuple[np.ndarray, int]:
-    """Factorise hashable values: (code per value, number of distinct values)."""
-    seen: dict[Any, int] = {}
-    codes = np.fromiter([seen.setdefault(v, len(seen)) for v in values], np.int64, len(values))
-    return codes, len(seen)
-
-
 def _run_all(
     bench: Benchmark,
     preds: Predictions,
@@ -108,7 +102,7 @@ def _run_all(
     ctx_codes, distinct = bench.context_codes, bench.distinct_contexts
     by_id = preds.by_id
     texts = list(map(by_id.get, bench.index))  # index: str ids in record order
-    text_codes, _ = _codes(texts)
+    text_codes, _ = factorize(texts)
     # Text-major pair codes: a reply's contexts are judged one after the other, so the
     # extractors' per-reply caches (number reading, class mentions, list items) hit.
     _, first, which = np.unique(
