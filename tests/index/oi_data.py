@@ -17,10 +17,20 @@ BOX_HEADER = [
 ]  # fmt: skip
 
 
+#: The real class CSV's file name in the ``openimages_meta`` folder.
+CLASSES = "oidv7-class-descriptions-boxable.csv"
+
+
 def real_labels(meta: Path) -> list[str]:
     """The 601 boxable LabelNames from the real class CSV."""
-    with (meta / "oidv7-class-descriptions-boxable.csv").open(newline="") as f:
+    with (meta / CLASSES).open(newline="") as f:
         return [row["LabelName"] for row in csv.DictReader(f)]
+
+
+def label_named(meta: Path, display_name: str) -> str:
+    """The LabelName of the class with this DisplayName in the real class CSV."""
+    with (meta / CLASSES).open(newline="") as f:
+        return next(r["LabelName"] for r in csv.DictReader(f) if r["DisplayName"] == display_name)
 
 
 def write_boxes_csv(path: Path, labels: list[str], n_rows: int, n_images: int, seed: int) -> Path:

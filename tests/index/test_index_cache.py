@@ -110,7 +110,7 @@ def test_cache_dir_from_environment(
 def test_openimages_labels_survive_the_cache(openimages_meta: Path, tmp_path: Path) -> None:
     import csv
 
-    from tests.index.oi_data import real_labels, write_boxes_csv
+    from tests.index.oi_data import CLASSES, real_labels, write_boxes_csv
 
     labels = real_labels(openimages_meta)[:5]
     boxes = write_boxes_csv(tmp_path / "boxes.csv", labels, n_rows=50, n_images=10, seed=1)
@@ -124,7 +124,7 @@ def test_openimages_labels_survive_the_cache(openimages_meta: Path, tmp_path: Pa
     spec = SourceSpec(
         kind="openimages",
         annotations=boxes,
-        classes_csv=openimages_meta / "oidv7-class-descriptions-boxable.csv",
+        classes_csv=openimages_meta / CLASSES,
         labels_csv=label_csv,
     )
     built, _, was_built = load_or_build(spec, cache_dir=tmp_path / "cache")

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from mimicgen.cli import main
-from tests.index.oi_data import BOX_HEADER
-
-CLASSES = "oidv7-class-descriptions-boxable.csv"
+from tests.index.oi_data import BOX_HEADER, CLASSES, label_named
 
 
 def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:  # fmt: skip
@@ -173,8 +171,7 @@ OI_CASES: dict[str, tuple[list[str] | None, str]] = {
 def test_bad_openimages_input(
     case: str, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    with (openimages_meta / CLASSES).open(newline="") as f:
-        car = next(r["LabelName"] for r in csv.DictReader(f) if r["DisplayName"] == "Car")
+    car = label_named(openimages_meta, "Car")
     bad, expected = OI_CASES[case]
     path = tmp_path / f"{case}.csv"
     good = _oi_row("a0", car, ("0.1", "0.9", "0.1", "0.9"))
@@ -211,8 +208,7 @@ OI_HEX_CASES: dict[str, tuple[list[str], str, str]] = {
 def test_bad_openimages_row_with_real_ids(
     case: str, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    with (openimages_meta / CLASSES).open(newline="") as f:
-        car = next(r["LabelName"] for r in csv.DictReader(f) if r["DisplayName"] == "Car")
+    car = label_named(openimages_meta, "Car")
     bad, group, expected = OI_HEX_CASES[case]
     path = tmp_path / f"{case}.csv"
     with path.open("w", newline="") as f:

@@ -13,7 +13,7 @@ from mimicgen.index import PresenceRules, load_index
 from mimicgen.index.presence import countable_pairs, present_pairs
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.sources import SourceSpec
-from tests.index.oi_data import real_labels, write_boxes_csv
+from tests.index.oi_data import CLASSES, real_labels, write_boxes_csv
 
 THRESHOLD = 0.05
 
@@ -135,7 +135,7 @@ def test_openimages_recount(oi_files: Path, openimages_meta: Path, tmp_path: Pat
     spec = SourceSpec(
         kind="openimages",
         annotations=oi_files,
-        classes_csv=openimages_meta / "oidv7-class-descriptions-boxable.csv",
+        classes_csv=openimages_meta / CLASSES,
         hierarchy=openimages_meta / "bbox_labels_600_hierarchy.json",
     )
     index = load_index(spec, cache_dir=tmp_path)
@@ -150,7 +150,7 @@ def test_openimages_streaming_equals_in_memory(oi_files: Path, openimages_meta: 
     from mimicgen.index.table import build_index
     from mimicgen.sources.openimages import read_openimages, scan_openimages
 
-    args = (oi_files, openimages_meta / "oidv7-class-descriptions-boxable.csv")
+    args = (oi_files, openimages_meta / CLASSES)
     rules = PresenceRules()
     eager = build_index(read_openimages(*args), rules)
     streamed = build_index_streaming(scan_openimages(*args), rules)
@@ -176,7 +176,7 @@ def test_openimages_mixed_case_ids_stay_distinct(openimages_meta: Path, tmp_path
     spec = SourceSpec(
         kind="openimages",
         annotations=path,
-        classes_csv=openimages_meta / "oidv7-class-descriptions-boxable.csv",
+        classes_csv=openimages_meta / CLASSES,
     )
     index = load_index(spec, cache_dir=tmp_path / "cache")
     assert index.images["source_id"].to_list() == sorted(set(ids))
