@@ -25,7 +25,6 @@ from urllib.parse import quote
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from mimicgen.errors import InputError
 from mimicgen.io import atomic_write_text
 from mimicgen.plots.bench_io import Benchmark, load_benchmark
 from mimicgen.plots.inputs import PlotData, gather_inputs
@@ -87,13 +86,8 @@ def score_in_memory(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """Score prediction files (``mimicgen.scoring.score_files``): the report and its per-sample
     results for ``pipeline``."""
-    try:
-        from mimicgen.scoring import score_files
-    except ImportError:
-        raise InputError(
-            "mimicgen.scoring is not available in this install; score with "
-            "`mimicgen score` and pass --scores report.json instead"
-        ) from None
+    from mimicgen.scoring import score_files
+
     rows: list[Any] = []  # scoring.score.SampleRow, read like dicts
     report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
     cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}

@@ -62,13 +62,8 @@ def find_benchmark(report: dict[str, Any] | None, report_path: Path | None) -> P
 
 def score_predictions(bench: Benchmark, pred_path: Path, seed: int = 0) -> dict[str, Any]:
     """Score one predictions file with the scoring package (a report 'models' entry)."""
-    try:
-        from mimicgen.scoring import score_file
-    except ImportError:
-        raise InputError(
-            "mimicgen.scoring.score_file is not available in this install; "
-            "score with `mimicgen score` and pass the report instead"
-        ) from None
+    from mimicgen.scoring import score_file
+
     return score_file(bench.root, pred_path, seed=seed)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from mimicgen.errors import InputError
+from mimicgen.scoring.extract import PIPELINES, TASKS  # the report is keyed by these
 
 __all__ = [
     "PIPELINES",
@@ -26,9 +27,6 @@ __all__ = [
     "samples_path_for",
     "sort_values",
 ]
-
-PIPELINES: tuple[str, ...] = ("strict", "lenient", "mimic")
-TASKS: tuple[str, ...] = ("counting", "listing", "common", "odd_one")
 
 SAMPLE_SCHEMA: dict[str, Any] = {
     "model": pl.Utf8,
