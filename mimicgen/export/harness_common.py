@@ -13,9 +13,22 @@ from mimicgen.errors import InputError
 from mimicgen.io import atomic_write_text
 from mimicgen.scoring.ingest import Benchmark
 
-__all__ = ["PROVENANCE_FILE", "image_file", "image_paths", "provenance", "write_provenance"]
+__all__ = [
+    "PROVENANCE_FILE",
+    "check_images",
+    "image_file",
+    "image_paths",
+    "ordered_json",
+    "provenance",
+    "write_provenance",
+]
 
 PROVENANCE_FILE = "mimicgen_export.json"
+
+
+def ordered_json(obj: object) -> str:
+    """Compact JSON that keeps key order: counting answers list classes in question order."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def provenance(bench: Benchmark, fmt: str, **extra: Any) -> dict[str, Any]:
@@ -32,6 +45,7 @@ def provenance(bench: Benchmark, fmt: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_provenance(out_dir: Path, info: dict[str, Any]) -> None:
+    """Write ``info`` (see :func:`provenance`) as ``out_dir/mimicgen_export.json``."""
     atomic_write_text(
         out_dir / PROVENANCE_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n"
     )
@@ -52,3 +66,10 @@ def image_file(bench: Benchmark, rel: str, record_id: str) -> Path:
             "or restore its images/ folder"
         )
     return path
+
+
+def check_images(bench: Benchmark) -> None:
+    """InputError for the first missing image, so an export fails before writing anything."""
+    for record in bench.records:
+        for rel in image_paths(record):
+            image_file(bench, rel, record["id"])

@@ -15,16 +15,17 @@ from typing import Any
 
 import polars as pl
 
-from mimicgen.export.harness_common import image_file, image_paths, provenance, write_provenance
+from mimicgen.export.harness_common import (
+    check_images,
+    image_file,
+    image_paths,
+    ordered_json,
+    provenance,
+    write_provenance,
+)
 from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.progress import track
 from mimicgen.scoring.ingest import load_benchmark
-
-
-def _ordered_json(obj: object) -> str:
-    """Compact JSON that keeps key order: counting answers list classes in question order."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
 
 __all__ = ["FEATURES", "SHARD_SIZE", "export_hf"]
 
@@ -91,14 +92,14 @@ def _row(bench: Any, record: dict[str, Any]) -> dict[str, Any]:
         "task": record["task"],
         "question": record["question"],
         "answer_text": str(record["answer_text"]),
-        "answer": _ordered_json(record["answer"]),
+        "answer": ordered_json(record["answer"]),
         "images": [
             {"bytes": image_file(bench, r, record["id"]).read_bytes(), "path": Path(r).name}
             for r in rels
         ],
         "image_paths": rels,
         "controls": canonical_json(record.get("controls") or {}),
-        "record": _ordered_json(record),
+        "record": ordered_json(record),
     }
 
 
@@ -107,9 +108,7 @@ def export_hf(bench_dir: str | Path, out: str | Path, overwrite: bool = False) -
     from mimicgen import __version__
 
     bench = load_benchmark(bench_dir)
-    for record in bench.records:  # fail before writing anything
-        for rel in image_paths(record):
-            image_file(bench, rel, record["id"])
+    check_images(bench)  # fail before writing anything
     n = len(bench.records)
     n_shards = max(1, -(-n // SHARD_SIZE))
     hf_meta = json.dumps({"info": {"features": FEATURES}})

@@ -14,16 +14,16 @@ import re
 from pathlib import Path
 
 from mimicgen.errors import InputError
-from mimicgen.export.harness_common import image_file, image_paths, provenance, write_provenance
+from mimicgen.export.harness_common import (
+    image_file,
+    image_paths,
+    ordered_json,
+    provenance,
+    write_provenance,
+)
 from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.ingest import load_benchmark
-
-
-def _ordered_json(obj: object) -> str:
-    """Compact JSON that keeps key order: counting answers list classes in question order."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
 
 __all__ = ["DATA_FILE", "MAX_NEW_TOKENS", "export_lmms_eval"]
 
@@ -154,7 +154,7 @@ def export_lmms_eval(
                     "question": record["question"],
                     "answer_text": str(record["answer_text"]),
                     "images": rels,
-                    "record": _ordered_json(record),
+                    "record": ordered_json(record),
                 }
             )
         )

@@ -15,7 +15,13 @@ import json
 from pathlib import Path
 
 from mimicgen.errors import InputError
-from mimicgen.export.harness_common import image_file, image_paths, provenance, write_provenance
+from mimicgen.export.harness_common import (
+    check_images,
+    image_file,
+    image_paths,
+    provenance,
+    write_provenance,
+)
 from mimicgen.io import atomic_output_dir
 from mimicgen.progress import track
 from mimicgen.scoring.ingest import load_benchmark
@@ -32,9 +38,7 @@ def export_vlmevalkit(
     if not dataset_name.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
     bench = load_benchmark(bench_dir)
-    for record in bench.records:  # fail before writing anything
-        for rel in image_paths(record):
-            image_file(bench, rel, record["id"])
+    check_images(bench)  # fail before writing anything
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as stage:
         with open(stage / f"{dataset_name}.tsv", "w", newline="", encoding="utf-8") as f:
