@@ -26,11 +26,11 @@ from pathlib import Path
 os.environ.setdefault("MIMICGEN_PROGRESS", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_build import timed_index
 from bench_index import CLASSES, HIERARCHY, make_openimages
 
 from mimicgen.export.images import ImageMode
 from mimicgen.export.training import build_training_set
-from mimicgen.index import load_index
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.specs import load_suite, shipped_specs_dir, with_overrides
 from mimicgen.specs.training import TrainingOptions
@@ -84,12 +84,7 @@ def main() -> None:
         for s in load_suite([shipped_specs_dir() / "openimages_train"])
     ]
     cache = args.workdir / "cache-OpenImages"  # shared with bench_index.py
-    t0 = time.perf_counter()
-    load_index(source, specs[0].presence, cache_dir=cache)
-    t_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    index = load_index(source, specs[0].presence, cache_dir=cache)
-    t_cached = time.perf_counter() - t0
+    index, t_first, t_cached = timed_index(source, specs[0].presence, cache)
     print(
         f"index: first load {t_first:.1f} s, cached load {t_cached:.2f} s "
         f"({index.images.height} images, {index.table.height} (image, class) rows)"
