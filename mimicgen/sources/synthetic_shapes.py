@@ -31,7 +31,6 @@ __all__ = [
     "RGB",
     "Primitive",
     "SynthClass",
-    "class_by_id",
     "paint_icon",
 ]
 
@@ -298,13 +297,6 @@ CLASSES: tuple[SynthClass, ...] = (
 )
 # fmt: on
 """The built-in class table: 18 classes under 5 supercategories."""
-
-_BY_ID = {c.id: c for c in CLASSES}
-
-
-def class_by_id(class_id: int) -> SynthClass:
-    """Look up a class by its category id."""
-    return _BY_ID[class_id]
 
 
 def paint_icon(cls: SynthClass, width: int, height: int, flip: bool = False) -> Image.Image:
