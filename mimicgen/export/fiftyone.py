@@ -18,9 +18,10 @@ Layout (see docs/fiftyone.md):
   ``match((F("task") == "counting") & (F("controls.spread") == 4) & ~F("pred_m.correct"))``;
   a saved view ``<model>-wrong`` is created per model.
 
-Verdicts come from :func:`mimicgen.scoring.check`, the function ``mimicgen score`` uses, so the
-correctness fields agree with the score report. The dataset is built under a temporary name and
-renamed when complete: an error never leaves a half-written dataset under the requested name.
+Verdicts are the per-sample rows ``mimicgen score`` writes
+(:func:`mimicgen.scoring.score.sample_block`), so the correctness fields agree with the score
+report. The dataset is built under a temporary name and renamed when complete: an error never
+leaves a half-written dataset under the requested name.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from mimicgen.errors import InputError
 from mimicgen.export.source_boxes import TargetBoxes, target_boxes
 from mimicgen.fiftyone_env import database_errors, import_fiftyone
 from mimicgen.progress import track
-from mimicgen.scoring import PIPELINES, Benchmark, check, load_benchmark, load_predictions
+from mimicgen.scoring import PIPELINES, Benchmark, load_benchmark, load_predictions
+from mimicgen.scoring.score import sample_block
 
 __all__ = [
     "ExportSummary",
@@ -101,29 +103,28 @@ def _verdicts(
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """Per predictions file: (field name, one verdict document per record)."""
     out: list[tuple[str, list[dict[str, Any]]]] = []
-    vocab = bench.vocabulary
     for path in prediction_files:
         preds = load_predictions(path, bench)
         name = prediction_field(path.stem)
         if any(name == n for n, _ in out):
             name = f"{name}_{len(out) + 1}"  # two files with one stem: keep both
-        docs = []
-        for rec in track(bench.records, f"checking {path.name}"):
-            text = preds.by_id.get(str(rec["id"]))
-            res = {p: check(rec["task"], text, rec, p, vocab) for p in PIPELINES}
+        block = sample_block(bench, preds, path.stem)
+        # One document per distinct (context, reply), shared by its records (only read later).
+        distinct = []
+        for rows in block.templates:
             doc: dict[str, Any] = {
-                p: {
+                r.pipeline: {
                     "extracted": _json_or_none(r.extracted),
                     "parsed": r.parsed,
                     "correct": r.correct,
                     "status": r.status,
                     "f1": r.f1,
                 }
-                for p, r in res.items()
+                for r in rows
             }
-            doc.update(prediction=text, pipeline=pipeline, **doc[pipeline])
-            docs.append(doc)
-        out.append((name, docs))
+            doc.update(prediction=rows[0].prediction, pipeline=pipeline, **doc[pipeline])
+            distinct.append(doc)
+        out.append((name, [distinct[k] for k in block.which.tolist()]))
     return out
 
 

@@ -23,7 +23,14 @@ from mimicgen.scoring.ingest import (
 from mimicgen.scoring.records import factorize
 from mimicgen.scoring.samples import SampleBlock, SampleRow, SampleRows
 
-__all__ = ["SCHEMA_VERSION", "SampleRow", "score_file", "score_files", "score_predictions"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SampleRow",
+    "sample_block",
+    "score_file",
+    "score_files",
+    "score_predictions",
+]
 
 SCHEMA_VERSION = 1
 
@@ -125,6 +132,17 @@ def _run_all(
         ]
         block = SampleBlock(templates, which, bench.ids)
     return {p: _verdicts(uniq, j, which) for j, p in enumerate(pipelines)}, block
+
+
+def sample_block(
+    bench: Benchmark, preds: Predictions, model: str, pipelines: tuple[str, ...] = PIPELINES
+) -> SampleBlock:
+    """Every record's verdicts as sample rows (one per pipeline), without the report's metrics:
+    the rows ``score_predictions`` writes for ``model``, each distinct (context, reply) judged
+    once."""
+    block = _run_all(bench, preds, pipelines, model, want_samples=True)[1]
+    assert block is not None  # want_samples=True always builds it
+    return block
 
 
 def score_predictions(
