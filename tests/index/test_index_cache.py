@@ -207,3 +207,31 @@ def test_cold_and_warm_builds_list_the_same_input_files(coco_copy: Path, tmp_pat
     assert [(f.path, f.sha256) for f in cold.files] == [(f.path, f.sha256) for f in warm.files]
     assert cold.files[1].sha256 == hashlib.sha256(yaml_path.read_bytes()).hexdigest()
     assert cold.hierarchy.leaves("pets") == ["cat", "dog"]
+
+
+def test_openimages_index_takes_the_user_hierarchy(openimages_meta: Path, tmp_path: Path) -> None:
+    """The streamed OpenImages build replaces the JSON tree by a user YAML, cold and warm."""
+    import csv
+
+    import yaml
+
+    from tests.index.oi_data import CLASSES, real_labels, write_boxes_csv
+
+    boxes = write_boxes_csv(tmp_path / "boxes.csv", real_labels(openimages_meta)[:5], 20, 4, 2)
+    with (openimages_meta / CLASSES).open(newline="") as f:
+        names = [r["DisplayName"] for r in csv.DictReader(f)]
+    yaml_path = tmp_path / "groups.yaml"
+    yaml_path.write_text(f"first: [{names[0]}, {names[1]}]\nall: [first, {names[2]}]\n")
+    want = {k: tuple(v) for k, v in yaml.safe_load(yaml_path.read_text()).items()}
+    spec = SourceSpec(
+        kind="openimages",
+        annotations=boxes,
+        classes_csv=openimages_meta / CLASSES,
+        hierarchy=yaml_path,
+    )
+    cold, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
+    warm, _, built_again = load_or_build(spec, cache_dir=tmp_path / "cache")
+    assert (built, built_again) == (True, False)
+    assert cold.hierarchy.children == want
+    assert warm.hierarchy.children == want
+    assert [Path(f.path) for f in cold.files] == [boxes, openimages_meta / CLASSES, yaml_path]
