@@ -155,12 +155,7 @@ def _build(inputs: ResolvedInputs, rules: PresenceRules, root: Path) -> Annotati
         )
         with status(f"indexing {inputs.annotations.name}"):
             index = build_index_streaming(scan, rules)
-        if inputs.user_hierarchy is not None:
-            from mimicgen.sources.hierarchy import read_hierarchy_yaml
-
-            hierarchy = read_hierarchy_yaml(inputs.user_hierarchy, index.class_names)
-            index = dataclasses.replace(index, hierarchy=hierarchy)
-        return index
+        return apply_user_hierarchy(index, inputs)
     name = inputs.annotations.name if inputs.annotations else spec.kind
     with status(f"reading {name}"):
         source = apply_user_hierarchy(read_resolved(inputs, memo_dir=root), inputs)

@@ -13,6 +13,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import polars as pl
 
 from mimicgen.errors import InputError, SpecError
 from mimicgen.sources.base import Hierarchy, SourceData
@@ -146,8 +149,24 @@ def resolve_inputs(spec: SourceSpec, cache_dir: Path | None = None) -> ResolvedI
     return ResolvedInputs(spec, ann, spec.image_root, classes, hier, labels, user_h)
 
 
-def apply_user_hierarchy(data: SourceData, inputs: ResolvedInputs) -> SourceData:
-    """Replace the source's hierarchy by the user's YAML one, if the spec names one."""
+class _WithHierarchy(Protocol):
+    """A frozen dataclass with a class table and a hierarchy (SourceData, AnnotationIndex)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def classes(self) -> pl.DataFrame: ...
+
+    @property
+    def hierarchy(self) -> Hierarchy: ...
+
+
+_Data = TypeVar("_Data", bound=_WithHierarchy)
+
+
+def apply_user_hierarchy(data: _Data, inputs: ResolvedInputs) -> _Data:
+    """Replace the hierarchy of a source (or of an index built from one) by the user's YAML
+    one, if the spec names one."""
     if inputs.user_hierarchy is None:
         return data
     names = data.classes.get_column("name").to_list()
