@@ -472,10 +472,10 @@ def write_report(
         )
     data = gather_inputs(
         [*scores, *probes],
-        bench_dir=bench_dir,
         pipeline=options.pipeline,
         extra_models=scored["models"],
         extra_samples=extra_samples,
+        bench=bench,
     )
     data.baselines = data.baselines or dict(scored.get("baselines") or {})
     page = render_report(data, bench, out, options, data.baselines)

@@ -105,10 +105,12 @@ def gather_inputs(
     pipeline: str = "strict",
     extra_models: list[dict[str, Any]] | None = None,
     extra_samples: pl.DataFrame | None = None,
+    bench: Benchmark | None = None,
 ) -> PlotData:
     """Sort ``paths`` into score reports (files) and probe folders (dirs) and load them.
 
     ``extra_models``/``extra_samples`` carry results scored in memory (``report --predictions``).
+    ``bench``: an already loaded benchmark, used instead of reading ``bench_dir``.
     """
     models: list[dict[str, Any]] = []
     sample_frames: list[pl.DataFrame] = []
@@ -147,10 +149,9 @@ def gather_inputs(
     if extra_samples is not None:
         sample_frames.append(extra_samples.with_columns(pl.col("model").replace(extra_renames)))
 
-    bench: Benchmark | None = None
-    if bench_dir is not None:
+    if bench is None and bench_dir is not None:
         bench = load_benchmark(bench_dir)
-    else:
+    elif bench is None:
         found = find_benchmark(*(first_report or (None, None)))
         if found is None:
             found = next(
