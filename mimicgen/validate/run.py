@@ -8,7 +8,7 @@ readers. Violations are collected, not raised, so one run lists all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from mimicgen.progress import track
 from mimicgen.sources.base import SourceData
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.validate.checks import check_record
-from mimicgen.validate.facts import collect_facts
+from mimicgen.validate.facts import SourceFacts, collect_facts
 
-__all__ = ["ValidationReport", "default_source_loader", "validate_benchmark"]
+__all__ = ["ValidationReport", "default_source_loader", "facts_by_spec", "validate_benchmark"]
 
 SourceLoader = Callable[[SourceSpec], SourceData]
 
@@ -115,26 +115,47 @@ def _check_rendered(manifest: dict[str, Any], data: SourceData) -> list[str]:
     return ["re-rendered synthetic annotations differ from the build's (renderer version changed?)"]
 
 
-def _check_answers(
-    manifest: dict[str, Any], records: list[dict[str, Any]], loader: SourceLoader
-) -> list[str]:
-    out: list[str] = []
+def facts_by_spec(
+    manifest: dict[str, Any],
+    rows: list[dict[str, Any]],
+    loader: SourceLoader,
+    on_load: Callable[[SourceData], None] | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]], SourceFacts | None]]:
+    """``rows`` (eval records or training provenance rows) grouped by their ``spec``, in first-seen
+    order, each group with the facts of its images; ``None`` facts when the manifest does not
+    hold the spec. Each source is loaded once (``on_load`` sees it then), however many specs
+    use it."""
     loaded: dict[str, SourceData] = {}
     by_spec: dict[str, list[dict[str, Any]]] = {}
-    for rec in records:
-        by_spec.setdefault(rec.get("spec", ""), []).append(rec)
-    for name, recs in by_spec.items():
+    for row in rows:
+        by_spec.setdefault(row.get("spec", ""), []).append(row)
+    for name, group in by_spec.items():
         spec = manifest.get("spec", {}).get(name)
         if spec is None:
-            continue  # reported by _check_manifest
+            yield name, group, None
+            continue
         source = SourceSpec.model_validate(spec["source"])
         rules = PresenceRules.model_validate(spec.get("presence", {}))
         key = canonical_json(source.model_dump(mode="json"))
         if key not in loaded:
             loaded[key] = loader(source)
-            out.extend(_check_rendered(manifest, loaded[key]))
-        ids = {str(img["source_id"]) for r in recs for img in r["images"]}
-        facts = collect_facts(loaded[key], rules, ids)
+            if on_load is not None:
+                on_load(loaded[key])
+        ids = {str(img["source_id"]) for r in group for img in r["images"]}
+        yield name, group, collect_facts(loaded[key], rules, ids)
+
+
+def _check_answers(
+    manifest: dict[str, Any], records: list[dict[str, Any]], loader: SourceLoader
+) -> list[str]:
+    out: list[str] = []
+
+    def rendered(data: SourceData) -> None:
+        out.extend(_check_rendered(manifest, data))
+
+    for name, recs, facts in facts_by_spec(manifest, records, loader, rendered):
+        if facts is None:
+            continue  # reported by _check_manifest
         for rec in track(recs, f"checking {name}"):
             out.extend(f"{rec['id']}: {v}" for v in check_record(rec, facts))
     return out

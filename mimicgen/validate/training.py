@@ -15,11 +15,13 @@ from typing import Any
 
 from mimicgen.errors import InputError
 from mimicgen.export.benchmark import BENCHMARK_FILE, read_manifest, read_records
-from mimicgen.index.rules import PresenceRules
-from mimicgen.io import canonical_json
-from mimicgen.sources.spec import SourceSpec
-from mimicgen.validate.facts import ImageFacts, SourceFacts, collect_facts
-from mimicgen.validate.run import SourceLoader, ValidationReport, default_source_loader
+from mimicgen.validate.facts import ImageFacts, SourceFacts
+from mimicgen.validate.run import (
+    SourceLoader,
+    ValidationReport,
+    default_source_loader,
+    facts_by_spec,
+)
 
 __all__ = ["derive_turn", "validate_training_dir"]
 
@@ -177,22 +179,10 @@ def _check_answers(
 ) -> list[str]:
     out: list[str] = []
     replies = {cid: [t for role, t in turns if role == "gpt"] for cid, turns, _ in rows}
-    loaded: dict[str, Any] = {}
-    by_spec: dict[str, list[dict[str, Any]]] = {}
-    for p in prov:
-        by_spec.setdefault(p["spec"], []).append(p)
-    for name, group in by_spec.items():
-        spec = manifest.get("spec", {}).get(name)
-        if spec is None:
+    for name, group, facts in facts_by_spec(manifest, prov, loader):
+        if facts is None:
             out.append(f"provenance names spec {name!r} that the manifest does not hold")
             continue
-        source = SourceSpec.model_validate(spec["source"])
-        rules = PresenceRules.model_validate(spec.get("presence", {}))
-        key = canonical_json(source.model_dump(mode="json"))
-        if key not in loaded:
-            loaded[key] = loader(source)
-        ids = {str(i["source_id"]) for p in group for i in p["images"]}
-        facts = collect_facts(loaded[key], rules, ids)
         for p in group:
             imgs = [facts.images[str(i["source_id"])] for i in p["images"]]
             for turn, gpt in zip(p["turns"], replies.get(p["id"], []), strict=False):
