@@ -124,10 +124,10 @@ def resolve_inputs(spec: SourceSpec, cache_dir: Path | None = None) -> ResolvedI
     if spec.kind == "fiftyone":
         return ResolvedInputs(spec, None, spec.image_root, user_hierarchy=user_h)
     if spec.kind == "synthetic":
-        from mimicgen.sources.synthetic import ensure_rendered  # lazy: renderer pulls in PIL
+        from mimicgen.sources.synthetic import ensure_rendered, image_root  # lazy: needs PIL
 
         ann = ensure_rendered(spec.n_images, spec.seed, cache_root(cache_dir))
-        root = spec.image_root or ann.parent / "images"
+        root = spec.image_root or image_root(ann)
         return ResolvedInputs(spec, Path(ann), root, user_hierarchy=user_h)
     if spec.annotations is None:
         raise SpecError(f"a {spec.kind} source needs an annotations file")
