@@ -11,9 +11,8 @@ import pytest
 
 from mimicgen.errors import InputError
 from mimicgen.sources.openimages import read_classes_csv, read_hierarchy_json, read_openimages
-from tests.index.oi_data import BOX_HEADER
+from tests.index.oi_data import BOX_HEADER, CLASSES
 
-CLASSES = "oidv7-class-descriptions-boxable.csv"
 HIERARCHY = "bbox_labels_600_hierarchy.json"
 
 
