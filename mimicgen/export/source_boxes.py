@@ -117,10 +117,14 @@ def _image_rows(records: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any
     rows: dict[str, list[Any]] = {
         k: [] for k in ("record", "position", "entry", "source_id", "targets", "min_area")
     }
+    min_areas: dict[Any, float] = {}  # per spec key: one validation, not one per record
     for i, rec in enumerate(records):
         targets = sorted(record_classes(rec))
-        presence = (specs.get(rec.get("spec")) or {}).get("presence") or {}
-        min_area = PresenceRules.model_validate(presence).min_box_area_frac
+        key = rec.get("spec")
+        min_area = min_areas.get(key)
+        if min_area is None:
+            presence = (specs.get(key) or {}).get("presence") or {}
+            min_area = min_areas[key] = PresenceRules.model_validate(presence).min_box_area_frac
         for img in rec["images"]:
             rows["record"].append(i)
             rows["position"].append(int(img["position"]))
@@ -131,8 +135,7 @@ def _image_rows(records: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any
     return pl.DataFrame(
         rows,
         schema={
-            "record": pl.UInt32,
-            "position": pl.Int64,
+            **_IMAGE_KEY,
             "entry": pl.Int64,
             "source_id": pl.String,
             "targets": pl.List(pl.String),
