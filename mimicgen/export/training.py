@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,6 @@ from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
 from mimicgen.progress import track
 from mimicgen.specs.training import TrainingOptions
-from mimicgen.tasks.query import Query
 
 __all__ = [
     "TRAINING_KIND",
@@ -173,7 +172,6 @@ def build_training_set(
     overwrite: bool = False,
     seed_override: int | None = None,
     index_loader: IndexLoader | None = None,
-    sampler: Callable[..., list[Query]] | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Sample every spec, turn queries into conversations and write the training set.
@@ -219,7 +217,7 @@ def build_training_set(
                 keep_images=image_mode.kind != "none" or bool(excluded),
                 offset=offset,
                 # Built here, before any worker is forked, so workers share its arrays.
-                sampler=make_sampler(spec, index) if sampler is None else None,  # type: ignore[arg-type]
+                sampler=make_sampler(spec, index),  # type: ignore[arg-type]
             )
         )
         offset += spec.num_queries
@@ -232,7 +230,7 @@ def build_training_set(
     sources: list[tuple[AnnotationIndex, str, str]] = []
     used: set[tuple[str, Any]] = set()
     n_workers = default_workers() if workers is None else workers
-    chunks = Conversations(works, n_workers, None if sampler is None else _with_facts(sampler))
+    chunks = Conversations(works, n_workers)
     with gc_paused():  # conversations are acyclic; see gc_paused
         for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
             placer, kind = placers[work.pos], work.index.kind
@@ -297,28 +295,6 @@ def build_training_set(
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
     return manifest
-
-
-def _with_facts(
-    sampler: Callable[..., list[Query]],
-) -> Callable[[Any, AnnotationIndex], list[tuple[Query, list[Any]]]]:
-    """A caller-supplied sample function's queries paired with their images' facts in
-    presented order (re-derived from the index)."""
-    from mimicgen.tasks import image_facts, prepare
-
-    def run(spec: Any, index: AnnotationIndex) -> list[tuple[Query, list[Any]]]:
-        prep = prepare(index)
-        return [
-            (
-                q,
-                image_facts(
-                    prep, [i.image_idx for i in sorted(q.images, key=lambda i: i.position)]
-                ),
-            )
-            for q in sampler(spec, index)
-        ]
-
-    return run
 
 
 def _write_json(path: Path, obj: Any) -> None:

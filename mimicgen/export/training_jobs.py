@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +65,8 @@ class SpecWork:
     """Return each image's source id, path and file name (to copy images or check overlap)."""
     offset: int
     """Conversations of the earlier specs: conversation numbers continue across specs."""
-    sampler: TaskSampler | None
-    """The spec's sampler, built before any fork; None with a caller-supplied sample function."""
+    sampler: TaskSampler
+    """The spec's sampler, built before any fork."""
 
 
 MAX_DEFAULT_WORKERS = 4
@@ -134,18 +134,10 @@ def _job(job: tuple[int, range]) -> list[Conversation]:
 
 
 class Conversations:
-    """Each spec's conversations, chunk by chunk, in spec and query order (``len``: chunks).
+    """Each spec's conversations, chunk by chunk, in spec and query order (``len``: chunks)."""
 
-    ``with_facts`` (a caller-supplied sample function) runs whole specs in-process; conversation
-    numbers then continue from however many queries it returned."""
-
-    def __init__(
-        self,
-        works: Sequence[SpecWork],
-        workers: int,
-        with_facts: Callable[[Any, AnnotationIndex], list[tuple[Query, list[ImageFacts]]]] | None,
-    ) -> None:
-        self.works, self.workers, self.with_facts = list(works), workers, with_facts
+    def __init__(self, works: Sequence[SpecWork], workers: int) -> None:
+        self.works, self.workers = list(works), workers
         self.jobs = [
             (w, range(a, min(a + CHUNK, work.spec.num_queries)))
             for w, work in enumerate(self.works)
@@ -153,18 +145,10 @@ class Conversations:
         ]
 
     def __len__(self) -> int:
-        return len(self.works) if self.with_facts is not None else len(self.jobs)
+        return len(self.jobs)
 
     def __iter__(self) -> Iterator[tuple[SpecWork, list[Conversation]]]:
         works, jobs = self.works, self.jobs
-        if self.with_facts is not None:
-            done = 0
-            for work in works:
-                work.offset = done
-                convs = converse(work, self.with_facts(work.spec, work.index), 0)
-                done += len(convs)
-                yield work, convs
-            return
         total = sum(work.spec.num_queries for work in works)
         if self.workers <= 1 or total < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
             for w, numbers in jobs:
