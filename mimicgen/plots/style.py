@@ -54,11 +54,6 @@ class FigureStyle(BaseModel):
     formats: tuple[Literal["png", "svg"], ...] = ("png", "svg")
     """File formats written for each figure, in this order."""
 
-    @property
-    def pixel_size(self) -> tuple[int, int]:
-        """(width, height) of the PNG in pixels."""
-        return round(self.width * self.dpi), round(self.height * self.dpi)
-
 
 def pyplot() -> Any:
     """Import ``matplotlib.pyplot`` with the non-interactive Agg backend, or raise MissingExtraError."""
