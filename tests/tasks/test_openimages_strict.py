@@ -76,19 +76,24 @@ def _source() -> SourceData:
     )
 
 
-@pytest.mark.parametrize("strict", [True, False])
-def test_distractors_need_verified_absence(strict: bool) -> None:
-    rules = PresenceRules(openimages_strict=strict)
-    index = build_index(_source(), rules)
-    spec = CountingSpec(
+def _apple_spec(rules: PresenceRules, num_queries: int) -> CountingSpec:
+    """Unbalanced counting of Apple: one evidence image, two distractors per query."""
+    return CountingSpec(
         name="oi",
-        num_queries=40,
+        num_queries=num_queries,
         n_images=3,
         spread=1,
         balanced=False,
         class_pool=("Apple",),
         presence=rules,
     )
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_distractors_need_verified_absence(strict: bool) -> None:
+    rules = PresenceRules(openimages_strict=strict)
+    index = build_index(_source(), rules)
+    spec = _apple_spec(rules, num_queries=40)
     distractors = {
         int(i.source_id[2:])
         for q in sample(spec, index)
@@ -108,14 +113,6 @@ def test_strict_without_labels_is_an_error_not_a_silent_relaxation() -> None:
 
     rules = PresenceRules(openimages_strict=True)
     index = build_index(dataclasses.replace(_source(), labels=None), rules)
-    spec = CountingSpec(
-        name="oi",
-        num_queries=2,
-        n_images=3,
-        spread=1,
-        balanced=False,
-        class_pool=("Apple",),
-        presence=rules,
-    )
+    spec = _apple_spec(rules, num_queries=2)
     with pytest.raises(SpecError, match="labels-csv"):
         sample(spec, index)
