@@ -25,7 +25,12 @@ from mimicgen.index.table import (
     aggregate_in_memory,
     run_starts,
 )
-from mimicgen.sources.openimages import OpenImagesScan, collect_checked, number_rows
+from mimicgen.sources.openimages import (
+    OpenImagesScan,
+    collect_checked,
+    images_table,
+    number_rows,
+)
 
 __all__ = ["build_index_streaming"]
 
@@ -94,17 +99,7 @@ def _pairs_by_integer_ids(
 
 def _images(ids: np.ndarray) -> pl.DataFrame:
     """The images table for sorted, distinct 64-bit ImageIDs (``image_idx`` = position)."""
-    source_id = _hex16(ids)
-    n = source_id.len()
-    return pl.DataFrame(
-        {
-            "image_idx": np.arange(n, dtype=np.uint32),
-            "source_id": source_id,
-            "file_name": source_id + ".jpg",
-            "width": pl.repeat(None, n, dtype=pl.Int32, eager=True),
-            "height": pl.repeat(None, n, dtype=pl.Int32, eager=True),
-        }
-    )
+    return images_table(_hex16(ids))
 
 
 #: ASCII codes of the 16 lowercase hex digits, indexed by digit value.

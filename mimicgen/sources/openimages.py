@@ -39,6 +39,7 @@ __all__ = [
     "BOX_COLUMNS",
     "ROOT_LABEL",
     "OpenImagesScan",
+    "images_table",
     "number_rows",
     "read_classes_csv",
     "read_hierarchy_json",
@@ -198,14 +199,21 @@ def number_rows(frame: pl.DataFrame, scan: OpenImagesScan) -> tuple[pl.DataFrame
             "separator, ':' or is '..'); fix that ImageID"
         ),
     )
-    images = ids.select(
-        "image_idx",
-        "source_id",
-        (pl.col("source_id") + ".jpg").alias("file_name"),
-        pl.lit(None, dtype=pl.Int32).alias("width"),
-        pl.lit(None, dtype=pl.Int32).alias("height"),
+    return frame, images_table(ids.get_column("source_id"))
+
+
+def images_table(source_id: pl.Series) -> pl.DataFrame:
+    """The images table of sorted, distinct ImageIDs (``image_idx`` = position)."""
+    n = source_id.len()
+    return pl.DataFrame(
+        {
+            "image_idx": pl.int_range(n, dtype=pl.UInt32, eager=True),
+            "source_id": source_id,
+            "file_name": source_id + ".jpg",
+            "width": pl.repeat(None, n, dtype=pl.Int32, eager=True),
+            "height": pl.repeat(None, n, dtype=pl.Int32, eager=True),
+        }
     )
-    return frame, images
 
 
 def _sorted_order(ids: pl.Series) -> pl.Series:
