@@ -17,7 +17,7 @@ from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.groups import value_str
 from mimicgen.scoring.ingest import Benchmark
 
-__all__ = ["RecordBaselines", "baselines", "record_baselines"]
+__all__ = ["RecordBaselines", "record_baselines"]
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,6 @@ class RecordBaselines:
     chance: np.ndarray  # float: chance accuracy of the record under its task's chance rule
     majority: np.ndarray  # bool: the record's answer_text is its task's majority answer
     summary: dict[str, dict[str, Any]]  # the report's top-level ``baselines``
-
-
-def baselines(bench: Benchmark) -> dict[str, dict[str, Any]]:
-    """Chance and majority-answer accuracy per task (rules in docs/scoring.md)."""
-    return record_baselines(bench).summary
 
 
 def _listing_chance(bench: Benchmark, rows: np.ndarray) -> np.ndarray:
