@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from mimicgen.scoring.extract import PIPELINES, Extraction, QueryContext, extract
+from mimicgen.scoring.metrics import prf
 from mimicgen.scoring.normalize import ClassVocabulary
 
 __all__ = ["SampleResult", "check", "context_from_record", "judge", "record_classes"]
@@ -75,7 +76,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
         pred = set(value) if parsed else set()
         tp = len(pred & gold)
         n_pred, n_gold = len(pred), len(gold)
-        f1 = 2 * tp / (n_pred + n_gold) if tp else 0.0  # = 2PR/(P+R)
+        f1 = prf(tp, n_pred, n_gold)[2]  # the per-sample F1 is micro F1 over one sample
         return SampleResult(
             task, pipeline, value, status, parsed, parsed and pred == gold, tp, n_pred, n_gold, f1
         )
