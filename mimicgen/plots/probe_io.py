@@ -27,8 +27,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mimicgen.errors import InputError
+from mimicgen.errors import InputError, SpecError
 from mimicgen.probes.benchmark import safe_id  # the runner names map files with it
+from mimicgen.probes.spec import PixelProbe, PoolProbe, StitchProbe, parse_config
 
 __all__ = [
     "CONFIG_FILES",
@@ -53,10 +54,6 @@ MAP_DIRS = ("maps", "attn_maps")
 """Attention map folder names, in lookup order."""
 _MAP_KEY = re.compile(r"^image_?(\d+)$")
 
-_POOL = re.compile(r"^(pool|pixel):(\d+)$")
-_STITCH = re.compile(r"^stitch:(?:(\d+)x(\d+)|auto)(?::[a-z_-]+)?$")
-_MASK = re.compile(r"^mask:([a-z_-]+)(?:@(.+))?$")
-
 
 class ProbeSetting(BaseModel):
     """A parsed probe string such as ``pool:4`` or ``stitch:2x3``."""
@@ -76,27 +73,29 @@ class ProbeSetting(BaseModel):
 
 
 def parse_probe(text: str) -> ProbeSetting:
-    """Parse a probe string (``+`` composes items, as in ``mimicgen probe``).
+    """Read a probe string with ``mimicgen probe``'s own grammar (``probes.spec.parse_config``).
 
     ``attn`` only records statistics, so ``pool:4+attn`` is a pooling run and ``attn`` alone is a
-    baseline. Several interventions together, or forms this reader does not know, become kind
+    baseline. Several interventions together, or strings that grammar rejects, become kind
     ``other`` so they can still be labelled and plotted where kind does not matter.
     """
     t = text.strip() or "none"
-    items = [x.strip() for x in t.split("+") if x.strip() not in ("", "attn", "none")]
+    try:
+        config = parse_config(t)
+    except SpecError:
+        return ProbeSetting(text=t, kind="other")
+    items = [p for p in config.probes if p.kind not in ("none", "attn")]
     if not items:
-        return ProbeSetting(text=t, kind="attn" if "attn" in t else "none", factor=1)
+        return ProbeSetting(text=t, kind="attn" if config.get("attn") else "none", factor=1)
     if len(items) > 1:
         return ProbeSetting(text=t, kind="other")
     item = items[0]
-    if m := _POOL.match(item):
-        return ProbeSetting(text=t, kind=m.group(1), factor=int(m.group(2)))  # type: ignore[arg-type]
-    if m := _STITCH.match(item):
-        grid = (int(m.group(1)), int(m.group(2))) if m.group(1) else None
+    if isinstance(item, (PoolProbe, PixelProbe)):
+        return ProbeSetting(text=t, kind=item.kind, factor=item.factor)
+    if isinstance(item, StitchProbe):
+        grid = (item.rows, item.cols) if item.rows is not None and item.cols is not None else None
         return ProbeSetting(text=t, kind="stitch", grid=grid)
-    if _MASK.match(item):
-        return ProbeSetting(text=t, kind="mask", mask=item.split(":", 1)[1])
-    return ProbeSetting(text=t, kind="other")
+    return ProbeSetting(text=t, kind="mask", mask=item.token().split(":", 1)[1])
 
 
 class ProbeConfig(BaseModel):

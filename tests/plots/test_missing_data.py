@@ -165,6 +165,7 @@ def test_attention_maps_round_trip(tmp_path):
         ("none", "none", 1, None),
         ("pool:4", "pool", 4, None),
         ("pool:4+attn", "pool", 4, None),
+        ("attn:nomaps", "attn", 1, None),
         ("pixel:8", "pixel", 8, None),
         ("stitch:2x3", "stitch", None, (2, 3)),
         ("stitch:auto:resize", "stitch", None, None),
