@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test install install-all lint bench clean
+.PHONY: demo test install install-all lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
