@@ -227,7 +227,7 @@ def _sorted_order(ids: pl.Series) -> pl.Series:
     plain_hex = (
         as_int.null_count() == 0
         and ids.str.len_bytes().min() == ids.str.len_bytes().max() == 16
-        and not ids.str.contains("[A-F]").any()
+        and not ids.str.contains(_NOT_LOWER_HEX).any()
     )
     ranked = as_int if plain_hex else ids
     return (ranked.rank("dense") - 1).cast(pl.UInt32)

@@ -146,6 +146,7 @@ def test_duplicate_display_name_rejected(tmp_path: Path) -> None:
     [
         ["00000000000000ff", "0000000000000001", "ffffffffffffffff", "0000000000000001"],
         ["00000000000000ab", "00000000000000AB", "00000000000000ab"],  # case matters
+        ["0000000000000001", "+000000000000001", "0000000000000002"],  # a sign is no hex digit
         ["b", "a", "0000000000000001", "b"],  # not hex ids: string order
     ],
 )
