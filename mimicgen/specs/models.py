@@ -49,6 +49,14 @@ def _check_range(name: str, value: IntRange | None, low: int = 1) -> None:
         raise ValueError(f"{name} range [{lo}, {hi}] is empty (min > max)")
 
 
+def _check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
+    """A per-query count whose minimum must fit in the fewest images a query may have."""
+    if value is not None and bounds(value)[0] > bounds(n_images)[0]:
+        raise ValueError(
+            f"{name} minimum {bounds(value)[0]} exceeds n_images minimum {bounds(n_images)[0]}"
+        )
+
+
 class BaseTaskSpec(BaseModel):
     """Controls shared by every task."""
 
@@ -143,13 +151,8 @@ class CountingSpec(BaseTaskSpec):
     def _consistent(self) -> CountingSpec:
         _check_range("k", self.k)
         _check_range("spread", self.spread)
-        n_lo, _ = bounds(self.n_images)
-        if self.spread is not None and bounds(self.spread)[0] > n_lo:
-            raise ValueError(
-                f"spread minimum {bounds(self.spread)[0]} exceeds n_images minimum {n_lo}"
-            )
-        if bounds(self.k)[0] > n_lo:
-            raise ValueError(f"k minimum {bounds(self.k)[0]} exceeds n_images minimum {n_lo}")
+        _check_fits("spread", self.spread, self.n_images)
+        _check_fits("k", self.k, self.n_images)
         if self.balanced:
             if not self.totals or min(self.totals) < 1:
                 raise ValueError("balanced counting needs totals, each >= 1")
@@ -182,11 +185,7 @@ class ListingSpec(BaseTaskSpec):
     def _consistent(self) -> ListingSpec:
         _check_range("n_answer", self.n_answer)
         _check_range("spread", self.spread)
-        n_lo, _ = bounds(self.n_images)
-        if self.spread is not None and bounds(self.spread)[0] > n_lo:
-            raise ValueError(
-                f"spread minimum {bounds(self.spread)[0]} exceeds n_images minimum {n_lo}"
-            )
+        _check_fits("spread", self.spread, self.n_images)
         if isinstance(self.category, tuple) and not self.category:
             raise ValueError("category list is empty; omit it to use every node")
         return self

@@ -54,6 +54,24 @@ def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
         load_spec(g)
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("task: counting\nn_images: 3\nspread: 4\n", "spread minimum 4 exceeds n_images minimum 3"),
+        ("task: counting\nn_images: [3, 9]\nk: 4\n", "k minimum 4 exceeds n_images minimum 3"),
+        (
+            "task: listing\nn_images: [2, 5]\nspread: 3\n",
+            "spread minimum 3 exceeds n_images minimum 2",
+        ),
+    ],
+)
+def test_per_query_counts_must_fit_the_fewest_images(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_spec(_w(tmp_path / "s.yaml", body))
+
+
 def test_include_cycle_and_missing(tmp_path: Path) -> None:
     _w(tmp_path / "a.yaml", "include: b.yaml\ntask: common\n")
     _w(tmp_path / "b.yaml", "include: a.yaml\n")
