@@ -70,6 +70,11 @@ def _spellings(name: str) -> set[str]:
     return out
 
 
+def _surface_forms(name: str) -> list[str]:
+    """Every spelling of a normalised name or synonym: spacing variants, each inflected."""
+    return [form for base in _spellings(name) for form in _inflections(base)]
+
+
 _WORD = re.compile(r"[\w&]+")
 
 
@@ -95,17 +100,15 @@ class ClassVocabulary:
             self.canonical.setdefault(normalize_text(name), name)
         derived: dict[str, set[str]] = {}
         for norm, name in self.canonical.items():
-            for base in _spellings(norm):
-                for form in _inflections(base):
-                    derived.setdefault(form, set()).add(name)
+            for form in _surface_forms(norm):
+                derived.setdefault(form, set()).add(name)
         for group in SYNONYM_GROUPS:
             members = [self.canonical[g] for g in group if g in self.canonical]
             if len(set(members)) != 1:
                 continue  # concept absent, or two vocabulary classes share it: ambiguous
             for alias in group:
-                for base in _spellings(alias):
-                    for form in _inflections(base):
-                        derived.setdefault(form, set()).add(members[0])
+                for form in _surface_forms(alias):
+                    derived.setdefault(form, set()).add(members[0])
         self.forms: dict[str, str] = {}
         for form, owners in derived.items():
             if form in self.canonical:
@@ -114,12 +117,6 @@ class ClassVocabulary:
                 self.forms[form] = next(iter(owners))
         for norm, name in self.canonical.items():
             self.forms[norm] = name
-        by_class: dict[str, list[str]] = {}
-        for form, name in self.forms.items():
-            by_class.setdefault(name, []).append(form)
-        self._class_forms = {
-            k: tuple(sorted(v, key=lambda s: (-len(s), s))) for k, v in by_class.items()
-        }
         # Longest forms first so "wine glass" wins over "glass" at the same position.
         ordered = sorted(self.forms, key=lambda s: (-len(s), s))
         self._canonical_cache: dict[str, str] = {}
@@ -137,10 +134,6 @@ class ClassVocabulary:
         if found is None:
             found = self._canonical_cache[name] = self.forms.get(normalize_text(name), name)
         return found
-
-    def forms_of(self, name: str) -> tuple[str, ...]:
-        """Every normalised surface form of a class, longest first."""
-        return self._class_forms.get(self.canonical_name(name), (normalize_text(name),))
 
     def lookup(self, phrase: str) -> str | None:
         """The class a whole phrase names ("The Dogs." -> "dog"), or None."""
