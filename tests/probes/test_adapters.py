@@ -15,6 +15,14 @@ from mimicgen.probes.pooling import avg_pool_tokens
 QUESTION = "how many dog are there ?"
 
 
+def _rope_cells(position_ids, input_ids, image_token_id):
+    """(row, col) of each image token as M-RoPE encodes it: the height and width positions
+    minus the image's start position (which the temporal position holds for a still image)."""
+    pos = position_ids[:, 0].cpu().numpy()
+    where = np.flatnonzero(input_ids[0].cpu().numpy() == image_token_id)
+    return np.stack([pos[1, where] - pos[0, where], pos[2, where] - pos[0, where]], axis=1)
+
+
 def _outputs(adapter, images, kind=None, layers=frozenset()):
     prepared = adapter.prepare(images, QUESTION)
     state = None
@@ -47,7 +55,7 @@ def test_qwen_token_cells_agree_with_mrope(adapters, family):
     adapter = adapters[family]
     images = [noise_image(0, (56, 56)), noise_image(1, (28, 56))]
     prepared = adapter.prepare(images, QUESTION)
-    rope = adapter.rope_cells(prepared.position_ids, prepared.input_ids, adapter.image_token_id)
+    rope = _rope_cells(prepared.position_ids, prepared.input_ids, adapter.image_token_id)
     vis = prepared.tokens.is_vision
     np.testing.assert_array_equal(rope[:, 0], prepared.tokens.row[vis])
     np.testing.assert_array_equal(rope[:, 1], prepared.tokens.col[vis])

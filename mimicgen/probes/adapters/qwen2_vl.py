@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -65,16 +64,6 @@ class Qwen2VLAdapter(VLMAdapter):
 
     def decode_positions(self, position: int) -> torch.Tensor:
         return torch.full((3, 1, 1), position, dtype=torch.long, device=self.device)
-
-    @staticmethod
-    def rope_cells(
-        position_ids: torch.Tensor, input_ids: torch.Tensor, image_token_id: int
-    ) -> np.ndarray:
-        """(row, col) of each image token as M-RoPE encodes it: the height and width positions
-        minus the image's start position (which the temporal position holds for a still image)."""
-        pos = position_ids[:, 0].cpu().numpy()
-        where = np.flatnonzero(input_ids[0].cpu().numpy() == image_token_id)
-        return np.stack([pos[1, where] - pos[0, where], pos[2, where] - pos[0, where]], axis=1)
 
 
 class Qwen25VLAdapter(Qwen2VLAdapter):
