@@ -133,6 +133,46 @@ def test_multi_turn_and_option_mix(env):
     assert Counter(len(p["turns"]) for p in prov)[3] > 30  # most get two extra turns
 
 
+def test_stats_recounted_from_the_written_files(env):
+    """Table 9 statistics equal a recount over llava.json and provenance.jsonl."""
+    root, _, _ = env
+    out = root / "train"
+    manifest = json.loads((out / "manifest.json").read_text())
+    prov = [json.loads(x) for x in (out / "provenance.jsonl").read_text().splitlines()]
+    llava = {r["id"]: r for r in json.loads((out / "llava.json").read_text())}
+    by_task: dict[str, list[dict]] = {}
+    for p in prov:
+        by_task.setdefault(p["task"], []).append(p)
+    for task, group in [*sorted(by_task.items()), ("overall", prov)]:
+        n_img = sorted(len(p["images"]) for p in group)
+        turns = [len(p["turns"]) for p in group]
+        n_mc = sum("letter" in t for p in group for t in p["turns"])
+        words = [
+            len(
+                " ".join(
+                    ln
+                    for ln in m["value"].splitlines()
+                    if "<image>" not in ln and not OPTION_LINE.match(ln)
+                ).split()
+            )
+            for p in group
+            for m in llava[p["id"]]["conversations"]
+            if m["from"] == "human"
+        ]
+        mid = len(n_img) // 2
+        median = n_img[mid] if len(n_img) % 2 else (n_img[mid - 1] + n_img[mid]) / 2
+        assert manifest["stats"][task] == {
+            "queries": len(group),
+            "images_min": n_img[0],
+            "images_median": median,
+            "images_max": n_img[-1],
+            "words_per_question": round(sum(words) / len(words), 2),
+            "turns_per_conversation": round(sum(turns) / len(turns), 2),
+            "option_share": round(n_mc / sum(turns), 3),
+        }
+    assert list(manifest["stats"]) == [*sorted(by_task), "overall"]
+
+
 def test_disjoint_from_excluded_eval_set(env):
     root, _, _ = env
     eval_ids = {
