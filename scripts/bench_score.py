@@ -27,8 +27,7 @@ from mimicgen.scoring import (
     write_report,
 )
 from mimicgen.scoring.baselines import record_baselines
-from mimicgen.scoring.extract import PIPELINES
-from mimicgen.scoring.score import SCHEMA_VERSION
+from mimicgen.scoring.score import assemble_report
 
 CLASSES = [
     "person",
@@ -262,19 +261,7 @@ def main() -> None:
         base = record_baselines(bench)
         entry = score_predictions(bench, preds, seed=0, samples=samples, base=base)
         lap("baselines + extract + judge + aggregate (3 pipelines)")
-        report = {
-            "schema_version": SCHEMA_VERSION,
-            "benchmark": {
-                "path": str(bench.path),
-                "manifest_sha256": bench.manifest_sha256,
-                "num_queries": len(bench.rows),
-            },
-            "seed": 0,
-            "pipelines": list(PIPELINES),
-            "models": [entry],
-            "baselines": base.summary,
-        }
-        write_report(report, root / "report.json", samples)
+        write_report(assemble_report(bench, [entry], 0, base), root / "report.json", samples)
         lap("write json/md/samples")
         total, cpu = time.perf_counter() - t0, time.process_time() - c0
 

@@ -26,6 +26,7 @@ from mimicgen.scoring.samples import SampleBlock, SampleRow, SampleRows
 __all__ = [
     "SCHEMA_VERSION",
     "SampleRow",
+    "assemble_report",
     "sample_block",
     "score_file",
     "score_files",
@@ -247,6 +248,13 @@ def score_files(
                 bench, preds, seed=seed, name=name, samples=samples, base=base, groups=groups
             )
         )
+    return assemble_report(bench, models, seed, base)
+
+
+def assemble_report(
+    bench: Benchmark, models: list[dict[str, Any]], seed: int, base: RecordBaselines
+) -> dict[str, Any]:
+    """The full report around its ``models`` entries (see notes/report_schema.md)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "benchmark": {
