@@ -10,14 +10,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["Z95", "crosstab", "tidy_samples", "wilson"]
+from mimicgen.scoring.metrics import Z95  # the score report's CIs use the same quantile
 
-Z95 = 1.959963984540054
-"""Two-sided 95% normal quantile."""
+__all__ = ["Z95", "crosstab", "tidy_samples", "wilson"]
 
 
 def wilson(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised Wilson score interval (lower, upper) for binomial proportions; n > 0."""
+    """Vectorised Wilson score interval (lower, upper) for binomial proportions; n > 0.
+
+    The array form of :func:`mimicgen.scoring.metrics.wilson_interval` (one call per table).
+    """
     k = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     p = k / n
