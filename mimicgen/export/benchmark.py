@@ -18,12 +18,10 @@ Nothing in the output depends on time, paths of temp folders or chunk sizes.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -363,23 +361,6 @@ class _ChunkWriter:
         return self.work / "chunks" / f"{number:06d}{suffix}"
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while records pile up.
-
-    A build keeps every record (nested dicts, no reference cycles) alive until the manifest is
-    written; with the collector on, each generation-2 pass rescans all of them, which costs more
-    than building them. Reference counting still frees everything as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build_eval_set(
     specs: Sequence[TaskSpecLike],
     options: BuildOptions,
@@ -402,6 +383,8 @@ def build_eval_set(
 
         def index_loader(source: SourceSpec, rules: PresenceRules) -> AnnotationIndex:
             return load_index(source, rules)
+
+    from mimicgen.tasks.sampling import gc_paused
 
     if sampler is None:
         from mimicgen.tasks import sample
@@ -442,7 +425,9 @@ def build_eval_set(
     writer = _ChunkWriter(work, options.image_mode)
     resumed = 0
     fresh: dict[int, list[dict[str, Any]]] = {}
-    with _no_cyclic_gc():
+    # Records pile up until the manifest is written (nested dicts, no reference cycles): with
+    # the cyclic collector on, each generation-2 pass would rescan all of them.
+    with gc_paused():
         try:
             for number, chunk in enumerate(track(chunks, "sampling", total=len(chunks))):
                 if writer.done(number):
