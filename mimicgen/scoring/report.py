@@ -146,10 +146,12 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def markdown_path(out: Path) -> Path:
+    """``report.md`` beside ``report.json``: the Markdown twin of a JSON report path."""
     return out.with_suffix(".md")
 
 
 def samples_path(out: Path) -> Path:
+    """``<stem>.samples.jsonl`` beside the report: where the per-sample rows go."""
     return out.with_name(out.stem + ".samples.jsonl")
 
 
