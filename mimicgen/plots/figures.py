@@ -524,10 +524,15 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
         )
     paths: list[Path] = []
     notes: list[str] = []
+    # Probe runs usually share one benchmark (often the one already loaded): read each once.
+    loaded = {data.bench.root.resolve(): data.bench} if data.bench is not None else {}
     for n_run, run in enumerate(runs):
         bench = data.bench
         if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
-            bench = load_benchmark(Path(run.config.benchmark))
+            key = Path(run.config.benchmark).resolve()
+            if key not in loaded:
+                loaded[key] = load_benchmark(Path(run.config.benchmark))
+            bench = loaded[key]
         queries = [run.attn_maps(q) for q in run.attn_map_ids()[:MAX_OVERLAY_QUERIES]]
         ncols = max(len(q.maps) for q in queries)
         fig, axes = new_figure(style, len(queries), ncols)
