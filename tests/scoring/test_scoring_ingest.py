@@ -73,10 +73,19 @@ def test_vlmevalkit_xlsx_and_tsv(tiny_bench: Path, tmp_path: Path) -> None:
     assert preds.format == "vlmevalkit" and preds.by_id == REPLIES
 
 
-def test_malformed_line_names_file_and_line(tiny_bench: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "lineno"),
+    [
+        ('{"id": "c1", "prediction": "3"}\n{"id": "c2", "prediction": \n', 2),  # cut short
+        ('{"id": "c1", "prediction": "3"} {"id": "c2", "prediction": "1"}\n\n', 1),  # 2 objects
+    ],
+)
+def test_malformed_line_names_file_and_line(
+    tiny_bench: Path, tmp_path: Path, text: str, lineno: int
+) -> None:
     path = tmp_path / "p.jsonl"
-    path.write_text('{"id": "c1", "prediction": "3"}\n{"id": "c2", "prediction": \n')
-    with pytest.raises(InputError, match=r"p\.jsonl:2: malformed JSON"):
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"p\.jsonl:{lineno}: malformed JSON"):
         load_predictions(path, load_benchmark(tiny_bench))
 
 
@@ -104,13 +113,6 @@ def test_bad_record_line_number(tiny_bench: Path, tmp_path: Path, text: str, lin
     path = tmp_path / "p.jsonl"
     path.write_bytes(text.encode())
     with pytest.raises(InputError, match=rf"p\.jsonl:{lineno}: expected an object"):
-        load_predictions(path, load_benchmark(tiny_bench))
-
-
-def test_two_objects_on_one_line_is_an_error(tiny_bench: Path, tmp_path: Path) -> None:
-    path = tmp_path / "p.jsonl"
-    path.write_text('{"id": "c1", "prediction": "3"} {"id": "c2", "prediction": "1"}\n\n')
-    with pytest.raises(InputError, match=r"p\.jsonl:1: malformed JSON"):
         load_predictions(path, load_benchmark(tiny_bench))
 
 
