@@ -14,6 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -227,12 +228,9 @@ def _build(index: AnnotationIndex, strict: bool) -> PreparedIndex:
     fnames = images.get_column("file_name").to_list()
     if np.array_equal(image_ids, np.arange(n)):  # the usual dense 0..n-1 keys: no remapping
         source_ids, file_names = sids, fnames
-    else:
-        source_ids = [0] * n
-        file_names = [""] * n
-        for i, sid, fn in zip(image_ids.tolist(), sids, fnames, strict=True):
-            source_ids[i] = sid
-            file_names[i] = fn
+    else:  # gaps (e.g. images excluded from a training set): scatter into dense lists
+        source_ids = _scatter(image_ids, sids, n, 0)
+        file_names = _scatter(image_ids, fnames, n, "")
     n_classes = index.classes.height
     img_offsets = np.searchsorted(pair_img, np.arange(n + 1)).astype(np.int64)
     # Pairs are sorted by (image, class), so a stable sort by class alone gives the (class,
@@ -303,6 +301,16 @@ def _forget(key: int) -> Callable[[object], None]:
         _PREPARED.pop(key, None)
 
     return drop
+
+
+def _scatter(positions: np.ndarray, values: list[Any], n: int, fill: Any) -> list[Any]:
+    """A list of ``n`` ``fill`` values with ``values[k]`` at ``positions[k]`` (the same Python
+    objects: an object array holds references)."""
+    out = np.full(n, fill, dtype=object)
+    src = np.empty(len(values), dtype=object)
+    src[:] = values
+    out[positions] = src
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 def prepare(index: AnnotationIndex, rules: PresenceRules | None = None) -> PreparedIndex:

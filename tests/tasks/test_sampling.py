@@ -52,6 +52,25 @@ def test_deterministic_and_shard_equivalent(rich, spec) -> None:
     assert [q.model_dump() for q in other] != full[:20]
 
 
+@pytest.mark.parametrize("spec", ALL, ids=lambda s: s.name)
+def test_index_with_gaps_keeps_each_image_its_own_id_and_file(rich, spec) -> None:
+    """Dropping images (as a training set's --exclude does) leaves gaps in image_idx: queries
+    still name each image's own source id and file, and never a dropped image."""
+    import dataclasses
+
+    index, raw, members = rich
+    dropped = set(range(1000, 1400, 3))
+    keep = ~index.images.get_column("source_id").is_in(sorted(dropped))
+    images = index.images.filter(keep)
+    table = index.table.join(images.select("image_idx"), on="image_idx", how="semi")
+    gappy = dataclasses.replace(index, images=images, table=table)
+    for q in sample(spec.model_copy(update={"num_queries": 30}), gappy):
+        assert check_query(q, raw, 0.05, members) == []
+        for img in q.images:
+            assert img.source_id not in dropped
+            assert img.file_name == f"{img.source_id}.jpg"
+
+
 def _chi_square_ok(counts: np.ndarray) -> bool:
     """Pearson chi-square against uniform, at the 0.1% level (critical values by df)."""
     crit = {1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47, 5: 20.52}
