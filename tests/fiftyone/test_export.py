@@ -176,6 +176,19 @@ def test_correctness_agrees_with_mimicgen_score(exported, small: SmallBench, tmp
     assert stored[("count-1", "good")]["correct"] is False
     assert stored[("common-0", "zero")]["prediction"] is None
     assert stored[("common-0", "zero")]["correct"] is False
+    # The listing reply names the first gold class and "zebra": one hit of two items against
+    # the gold set (its size read from the hand-written record), so per-sample F1 = 2/(2+|gold|).
+    gold = next(r for r in small.records if r["id"] == "list-0")["answer"]["classes"]
+    listing = stored[("list-0", "good")]
+    assert (listing["parsed"], listing["correct"]) == (True, False)
+    assert listing["f1"] == pytest.approx(2 / (2 + len(gold)))
+    # "0" is read (parsed) but wrong: count-0 has dogs by construction; mimic finds "person"
+    # in "Person" (a case-insensitive substring).
+    assert (stored[("count-0", "zero")]["parsed"], stored[("count-0", "zero")]["correct"]) == (
+        True,
+        False,
+    )
+    assert stored[("common-0", "good")]["mimic"]["correct"] is True
 
 
 def test_failure_views_are_one_filter_away(fo, exported) -> None:
