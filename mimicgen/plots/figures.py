@@ -67,12 +67,12 @@ class FigureResult:
 # ----------------------------------------------------------------------------------------- helpers
 
 
-def _x_positions(values: list[str]) -> tuple[np.ndarray, bool]:
+def _x_positions(values: list[str]) -> np.ndarray:
     """Numeric x for control values when they are numbers, else category indices."""
     try:
-        return np.array([float(v) for v in values]), True
+        return np.array([float(v) for v in values])
     except ValueError:
-        return np.arange(len(values), dtype=float), False
+        return np.arange(len(values), dtype=float)
 
 
 def _errorline(
@@ -93,7 +93,7 @@ def _errorline(
     values only (1, 2, 4, 8 - not 1.5), and non-numeric values share one category order.
     """
     order = order or values
-    xs, _ = _x_positions(order)
+    xs = _x_positions(order)
     where = dict(zip(order, xs, strict=True))
     a, lo_a, hi_a = np.array(acc), np.array(lo), np.array(hi)
     yerr = np.vstack([np.clip(a - lo_a, 0, None), np.clip(hi_a - a, 0, None)])
