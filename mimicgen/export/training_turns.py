@@ -9,30 +9,18 @@ is left open here: such a turn carries a :class:`Pending` and the writer settles
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import yaml
 
 from mimicgen.export.options import class_distractors, count_distractors, list_distractors
 from mimicgen.tasks.multiturn import Ask, extra_asks
 from mimicgen.tasks.query import Query
 from mimicgen.templates import class_phrase
+from mimicgen.templates.loader import option_connectors
 from mimicgen.templates.render import pick_template
 
 __all__ = ["Pending", "Turn", "Turner", "conversation", "placeholder_prefix"]
-
-_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
-
-@lru_cache(maxsize=1)
-def _option_connectors() -> tuple[tuple[str, ...], dict[str, str]]:
-    """(sorted connector ids, id -> text) of the multiple-choice connectors."""
-    data = yaml.safe_load((_TEMPLATES / "training.yaml").read_text(encoding="utf-8"))
-    conns = dict(data["options_connector"])
-    return tuple(sorted(conns)), conns
 
 
 def placeholder_prefix(n: int, style: str) -> str:
@@ -156,7 +144,7 @@ class Turner:
             wrong = class_distractors(
                 str(ask.answer), in_images, self.vocabulary, k, rng, self.positions
             )
-        cids, conns = _option_connectors()
+        cids, conns = option_connectors()
         cid = cids[int(rng.integers(len(cids)))]
         return None, None, prov, Pending(text, answer_text, wrong, conns[cid])
 

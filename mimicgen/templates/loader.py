@@ -12,9 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mimicgen.errors import SpecError
 from mimicgen.specs.loader import shipped_templates_dir
 
-__all__ = ["TaskTemplates", "TemplateSet", "load_template_set", "resolve_template_path"]
+__all__ = [
+    "TaskTemplates",
+    "TemplateSet",
+    "load_template_set",
+    "option_connectors",
+    "resolve_template_path",
+]
 
 PLACEHOLDER = "<class_id>"
+TRAINING_WORDING = "training.yaml"
+"""The shipped file of wording used only by training conversations: not a template set."""
 
 
 class TaskTemplates(BaseModel):
@@ -68,7 +76,9 @@ def _load(path: Path) -> TemplateSet:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        shipped = sorted(p.stem for p in shipped_templates_dir().glob("*.yaml"))
+        shipped = sorted(
+            p.stem for p in shipped_templates_dir().glob("*.yaml") if p.name != TRAINING_WORDING
+        )
         raise SpecError(
             f"template set not found: {path}; use a shipped set ({', '.join(shipped)}) or a "
             "path to a YAML file"
@@ -88,3 +98,12 @@ def _load(path: Path) -> TemplateSet:
 def load_template_set(name_or_path: str) -> TemplateSet:
     """Load (and cache) a template set by shipped name or path."""
     return _load(resolve_template_path(name_or_path).resolve())
+
+
+@lru_cache(maxsize=1)
+def option_connectors() -> tuple[tuple[str, ...], dict[str, str]]:
+    """(sorted connector ids, id -> text) of the multiple-choice connectors of training
+    conversations (``templates/training.yaml``)."""
+    path = shipped_templates_dir() / TRAINING_WORDING
+    conns = dict(yaml.safe_load(path.read_text(encoding="utf-8"))["options_connector"])
+    return tuple(sorted(conns)), conns

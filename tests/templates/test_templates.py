@@ -75,5 +75,7 @@ def test_bad_template_file(tmp_path) -> None:
     bad.write_text(yaml.safe_dump(raw))
     with pytest.raises(SpecError, match="lacks the <class_id> placeholder"):
         load_template_set(str(bad))
-    with pytest.raises(SpecError, match="template set not found"):
+    with pytest.raises(SpecError, match="template set not found") as err:
         load_template_set("nope")
+    # training.yaml (multiple-choice wording) sits beside the sets but is not one
+    assert "use a shipped set (paper) or" in str(err.value)
