@@ -30,6 +30,7 @@ from mimicgen.plots.bench_io import Benchmark, load_benchmark
 from mimicgen.plots.inputs import PlotData, gather_inputs
 from mimicgen.plots.report_io import PIPELINES, SAMPLE_SCHEMA, TASKS, control_series, sort_values
 from mimicgen.plots.style import ROLE_COLOURS, FigureStyle
+from mimicgen.scoring import score_files
 
 __all__ = ["ReportOptions", "fmt_value", "render_report", "score_in_memory", "write_report"]
 
@@ -86,8 +87,6 @@ def score_in_memory(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """Score prediction files (``mimicgen.scoring.score_files``): the report and its per-sample
     results for ``pipeline``."""
-    from mimicgen.scoring import score_files
-
     rows: list[Any] = []  # scoring.score.SampleRow, read like dicts
     report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
     cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}

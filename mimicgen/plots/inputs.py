@@ -13,8 +13,9 @@ from mimicgen.plots.bench_io import Benchmark, controls_table, load_benchmark
 from mimicgen.plots.probe_io import ProbeRun, load_probe_dir
 from mimicgen.plots.report_io import load_report, load_samples, resolve_pipeline, samples_path_for
 from mimicgen.plots.tables import tidy_samples
+from mimicgen.scoring import score_file
 
-__all__ = ["PlotData", "find_benchmark", "gather_inputs", "score_predictions"]
+__all__ = ["PlotData", "find_benchmark", "gather_inputs"]
 
 
 @dataclass
@@ -60,16 +61,10 @@ def find_benchmark(report: dict[str, Any] | None, report_path: Path | None) -> P
     return None
 
 
-def score_predictions(bench: Benchmark, pred_path: Path, seed: int = 0) -> dict[str, Any]:
-    """Score one predictions file with the scoring package (a report 'models' entry)."""
-    from mimicgen.scoring import score_file
-
-    return score_file(bench.root, pred_path, seed=seed)
-
-
 def _score_probe(
     run: ProbeRun, bench: Benchmark | None
 ) -> tuple[dict[str, Any] | None, str | None]:
+    """A probe run's model entry: its own report.json, else its predictions scored on the fly."""
     if run.report is not None and run.report["models"]:
         entry = dict(run.report["models"][0])
         entry["name"] = run.label
@@ -84,7 +79,7 @@ def _score_probe(
             "pass --bench or run `mimicgen score` on its predictions.jsonl"
         )
     try:
-        entry = dict(score_predictions(bench, run.predictions_path))
+        entry = dict(score_file(bench.root, run.predictions_path))
     except InputError as exc:
         return None, f"{run.root}: {exc}"
     entry["name"] = run.label
