@@ -417,8 +417,9 @@ def detect_format(path: Path) -> str:
     return "jsonl"
 
 
-def _rows_jsonl(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
-    for lineno, obj in _read_json_lines(path):
+def _rows_jsonl(path: Path, data: bytes) -> Iterator[tuple[str, str]]:
+    """(id, reply) per line of a plain JSONL file whose bytes are ``data``."""
+    for lineno, obj in _read_json_lines(path, data):
         if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
             raise InputError(f"{path}:{lineno}: expected an object with 'id' and 'prediction'")
         yield str(obj["id"]), _as_text(obj["prediction"])
@@ -530,7 +531,7 @@ def _jsonl_fast(data: bytes, index: dict[str, int]) -> tuple[dict[str, str], lis
     return by_id, unknown
 
 
-_READERS = {"jsonl": _rows_jsonl, "lmms-eval": _rows_lmms, "vlmevalkit": _rows_vlmevalkit}
+_HARNESS_READERS = {"lmms-eval": _rows_lmms, "vlmevalkit": _rows_vlmevalkit}
 
 
 def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = False) -> Predictions:
@@ -542,11 +543,15 @@ def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = Fals
     preds = Predictions(path, fmt)
     by_id, index = preds.by_id, bench.index
     with gc_paused():
-        fast = _jsonl_fast(path.read_bytes(), index) if fmt == "jsonl" else None
+        data = path.read_bytes() if fmt == "jsonl" else None  # read once, for both readers
+        fast = _jsonl_fast(data, index) if data is not None else None
         if fast is not None:
             preds.by_id, preds.unknown_ids = fast
         else:
-            for rid, text in _READERS[fmt](path, bench):
+            rows = (
+                _rows_jsonl(path, data) if data is not None else _HARNESS_READERS[fmt](path, bench)
+            )
+            for rid, text in rows:
                 if rid not in index:
                     preds.unknown_ids.append(rid)
                 elif rid in by_id:
