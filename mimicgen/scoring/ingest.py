@@ -60,7 +60,8 @@ def gc_paused() -> Iterator[None]:
 
 
 _ANSWER_KEY = {"counting": "counts", "listing": "classes", "common": "class", "odd_one": "class"}
-_REQUIRED = frozenset(("id", "task", "answer", "answer_text"))
+_REQUIRED_KEYS = ("id", "task", "answer", "answer_text")  # in the order errors name them
+_REQUIRED = frozenset(_REQUIRED_KEYS)
 _EXAMPLES = 20  # how many offending ids the coverage section lists
 
 
@@ -260,7 +261,7 @@ def _check_record(path: Path, lineno: int, rec: Any) -> None:
         raise InputError(
             f"{path}:{lineno}: expected a JSON object per line, got {type(rec).__name__}"
         )
-    for key in ("id", "task", "answer", "answer_text"):
+    for key in _REQUIRED_KEYS:
         if key not in rec:
             raise InputError(
                 f"{path}:{lineno}: benchmark record lacks '{key}'; "
