@@ -11,9 +11,10 @@ import polars as pl
 from mimicgen.errors import InputError
 from mimicgen.plots.bench_io import Benchmark, controls_table, load_benchmark
 from mimicgen.plots.probe_io import ProbeRun, load_probe_dir
-from mimicgen.plots.report_io import load_report, load_samples, resolve_pipeline, samples_path_for
+from mimicgen.plots.report_io import load_report, load_samples, resolve_pipeline
 from mimicgen.plots.tables import tidy_samples
 from mimicgen.scoring import score_file
+from mimicgen.scoring.report import samples_path
 
 __all__ = ["PlotData", "find_benchmark", "gather_inputs"]
 
@@ -131,7 +132,7 @@ def gather_inputs(
             entry = dict(model)
             entry["name"] = renames[str(model["name"])] = _unique(str(model["name"]), seen)
             models.append(entry)
-        sp = samples_path_for(p)
+        sp = samples_path(p)
         if sp.is_file():
             df = load_samples(sp)
             sample_frames.append(df.with_columns(pl.col("model").replace(renames)))

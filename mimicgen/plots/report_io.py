@@ -24,7 +24,6 @@ __all__ = [
     "load_samples",
     "metric",
     "resolve_pipeline",
-    "samples_path_for",
     "sort_values",
 ]
 
@@ -61,11 +60,6 @@ def load_report(path: Path) -> dict[str, Any]:
             )
         model.setdefault("name", f"model{i}")
     return report
-
-
-def samples_path_for(report_path: Path) -> Path:
-    """``<stem>.samples.jsonl`` beside the report (written by ``mimicgen score``)."""
-    return report_path.with_name(report_path.stem + ".samples.jsonl")
 
 
 def load_samples(path: Path) -> pl.DataFrame:
