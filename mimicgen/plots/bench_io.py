@@ -10,6 +10,7 @@ import polars as pl
 
 from mimicgen.errors import InputError
 from mimicgen.export.reader import numbered_records, read_manifest, records_file
+from mimicgen.scoring.groups import evidence_positions
 
 __all__ = ["Benchmark", "controls_table", "derived_controls", "load_benchmark"]
 
@@ -53,19 +54,15 @@ def derived_controls(record: dict[str, Any]) -> dict[str, str]:
     for key, value in (record.get("controls") or {}).items():
         if isinstance(value, (bool, int, float, str)):  # nested values are not plottable
             out[key] = str(value)
+    # The same rules as the score report's breakdowns (docs/scoring.md), so plots and report agree.
     images = record.get("images") or []
-    query_pos = sorted(
-        int(im.get("position", i)) for i, im in enumerate(images) if im.get("role") == "query"
-    )
-    out["n_query_images"] = str(len(query_pos))
+    evidence = evidence_positions(record)
+    out["n_query_images"] = str(len(evidence))
     out.setdefault("n_images", str(len(images)))
-    out["evidence_positions"] = ",".join(map(str, query_pos))
+    out["evidence_positions"] = ",".join(map(str, evidence))
     counts = (record.get("answer") or {}).get("counts")
     if record.get("task") == "counting" and isinstance(counts, dict) and counts:
-        distinct = set(counts.values())
-        # One total shared by every class (k=1, or balanced k>1); mixed totals have no single value.
-        if len(distinct) == 1:
-            out["true_count"] = str(distinct.pop())
+        out["true_count"] = str(sum(int(v) for v in counts.values()))  # k > 1: the sum
     return out
 
 
