@@ -384,7 +384,7 @@ def build_eval_set(
         def index_loader(source: SourceSpec, rules: PresenceRules) -> AnnotationIndex:
             return load_index(source, rules)
 
-    from mimicgen.tasks.sampling import gc_paused
+    from mimicgen.gc_pause import gc_paused
 
     if sampler is None:
         from mimicgen.tasks import sample

@@ -179,8 +179,9 @@ def build_training_set(
     ``workers``: processes making conversations (default: one per usable core; builds under
     :data:`~mimicgen.export.training_jobs.MIN_PARALLEL` queries always run in-process). The
     output does not depend on it."""
+    from mimicgen.gc_pause import gc_paused
     from mimicgen.specs import spec_hash
-    from mimicgen.tasks.sampling import gc_paused, make_sampler
+    from mimicgen.tasks.sampling import make_sampler
     from mimicgen.templates import load_template_set
 
     if not specs:

@@ -8,11 +8,9 @@ in :class:`Predictions` for the report's coverage section (``strict_ids`` makes 
 from __future__ import annotations
 
 import csv
-import gc
 import sys
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +20,7 @@ import msgspec
 import numpy as np
 
 from mimicgen.errors import InputError
+from mimicgen.gc_pause import gc_paused
 from mimicgen.io import sha256_file
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
@@ -32,31 +31,11 @@ __all__ = [
     "Benchmark",
     "Predictions",
     "detect_format",
-    "gc_paused",
     "load_benchmark",
     "load_predictions",
 ]
 
 _DECODE = msgspec.json.Decoder()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building millions of small containers.
-
-    Records and results hold no reference cycles (refcounting frees them), but every full
-    collection rescans every container alive, which made loading and scoring superlinear. On
-    exit the survivors are moved to the permanent generation (``gc.freeze``) so later
-    collections skip them too.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 _ANSWER_KEY = {"counting": "counts", "listing": "classes", "common": "class", "odd_one": "class"}
@@ -88,7 +67,7 @@ class Benchmark:
         """The full record dicts (SPEC §4), in file order."""
         if isinstance(self.source, list):
             return self.source
-        with gc_paused():
+        with gc_paused(freeze=True):
             records = _DECODE.decode_lines(self.source)
         self.source = records  # the bytes are no longer needed
         return records
@@ -294,7 +273,7 @@ def load_benchmark(path: str | Path) -> Benchmark:
         raise InputError(f"{manifest_path}: expected a JSON object")
     sha = sha256_file(manifest_path)
     data = jsonl.read_bytes()
-    with gc_paused():
+    with gc_paused(freeze=True):
         bench = _load_views(root, data, manifest, sha)
         if bench is not None:
             return bench
@@ -543,7 +522,7 @@ def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = Fals
     fmt = detect_format(path)
     preds = Predictions(path, fmt)
     by_id, index = preds.by_id, bench.index
-    with gc_paused():
+    with gc_paused(freeze=True):
         data = path.read_bytes() if fmt == "jsonl" else None  # read once, for both readers
         fast = _jsonl_fast(data, index) if data is not None else None
         if fast is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.gc_pause import gc_paused
 from mimicgen.progress import track
 from mimicgen.scoring.aggregate import Verdicts, metric_block, task_blocks
 from mimicgen.scoring.baselines import RecordBaselines, record_baselines
@@ -16,7 +17,6 @@ from mimicgen.scoring.groups import Layout, layout
 from mimicgen.scoring.ingest import (
     Benchmark,
     Predictions,
-    gc_paused,
     load_benchmark,
     load_predictions,
 )
@@ -164,7 +164,7 @@ def score_predictions(
     ``base``: the benchmark's ``record_baselines`` and ``groups`` its ``groups.layout``
     (computed here when not given; pass them when scoring several files).
     """
-    with gc_paused():
+    with gc_paused(freeze=True):
         if base is None:
             base = record_baselines(bench)
         if groups is None:

@@ -8,16 +8,14 @@ is re-derived from the images' facts (:mod:`mimicgen.tasks.derive`).
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
 
 from mimicgen.errors import SpecError
+from mimicgen.gc_pause import gc_paused
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.progress import track
 from mimicgen.specs.models import AnyTaskSpec
@@ -29,23 +27,9 @@ from mimicgen.tasks.shared import Draft, TaskSampler, query_rng
 from mimicgen.templates.loader import TemplateSet, load_template_set
 from mimicgen.templates.render import class_phrase, render_question
 
-__all__ = ["gc_paused", "image_facts", "make_sampler", "sample", "sample_with_facts"]
+__all__ = ["image_facts", "make_sampler", "sample", "sample_with_facts"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: queries are acyclic (reference counting frees them),
-    and with hundreds of thousands of live per-image objects its repeated full scans cost ~40%
-    of sampling time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def make_sampler(spec: AnyTaskSpec, index: AnnotationIndex) -> TaskSampler:
