@@ -9,7 +9,16 @@ message must say what is wrong *and* how to fix it, e.g.::
 
 from __future__ import annotations
 
-__all__ = ["InputError", "MimicgenError", "MissingExtraError", "SamplingError", "SpecError"]
+from typing import Any
+
+__all__ = [
+    "InputError",
+    "MimicgenError",
+    "MissingExtraError",
+    "SamplingError",
+    "SpecError",
+    "first_problem",
+]
 
 
 class MimicgenError(Exception):
@@ -42,3 +51,10 @@ class MissingExtraError(MimicgenError):
             f"this command needs the optional '{extra}' extra ({package} is not installed); "
             f"install it with: pip install 'mimicgen[{extra}]'"
         )
+
+
+def first_problem(exc: Any) -> tuple[str, str, Any]:
+    """``(dotted key path, message, offending input)`` of a pydantic ``ValidationError``'s first
+    error: the pieces every one-line option/spec error is phrased from."""
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err.get("loc", ())), str(err["msg"]), err.get("input")

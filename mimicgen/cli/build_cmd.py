@@ -21,7 +21,7 @@ from mimicgen.cli.source_options import (
     LabelsCsvOpt,
     spec_from_options,
 )
-from mimicgen.errors import InputError
+from mimicgen.errors import InputError, first_problem
 from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
 from mimicgen.export.images import ImageMode, parse_image_mode
 from mimicgen.sources.spec import SourceSpec
@@ -276,9 +276,9 @@ def _build_training(
             extra_turns=extra_turns,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
+        key, msg, _ = first_problem(exc)
         raise InputError(
-            f"training option {'.'.join(map(str, err['loc']))}: {err['msg']} "
+            f"training option {key}: {msg} "
             "(formats: llava, llava_jsonl, mantis; placeholders: start, lines, interleaved)"
         ) from None
     manifest = build_training_set(

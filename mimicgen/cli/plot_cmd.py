@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
-from mimicgen.errors import InputError
+from mimicgen.errors import InputError, first_problem
 
 __all__ = ["plot_cmd", "report_cmd"]
 
@@ -37,10 +37,8 @@ def _style(width: float, height: float, dpi: int, formats: str):  # type: ignore
             }
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(
-            f"bad figure option {'.'.join(map(str, err['loc']))}: {err['msg']}"
-        ) from None
+        key, msg, _ = first_problem(exc)
+        raise InputError(f"bad figure option {key}: {msg}") from None
 
 
 @app.command("plot")

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, overload
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mimicgen.errors import SpecError
+from mimicgen.errors import SpecError, first_problem
 
 __all__ = [
     "AttnProbe",
@@ -345,6 +345,5 @@ def resolve_layers(probe: MaskProbe, num_layers: int) -> frozenset[int]:
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err.get("loc", ()))
-    return f"{loc}: {err['msg']}" if loc else err["msg"]
+    loc, msg, _ = first_problem(exc)
+    return f"{loc}: {msg}" if loc else msg

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mimicgen.errors import InputError
+from mimicgen.errors import InputError, first_problem
 from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.progress import track
 from mimicgen.sources.synthetic_scene import SceneBox, SceneParams, render_scene
@@ -86,11 +86,8 @@ def _spec(**kwargs: Any) -> SyntheticSpec:
     try:
         return SyntheticSpec(**kwargs)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InputError(
-            f"synthetic source: invalid {field}={err.get('input')!r}: {err['msg']}"
-        ) from None
+        field, msg, value = first_problem(exc)
+        raise InputError(f"synthetic source: invalid {field}={value!r}: {msg}") from None
 
 
 def coco_categories() -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mimicgen.errors import SpecError
+from mimicgen.errors import SpecError, first_problem
 from mimicgen.specs.loader import shipped_templates_dir
 
 __all__ = [
@@ -90,9 +90,10 @@ def _load(path: Path) -> TemplateSet:
     try:
         return TemplateSet.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise SpecError(f"{path}: invalid template set at '{key}': {err['msg']}") from None
+        key, msg, _ = first_problem(exc)
+        raise SpecError(
+            f"{path}: invalid template set at '{key or '(top level)'}': {msg}"
+        ) from None
 
 
 def load_template_set(name_or_path: str) -> TemplateSet:
