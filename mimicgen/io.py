@@ -34,7 +34,7 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

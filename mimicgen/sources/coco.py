@@ -1,9 +1,11 @@
 """COCO ``instances_*.json`` reader (also used for the synthetic source, which writes COCO format).
 
 The file is decoded by msgspec into typed structs that simply omit ``segmentation`` (the bulk of
-a COCO file), which is several times faster than ``json``/``pycocotools`` and validates types and
-required keys on the way. Users who already hold a :class:`pycocotools.coco.COCO` object can hand
-it in through :func:`from_coco_api`; both paths share the same checks and conversion.
+a COCO file, see :mod:`~mimicgen.sources.coco_format`), which is several times faster than
+``json``/``pycocotools`` and validates types and required keys on the way; large files are
+decoded in pieces on several cores (:mod:`~mimicgen.sources.coco_split`). Users who already hold
+a :class:`pycocotools.coco.COCO` object can hand it in through :func:`from_coco_api`; both paths
+share the same checks and conversion.
 
 Boxes: COCO ``bbox`` is ``[x, y, w, h]`` in pixels; it is normalised by the image size into
 ``x0, y0, x1, y1`` and ``area_frac = w * h / (W * H)``, i.e. the *box* area, not the COCO
@@ -13,7 +15,6 @@ Boxes: COCO ``bbox`` is ``[x, y, w, h]`` in pixels; it is normalised by the imag
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,15 @@ from mimicgen.sources.base import (
     SourceFile,
     SourceKind,
 )
-from mimicgen.sources.digest import source_file, take_bytes
+from mimicgen.sources.coco_format import (
+    DECODER,
+    AnnotationColumns,
+    CocoFile,
+    annotation_columns,
+    int_column,
+)
+from mimicgen.sources.coco_split import CocoRecords, split_decode
+from mimicgen.sources.digest import read_buffer, source_file, take_bytes
 from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
 if TYPE_CHECKING:  # pycocotools is a core dependency, but only needed for type hints here
@@ -44,38 +53,6 @@ __all__ = ["BOX_TOLERANCE_PX", "default_image_root", "from_coco_api", "read_coco
 #: Boxes may overshoot the image border by this many pixels (real COCO has sub-pixel overshoots
 #: from rounding); larger overshoots are reported as bad input. Coordinates are then clipped.
 BOX_TOLERANCE_PX = 1.0
-
-
-class _Image(msgspec.Struct, gc=False):
-    id: int
-    file_name: str
-    width: int
-    height: int
-
-
-class _Annotation(msgspec.Struct, gc=False):
-    id: int
-    image_id: int
-    category_id: int
-    bbox: tuple[float, float, float, float]
-    iscrowd: int = 0
-
-
-class _Category(msgspec.Struct, gc=False):
-    id: int
-    name: str
-    supercategory: str | None = None
-
-
-class _CocoFile(msgspec.Struct, gc=False):
-    """Only the fields mimicgen uses; unknown keys (segmentation, info, licenses) are skipped."""
-
-    images: list[_Image]
-    annotations: list[_Annotation]
-    categories: list[_Category]
-
-
-_DECODER = msgspec.json.Decoder(_CocoFile)
 
 
 def default_image_root(annotations: Path) -> Path | None:
@@ -108,30 +85,36 @@ def read_coco(
     raw = take_bytes(path)  # already in memory if the index cache just hashed it
     if raw is None:
         try:
-            raw = path.read_bytes()
+            raw = read_buffer(path)
         except OSError as exc:
             raise InputError(f"{path}: cannot read COCO annotations ({exc.strerror})") from exc
-    try:
-        data = _DECODER.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise InputError(f"{path}: invalid COCO annotations: {_where(exc)}") from exc
-    except msgspec.DecodeError as exc:
-        raise InputError(f"{path}: malformed JSON: {exc}") from exc
+    # Large files are decoded in pieces side by side; the whole-file decode is the fallback,
+    # and the one that words any error.
+    records = split_decode(raw)
+    if records is None:
+        try:
+            records = _records(DECODER.decode(raw))
+        except msgspec.ValidationError as exc:
+            raise InputError(f"{path}: invalid COCO annotations: {_where(exc)}") from exc
+        except msgspec.DecodeError as exc:
+            raise InputError(f"{path}: malformed JSON: {exc}") from exc
+    del raw
     root = Path(image_root) if image_root is not None else default_image_root(path)
     files = (source_file(path, memo_dir),)
-    return _to_source(data, path, root, files, kind)
+    return _to_source(records, path, root, files, kind)
 
 
 def from_coco_api(coco: COCO, image_root: str | Path | None) -> SourceData:
     """Convert an existing ``pycocotools.coco.COCO`` object (its ``dataset`` dict)."""
     label = "pycocotools.COCO"
     try:
-        data = msgspec.convert(coco.dataset, _CocoFile)
+        data = msgspec.convert(coco.dataset, CocoFile)
     except msgspec.ValidationError as exc:
         raise InputError(f"{label}: invalid COCO annotations: {_where(exc)}") from exc
     # Provenance hash over the fields that matter, in the object's own order (deterministic).
     files = (SourceFile(path=label, sha256=sha256_bytes(msgspec.json.encode(data))),)
-    return _to_source(data, label, Path(image_root) if image_root else None, files, "coco")
+    root = Path(image_root) if image_root else None
+    return _to_source(_records(data), label, root, files, "coco")
 
 
 def _where(exc: msgspec.ValidationError) -> str:
@@ -148,15 +131,12 @@ def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
     return pl.Series(attr, list(map(attrgetter(attr), items)), dtype=dtype)
 
 
-def _ints(items: Sequence[Any], attr: str) -> np.ndarray:
-    """One integer attribute of every record as an int64 array: ``map``/``attrgetter`` iterate
-    in C straight into ``np.fromiter`` (one pass per field is cheaper than one pass yielding
-    tuples for several fields, and than a structured dtype)."""
-    return np.fromiter(map(attrgetter(attr), items), dtype=np.int64, count=len(items))
+def _records(data: CocoFile) -> CocoRecords:
+    return CocoRecords(data.images, data.categories, annotation_columns(data.annotations))
 
 
 def _to_source(
-    data: _CocoFile,
+    data: CocoRecords,
     path: str | Path,
     image_root: Path | None,
     files: tuple[SourceFile, ...],
@@ -164,17 +144,17 @@ def _to_source(
 ) -> SourceData:
     cats = pl.DataFrame(
         [
-            pl.Series("id", _ints(data.categories, "id")),
+            pl.Series("id", int_column(data.categories, "id")),
             _col(data.categories, "name", pl.String),
             _col(data.categories, "supercategory", pl.String),
         ]
     )
     imgs = pl.DataFrame(
         {
-            "id": _ints(data.images, "id"),
+            "id": int_column(data.images, "id"),
             "file_name": _col(data.images, "file_name", pl.String),
-            "width": _ints(data.images, "width"),
-            "height": _ints(data.images, "height"),
+            "width": int_column(data.images, "width"),
+            "height": int_column(data.images, "height"),
         }
     )
     _check_categories(cats, path)
@@ -230,22 +210,16 @@ def _positions(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _boxes(
-    anns: Sequence[_Annotation], imgs: pl.DataFrame, cats: pl.DataFrame, path: str | Path
+    anns: AnnotationColumns, imgs: pl.DataFrame, cats: pl.DataFrame, path: str | Path
 ) -> pl.DataFrame:
     """Check the annotations and turn pixel ``[x, y, w, h]`` into normalised, clipped corners.
 
-    Everything is numpy over whole columns: the records become arrays in C-level passes (one per
-    integer field; the bbox tuples flattened by ``chain``), image/class lookups are a table or
-    binary search (no joins), and each check is one vectorised mask; only on failure is the
-    first offending record formatted.
+    Everything is numpy over whole columns: image/class lookups are a table or binary search
+    (no joins), and each check is one vectorised mask; only on failure is the first offending
+    record formatted.
     """
-    n = len(anns)
-    ann_id, image_id, category_id, iscrowd = (
-        _ints(anns, f) for f in ("id", "image_id", "category_id", "iscrowd")
-    )
-    bbox = np.fromiter(
-        chain.from_iterable(map(attrgetter("bbox"), anns)), dtype=np.float64, count=4 * n
-    ).reshape(n, 4)
+    ann_id, image_id, category_id, iscrowd, bbox = anns
+    n = ann_id.size
     bx, by, bw, bh = (bbox[:, k] for k in range(4))
     image_row, image_found = _positions(image_id, imgs.get_column("id").to_numpy())
     class_row, class_found = _positions(category_id, cats.get_column("id").to_numpy())

@@ -40,6 +40,7 @@ __all__ = [
     "content_key",
     "drop_kept_bytes",
     "file_sha256",
+    "read_buffer",
     "save_digests",
     "source_file",
     "take_bytes",
@@ -57,7 +58,7 @@ _MEMO: dict[str, dict[str, str]] = {}
 #: Identities re-hashed with ``fresh=True``: their on-disk memo is ignored for this process.
 _FRESH: set[str] = set()
 #: Bytes of files hashed with ``keep=True``, by identity, until a reader takes them.
-_KEPT: dict[str, bytes] = {}
+_KEPT: dict[str, bytearray] = {}
 #: Larger files are never kept (streamed CSVs must not be held in memory).
 _KEEP_LIMIT = 2 << 30
 _MEMO_FILE = "digests.json"
@@ -71,7 +72,7 @@ def _combine(block_digests: Sequence[bytes]) -> str:
     return str(xxhash.xxh3_128(b"".join(block_digests)).hexdigest())
 
 
-def _key_of_bytes(data: bytes) -> str:
+def _key_of_bytes(data: bytes | bytearray) -> str:
     """Content key of a buffer in memory (same value as :func:`_hash_file` of that content)."""
     view = memoryview(data)
     with ThreadPoolExecutor(_WORKERS) as pool:
@@ -151,7 +152,7 @@ def _digest(path: Path, name: str, memo_dir: Path | None, fresh: bool, keep: boo
     if name in entry:
         return entry[name]
     if keep and path.stat().st_size <= _KEEP_LIMIT:
-        data = path.read_bytes()
+        data = read_buffer(path)
         entry[name] = _key_of_bytes(data) if name == _KEY else sha256_bytes(data)
         _KEPT[key] = data
     else:
@@ -216,7 +217,19 @@ def source_file(path: str | os.PathLike[str], memo_dir: Path | None = None) -> S
     return SourceFile(path=str(path), resolve=resolve)
 
 
-def take_bytes(path: Path) -> bytes | None:
+def read_buffer(path: Path) -> bytearray:
+    """A file's content in a mutable buffer (the COCO reader decodes pieces of it in place)."""
+    with path.open("rb", buffering=0) as f:
+        data = bytearray(os.fstat(f.fileno()).st_size)
+        with memoryview(data) as view:
+            got = 0
+            while got < len(data) and (step := f.readinto(view[got:])):
+                got += step
+    del data[got:]  # only if the file shrank meanwhile
+    return data
+
+
+def take_bytes(path: Path) -> bytearray | None:
     """The content kept by ``content_key(path, keep=True)`` if the file is unchanged since, once."""
     if not _KEPT:
         return None

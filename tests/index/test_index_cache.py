@@ -143,10 +143,12 @@ def test_cold_build_reads_the_annotation_file_once(
 
     import xxhash
 
+    import mimicgen.sources.coco as coco_mod
     import mimicgen.sources.digest as digest_mod
 
     reads: list[Path] = []
     real_read_bytes = Path.read_bytes
+    real_read_buffer = digest_mod.read_buffer
     real_hash_file = digest_mod._hash_file
 
     def counting_read_bytes(self: Path) -> bytes:
@@ -154,7 +156,14 @@ def test_cold_build_reads_the_annotation_file_once(
             reads.append(self)
         return real_read_bytes(self)
 
+    def counting_read_buffer(path: Path) -> bytearray:
+        if path.name == coco_copy.name:
+            reads.append(path)
+        return real_read_buffer(path)
+
     monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    for module in (digest_mod, coco_mod):  # each holds its own name for the reader
+        monkeypatch.setattr(module, "read_buffer", counting_read_buffer)
     monkeypatch.setattr(digest_mod, "_hash_file", _no_parse)  # no second read of the file
     spec = SourceSpec(kind="coco", annotations=coco_copy)
     index, _, built = load_or_build(spec, cache_dir=tmp_path / "cache")
