@@ -15,8 +15,9 @@ cache folder, so a cached index loads without re-reading the annotation file. An
 file changes its mtime/size and forces a re-hash; ``mimicgen index --refresh`` ignores the memo.
 
 A reader that decodes a whole file from one buffer anyway (COCO JSON) can ask for the bytes to be
-kept (``keep=True``): the file is then read once, hashed from memory, and handed to the reader by
-:func:`take_bytes`, so a cold build does not read it twice.
+kept (``keep=True``): the file is then read once into a mutable buffer (the COCO reader decodes
+pieces of it in place), hashed from memory, and handed to the reader by :func:`take_bytes`, so a
+cold build does not read it twice.
 """
 
 from __future__ import annotations
