@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.cpus import usable_cpus
 from mimicgen.export.images import image_relpath
 from mimicgen.export.training_records import Encoded, encode
 from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
@@ -76,11 +77,7 @@ scale), so many-core machines do not get one worker per core unless asked."""
 
 def default_workers() -> int:
     """Worker processes: one per usable core, at most :data:`MAX_DEFAULT_WORKERS`."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+    return min(usable_cpus(), MAX_DEFAULT_WORKERS)
 
 
 def converse(

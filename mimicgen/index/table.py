@@ -8,7 +8,6 @@ polars for lazily streamed tables); cached as Parquet by :mod:`mimicgen.index.ca
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from mimicgen.cpus import usable_cpus
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.base import Hierarchy, SourceData, SourceFile, SourceKind
 
@@ -140,7 +140,7 @@ def aggregate_in_memory(boxes: pl.DataFrame, rules: PresenceRules) -> pl.DataFra
         raise ValueError("box table has null image_idx/class_idx; the reader must reject them")
     image_idx = ids.get_column("image_idx").to_numpy()
     by_image = bool((image_idx[1:] >= image_idx[:-1]).all())
-    n_parts = min(os.cpu_count() or 1, -(-boxes.height // _PART_ROWS)) if by_image else 1
+    n_parts = min(usable_cpus(), -(-boxes.height // _PART_ROWS)) if by_image else 1
     if n_parts > 1:
         # Cut at image boundaries, so no (image, class) pair spans two parts; numpy releases
         # the GIL in the sorts and reductions, so the parts run side by side.

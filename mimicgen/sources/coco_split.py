@@ -44,6 +44,7 @@ from typing import BinaryIO, NamedTuple, TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from mimicgen.cpus import usable_cpus
 from mimicgen.sources.coco_format import (
     AnnotationColumns,
     CocoAnnotation,
@@ -52,7 +53,7 @@ from mimicgen.sources.coco_format import (
     annotation_columns,
 )
 
-__all__ = ["MIN_SPLIT_BYTES", "CocoRecords", "available_cpus", "split_decode"]
+__all__ = ["MIN_SPLIT_BYTES", "CocoRecords", "split_decode"]
 
 #: Smaller files are decoded in one piece (forking and piping cost more than they save).
 MIN_SPLIT_BYTES = 32 << 20
@@ -110,18 +111,11 @@ class _NotSplit(Exception):
     """A condition of the module docstring failed: decode the file the ordinary way."""
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def split_decode(buf: bytearray, workers: int | None = None) -> CocoRecords | None:
     """Decode a COCO file held in ``buf`` with up to ``workers`` processes (default: one per
     available CPU, at most 4); None when the file is small, the platform cannot fork, or any
     condition of the module docstring fails. ``buf`` is unchanged on return."""
-    pieces = min(_MAX_PIECES, available_cpus()) if workers is None else workers
+    pieces = min(_MAX_PIECES, usable_cpus()) if workers is None else workers
     if pieces < 2 or len(buf) < MIN_SPLIT_BYTES or "fork" not in mp.get_all_start_methods():
         return None
     key = buf.find(_KEY)

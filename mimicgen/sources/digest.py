@@ -32,6 +32,7 @@ from pathlib import Path
 
 import xxhash
 
+from mimicgen.cpus import usable_cpus
 from mimicgen.errors import InputError
 from mimicgen.io import atomic_write_text, canonical_json, sha256_bytes
 from mimicgen.progress import track
@@ -52,7 +53,7 @@ _KEY = "xxh3_128_blocks"
 _SHA = "sha256"
 _NAMES = (_KEY, _SHA)
 #: Threads hashing blocks of one file side by side.
-_WORKERS = min(4, os.cpu_count() or 1)
+_WORKERS = min(4, usable_cpus())
 
 #: identity -> {digest name: hex digest}
 _MEMO: dict[str, dict[str, str]] = {}

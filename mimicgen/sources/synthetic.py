@@ -29,6 +29,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mimicgen.cpus import usable_cpus
 from mimicgen.errors import InputError, first_problem
 from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.progress import track
@@ -140,7 +141,7 @@ def _rendered(
 
 def _auto_workers(n_images: int) -> int:
     """Process pool only pays off for larger jobs; never more than 4 processes."""
-    return 1 if n_images < 200 else max(1, min(4, os.cpu_count() or 1))
+    return 1 if n_images < 200 else max(1, min(4, usable_cpus()))
 
 
 def _coco_annotation(ann_id: int, image_id: int, box: SceneBox) -> dict[str, Any]:

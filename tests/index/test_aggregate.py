@@ -26,7 +26,7 @@ def _boxes(image_idx: np.ndarray, class_idx: np.ndarray, area: np.ndarray, group
 def test_counts_match_a_plain_recount(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if order == "by_image_in_parts":  # small parts, several threads, as for OpenImages train
         monkeypatch.setattr(table_mod, "_PART_ROWS", 700)
-        monkeypatch.setattr(table_mod.os, "cpu_count", lambda: 4)
+        monkeypatch.setattr(table_mod, "usable_cpus", lambda: 4)
     rng = np.random.default_rng(7)
     n = 5000
     image, cls = rng.integers(0, 300, n), rng.integers(0, 12, n)

@@ -185,7 +185,7 @@ def test_real_coco_read_in_pieces_matches_plain_json(
     records = split_decode(bytearray(path.read_bytes()), 3)
     assert records is not None
     _check(records, doc)
-    monkeypatch.setattr(split_mod, "available_cpus", lambda: 2)
+    monkeypatch.setattr(split_mod, "usable_cpus", lambda: 2)
     in_pieces = read_coco(path)
     monkeypatch.setattr(split_mod, "MIN_SPLIT_BYTES", 1 << 62)
     whole = read_coco(path)
