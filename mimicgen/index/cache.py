@@ -163,6 +163,12 @@ def _build(inputs: ResolvedInputs, rules: PresenceRules, root: Path) -> Annotati
         return build_index(source, rules)
 
 
+def _write_table(frame: pl.DataFrame, path: Path) -> None:
+    """One table as uncompressed Parquet, in one chunk first: polars cuts row groups at chunk
+    boundaries, and how a table was built (parts, batches) must not change the file's bytes."""
+    frame.rechunk().write_parquet(path, statistics=False, compression="uncompressed")
+
+
 def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
     """Write all tables into a staging folder, then rename it into place atomically.
 
@@ -177,12 +183,7 @@ def _write_entry(entry: Path, index: AnnotationIndex, replace: bool) -> None:
             # polars writes without holding the GIL: the tables are written side by side.
             with ThreadPoolExecutor(max_workers=len(frames)) as pool:
                 writes = [
-                    pool.submit(
-                        frame.write_parquet,
-                        staging / f"{name}.parquet",
-                        statistics=False,
-                        compression="uncompressed",
-                    )
+                    pool.submit(_write_table, frame, staging / f"{name}.parquet")
                     for name, frame in frames.items()
                     if frame is not None
                 ]

@@ -4,15 +4,17 @@ One streaming pass over the box CSV parses and validates the boxes (an invalid r
 so one ``min`` flags it) and keeps only a narrow integer-keyed view of them: ``LabelName`` is
 parsed straight into an Enum of the class list (its code is ``class_idx``) and ``ImageID``
 becomes its 64-bit value (real ImageIDs are 16 lowercase hex digits, whose numeric order is their
-string order). The real files are sorted by ImageID, so the boxes of an image are contiguous and
-numpy aggregates them with one sort of nearly sorted keys, with no hash table of millions of
-(image, class) groups; unsorted files take a polars group-by instead. A file with any other
-ImageID format is grouped by the raw strings in a streaming group-by (same result, slower).
+string order). The real files are sorted by ImageID, so the boxes of an image are contiguous:
+the pass hands over its rows in batches as they are parsed, and numpy aggregates each batch,
+image run by image run (an image cut by a batch boundary waits for the next batch), while polars
+parses the next ones; no hash table of millions of (image, class) groups, and no full copy of
+the rows. Unsorted files are collected whole and take a polars group-by instead. A file with any
+other ImageID format is grouped by the raw strings in a streaming group-by (same result, slower).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -63,50 +65,128 @@ def _pairs_by_integer_ids(
     """Fast path: boxes keyed by (ImageID as UInt64, class_idx); None if an ImageID is not
     16 lowercase hex digits.
 
-    One streaming pass collects the narrow keyed rows (17 bytes a box, ~250 MB for 14.6M).
-    Where they are sorted by ImageID (the real files are), ``image_idx`` is simply the run
-    number of each image and one numpy sort + ``reduceat`` over nearly sorted keys aggregates
-    them (:func:`aggregate_in_memory`): no hash table of millions of groups. Otherwise a polars
-    group-by on the two integer keys does it, followed by one sort.
+    Rows sorted by ImageID (the real files) are aggregated batch by batch during the pass
+    (:class:`_SortedRuns`); at the first batch out of order the pass stops and the rows are
+    collected whole for a polars group-by on the two integer keys (one more pass).
 
     Returns the pairs sorted by ``(image_idx, class_idx)`` and the images table.
     """
-    # One chunk per column: the streaming engine returns ~1000 chunks, and numpy views of
-    # chunked columns (and of their slices) are copies assembled chunk by chunk (~10x slower).
-    boxes = collect_checked(scan.keyed, scan).rechunk()
-    # A row that failed a check has area_frac -1 (see scan.keyed).
+    runs = _SortedRuns(rules)
+    verdict: str | None = None
+    try:
+        for batch in _keyed_batches(scan.keyed):
+            verdict = runs.add(batch)
+            if verdict is not None:
+                break
+    except pl.exceptions.PolarsError:
+        scan.fail_on_bad_rows()  # a parse failure: rescans to name the offending row; raises
+    if verdict == _BAD:
+        scan.fail_on_bad_rows()
+    if verdict == _NOT_HEX:
+        return None
+    if verdict == _UNSORTED:
+        return _pairs_of_unsorted(scan, rules)
+    return runs.finish()
+
+
+#: Rows per batch of the pass: each is aggregated (numpy, without the GIL) while polars parses
+#: the next ones.
+_BATCH_ROWS = 1_000_000
+#: Why a pass over the keyed rows stopped early.
+_BAD, _NOT_HEX, _UNSORTED = "a row failed a check", "an ImageID is not plain hex", "not sorted"
+
+
+def _keyed_batches(keyed: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+    """The keyed rows in file order, in batches as they are parsed (one batch where this
+    polars has no ``collect_batches``)."""
+    if hasattr(keyed, "collect_batches"):
+        yield from keyed.collect_batches(
+            chunk_size=_BATCH_ROWS, maintain_order=True, engine="streaming"
+        )
+    else:  # pragma: no cover - older polars
+        yield keyed.collect(engine="streaming")
+
+
+class _SortedRuns:
+    """Aggregates batches of keyed rows sorted by ImageID, image run by image run.
+
+    The rows of the last image of a batch are carried into the next batch (the image may go on
+    there), so every image is aggregated once, whole; ``image_idx`` is the image's run number
+    over the whole file, and its hex ImageID is formatted per batch as well.
+    """
+
+    def __init__(self, rules: PresenceRules) -> None:
+        self.rules = rules
+        self.pairs: list[pl.DataFrame] = []
+        self.ids: list[pl.Series] = []
+        self.n_images = 0
+        self.carry: pl.DataFrame | None = None
+
+    def add(self, batch: pl.DataFrame) -> str | None:
+        """Aggregate the images a batch completes; why the pass must stop, if it must."""
+        if batch.height == 0:
+            return None
+        if (batch.get_column("area_frac") < 0).any():
+            return _BAD
+        if batch.get_column("image").null_count():
+            return _NOT_HEX
+        # One chunk per column: numpy views of chunked columns are slow copies.
+        rows = (pl.concat([self.carry, batch]) if self.carry is not None else batch).rechunk()
+        image = rows.get_column("image").to_numpy()
+        if not bool((image[1:] >= image[:-1]).all()):  # the carried image first: covers the seam
+            return _UNSORTED
+        starts = np.flatnonzero(run_starts(image))
+        last = int(starts[-1])
+        self.carry = rows.slice(last)
+        self._aggregate(rows.slice(0, last), image, starts[:-1])
+        return None
+
+    def _aggregate(self, rows: pl.DataFrame, image: np.ndarray, starts: np.ndarray) -> None:
+        """Aggregate whole images: ``rows`` starts with an image, ``starts`` are its runs."""
+        if rows.height == 0:
+            return
+        numbered = rows.select(
+            _run_numbers(starts, rows.height, self.n_images), "class_idx", "area_frac", "is_group"
+        )
+        self.n_images += starts.size
+        self.pairs.append(aggregate_in_memory(numbered, self.rules))
+        self.ids.append(_hex16(image[starts]))
+
+    def finish(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The pairs in (image_idx, class_idx) order and the images table."""
+        if self.carry is not None:
+            image = self.carry.get_column("image").to_numpy()
+            self._aggregate(self.carry, image, np.zeros(1, dtype=np.int64))
+            self.carry = None
+        if not self.pairs:
+            return pl.DataFrame(schema=INDEX_SCHEMA), _images(np.zeros(0, dtype=np.uint64))
+        return pl.concat(self.pairs), images_table(pl.concat(self.ids))
+
+
+def _pairs_of_unsorted(
+    scan: OpenImagesScan, rules: PresenceRules
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """The keyed rows collected whole, grouped by a polars group-by on the two integer keys
+    and sorted; None if an ImageID is not 16 lowercase hex digits."""
+    boxes = collect_checked(scan.keyed, scan)
     if (boxes.get_column("area_frac") < 0).any():
         scan.fail_on_bad_rows()  # rescans to name the first offending row; raises
     if boxes.get_column("image").null_count():
-        return None  # some ImageID is not 16 lowercase hex digits
-    image = boxes.get_column("image").to_numpy()
-    if bool((image[1:] >= image[:-1]).all()):
-        first = run_starts(image)
-        numbered = boxes.select(
-            _run_numbers(first),
-            "class_idx",
-            "area_frac",
-            "is_group",
-        )
-        with ThreadPoolExecutor(1) as pool:  # the images table is built meanwhile
-            images = pool.submit(_images, image[first])
-            return aggregate_in_memory(numbered, rules), images.result()
+        return None
     keys = ("image", "class_idx")
     pairs = aggregate_boxes(boxes.lazy(), rules, keys=keys, sort=False).collect().sort(keys)
     image = pairs.get_column("image").to_numpy()
-    first = run_starts(image)
-    return pairs.with_columns(_run_numbers(first)), _images(image[first])
+    starts = np.flatnonzero(run_starts(image))
+    return pairs.with_columns(_run_numbers(starts, image.size)), _images(image[starts])
 
 
-def _run_numbers(first: np.ndarray) -> pl.Series:
-    """``image_idx``: the number of the run each row belongs to (``first`` marks run starts).
-
-    Each run number repeated over its run's length: one fill, where a cumulative sum over
-    millions of flags is ~3x slower.
-    """
-    starts = np.flatnonzero(first)
-    lengths = np.diff(starts, append=first.size)
-    return pl.Series("image_idx", np.repeat(np.arange(starts.size, dtype=np.uint32), lengths))
+def _run_numbers(starts: np.ndarray, size: int, first: int = 0) -> pl.Series:
+    """``image_idx`` of ``size`` rows whose image runs start at ``starts``, numbered from
+    ``first``: each number repeated over its run's length (one fill, where a cumulative sum
+    over run-start flags is ~3x slower)."""
+    lengths = np.diff(starts, append=size)
+    numbers = np.arange(first, first + starts.size, dtype=np.uint32)
+    return pl.Series("image_idx", np.repeat(numbers, lengths))
 
 
 def _images(ids: np.ndarray) -> pl.DataFrame:

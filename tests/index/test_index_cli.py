@@ -204,10 +204,14 @@ OI_HEX_CASES: dict[str, tuple[list[str], str, str]] = {
 }
 
 
+@pytest.mark.parametrize("batch_rows", [1_000_000, 1])  # one batch; the bad row in the second
 @pytest.mark.parametrize("case", sorted(OI_HEX_CASES))
 def test_bad_openimages_row_with_real_ids(
-    case: str, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
+    case: str, batch_rows: int, openimages_meta: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
+    import mimicgen.index.streaming as streaming_mod
+
+    monkeypatch.setattr(streaming_mod, "_BATCH_ROWS", batch_rows)
     car = label_named(openimages_meta, "Car")
     bad, group, expected = OI_HEX_CASES[case]
     path = tmp_path / f"{case}.csv"

@@ -125,7 +125,19 @@ def oi_files(
     return path
 
 
-def test_openimages_recount(oi_files: Path, openimages_meta: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_rows", [1_000_000, 97, 1])
+def test_openimages_recount(
+    oi_files: Path,
+    openimages_meta: Path,
+    tmp_path: Path,
+    batch_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sorted files are aggregated in batches during the pass: batches much smaller than the
+    file cut images at their seams, which must not change a count."""
+    import mimicgen.index.streaming as streaming_mod
+
+    monkeypatch.setattr(streaming_mod, "_BATCH_ROWS", batch_rows)
     boxes = []
     with oi_files.open(newline="") as f:
         for r in csv.DictReader(f):
