@@ -89,7 +89,8 @@ def score_in_memory(
     results for ``pipeline``."""
     rows: list[Any] = []  # scoring.score.SampleRow, read like dicts
     report = score_files(bench_dir, list(pred_paths), seed=seed, samples=rows)
-    cols = {k: [r.get(k) for r in rows if r["pipeline"] == pipeline] for k in SAMPLE_SCHEMA}
+    picked = [r for r in rows if r["pipeline"] == pipeline]  # filtered once, not per column
+    cols = {k: [r.get(k) for r in picked] for k in SAMPLE_SCHEMA}
     cols["id"] = [str(x) for x in cols["id"]]
     return report, pl.DataFrame(cols, schema=SAMPLE_SCHEMA)
 
