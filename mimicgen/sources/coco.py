@@ -38,10 +38,10 @@ from mimicgen.sources.coco_format import (
     DECODER,
     AnnotationColumns,
     CocoFile,
-    annotation_columns,
+    CocoRecords,
     int_column,
 )
-from mimicgen.sources.coco_split import CocoRecords, split_decode
+from mimicgen.sources.coco_split import split_decode
 from mimicgen.sources.digest import read_buffer, source_file, take_bytes
 from mimicgen.sources.validate import escapes_root_expr, raise_first, require_unique
 
@@ -93,7 +93,7 @@ def read_coco(
     records = split_decode(raw)
     if records is None:
         try:
-            records = _records(DECODER.decode(raw))
+            records = CocoRecords.of(DECODER.decode(raw))
         except msgspec.ValidationError as exc:
             raise InputError(f"{path}: invalid COCO annotations: {_where(exc)}") from exc
         except msgspec.DecodeError as exc:
@@ -114,7 +114,7 @@ def from_coco_api(coco: COCO, image_root: str | Path | None) -> SourceData:
     # Provenance hash over the fields that matter, in the object's own order (deterministic).
     files = (SourceFile(path=label, sha256=sha256_bytes(msgspec.json.encode(data))),)
     root = Path(image_root) if image_root else None
-    return _to_source(_records(data), label, root, files, "coco")
+    return _to_source(CocoRecords.of(data), label, root, files, "coco")
 
 
 def _where(exc: msgspec.ValidationError) -> str:
@@ -129,10 +129,6 @@ def _where(exc: msgspec.ValidationError) -> str:
 def _col(items: Sequence[Any], attr: str, dtype: Any) -> pl.Series:
     """One attribute of every record as a Series (map/attrgetter iterate in C)."""
     return pl.Series(attr, list(map(attrgetter(attr), items)), dtype=dtype)
-
-
-def _records(data: CocoFile) -> CocoRecords:
-    return CocoRecords(data.images, data.categories, annotation_columns(data.annotations))
 
 
 def _to_source(

@@ -23,6 +23,7 @@ __all__ = [
     "CocoCategory",
     "CocoFile",
     "CocoImage",
+    "CocoRecords",
     "annotation_columns",
     "int_column",
 ]
@@ -106,3 +107,16 @@ def annotation_columns(anns: Sequence[CocoAnnotation]) -> AnnotationColumns:
         iscrowd=int_column(anns, "iscrowd"),
         bbox=bbox,
     )
+
+
+class CocoRecords(NamedTuple):
+    """A decoded COCO file: image and category records, annotations as columns."""
+
+    images: list[CocoImage]
+    categories: list[CocoCategory]
+    annotations: AnnotationColumns
+
+    @classmethod
+    def of(cls, data: CocoFile) -> CocoRecords:
+        """The records of a whole-file decode."""
+        return cls(data.images, data.categories, annotation_columns(data.annotations))

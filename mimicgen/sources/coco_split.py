@@ -39,7 +39,7 @@ import re
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import BinaryIO, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -50,10 +50,11 @@ from mimicgen.sources.coco_format import (
     CocoAnnotation,
     CocoCategory,
     CocoImage,
+    CocoRecords,
     annotation_columns,
 )
 
-__all__ = ["MIN_SPLIT_BYTES", "CocoRecords", "split_decode"]
+__all__ = ["MIN_SPLIT_BYTES", "split_decode"]
 
 #: Smaller files are decoded in one piece (forking and piping cost more than they save).
 MIN_SPLIT_BYTES = 32 << 20
@@ -75,31 +76,21 @@ _HEAD_CLOSE = b'"":0}'
 _LAST_OPEN = b'{"annotations":['
 
 
-class CocoRecords(NamedTuple):
-    """A decoded COCO file: image and category records, annotations as columns."""
-
-    images: list[CocoImage]
-    categories: list[CocoCategory]
-    annotations: AnnotationColumns
-
-
 class _Head(msgspec.Struct, gc=False):
+    """The top-level keys besides ``annotations`` that a part of the file may hold."""
+
     images: list[CocoImage] | UnsetType = UNSET
     categories: list[CocoCategory] | UnsetType = UNSET
 
 
-class _Last(msgspec.Struct, gc=False):
+class _Last(_Head, kw_only=True):
     annotations: list[CocoAnnotation]
-    images: list[CocoImage] | UnsetType = UNSET
-    categories: list[CocoCategory] | UnsetType = UNSET
 
 
-class _Sent(msgspec.Struct, gc=False):
-    """What a child sends ahead of its columns."""
+class _Sent(_Head, kw_only=True):
+    """What a child sends ahead of its columns: its record count (and the last piece's keys)."""
 
     n: int
-    images: list[CocoImage] | UnsetType = UNSET
-    categories: list[CocoCategory] | UnsetType = UNSET
 
 
 _HEAD = msgspec.json.Decoder(_Head)

@@ -16,6 +16,7 @@ import pytest
 import mimicgen.sources.coco_split as split_mod
 from mimicgen.errors import InputError
 from mimicgen.sources.coco import read_coco
+from mimicgen.sources.coco_format import CocoRecords
 from mimicgen.sources.coco_split import split_decode
 
 
@@ -54,7 +55,7 @@ def _doc(n_images: int = 40, n_anns: int = 400, seed: int = 0) -> dict:
     }
 
 
-def _check(records: split_mod.CocoRecords, doc: dict) -> None:
+def _check(records: CocoRecords, doc: dict) -> None:
     anns = doc["annotations"]
     assert [im.id for im in records.images] == [im["id"] for im in doc["images"]]
     assert [im.file_name for im in records.images] == [im["file_name"] for im in doc["images"]]
