@@ -122,6 +122,8 @@ def _where(exc: msgspec.ValidationError) -> str:
     text = str(exc)
     if " - at `$." in text:
         message, at = text.rsplit(" - at `$.", 1)
+        if message.startswith(("Expected `int` <=", "Expected `int` >=", "Number out of range")):
+            message += " (numbers must fit in 64 bits; fix the value)"
         return f"record {at.rstrip('`')}: {message}"
     return text
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import chain
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -24,28 +24,35 @@ __all__ = [
     "CocoFile",
     "CocoImage",
     "CocoRecords",
+    "Int64",
     "annotation_columns",
     "int_column",
 ]
 
 
+#: An integer that fits the int64 columns the records become: msgspec decodes JSON integers of
+#: any size, and a larger one (``"width": 10**30``) must fail as a validation error naming its
+#: record, not as an OverflowError when the column is built.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
 class CocoImage(msgspec.Struct, gc=False):
-    id: int
+    id: Int64
     file_name: str
-    width: int
-    height: int
+    width: Int64
+    height: Int64
 
 
 class CocoAnnotation(msgspec.Struct, gc=False):
-    id: int
-    image_id: int
-    category_id: int
+    id: Int64
+    image_id: Int64
+    category_id: Int64
     bbox: tuple[float, float, float, float]
-    iscrowd: int = 0
+    iscrowd: Int64 = 0
 
 
 class CocoCategory(msgspec.Struct, gc=False):
-    id: int
+    id: Int64
     name: str
     supercategory: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,58 @@ def test_sparse_ids_map_to_their_own_image_and_class(
     path.write_text(json.dumps(raw))
     with pytest.raises(InputError, match=rf"refers to unknown image_id {offset + 3}$"):
         read_coco(path)
+
+
+HUGE_FIELDS = [
+    ("images", 3, "width", "images[3].width"),
+    ("images", 0, "height", "images[0].height"),
+    ("images", 2, "id", "images[2].id"),
+    ("annotations", 5, "id", "annotations[5].id"),
+    ("annotations", 5, "image_id", "annotations[5].image_id"),
+    ("annotations", 7, "category_id", "annotations[7].category_id"),
+    ("categories", 1, "id", "categories[1].id"),
+]
+
+
+@pytest.mark.parametrize("value", [10**30, 2**63, -(2**63) - 1])
+@pytest.mark.parametrize(("table", "row", "key", "where"), HUGE_FIELDS)
+def test_integer_beyond_int64_is_a_one_line_error_naming_the_record(
+    coco_tiny: Path, tmp_path: Path, table: str, row: int, key: str, where: str, value: int
+) -> None:
+    _, raw = _raw(coco_tiny)
+    raw[table][row][key] = value
+    path = tmp_path / "instances_huge.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(InputError, match=rf"record {re.escape(where)}: .*64 bits") as err:
+        read_coco(path)
+    assert "\n" not in str(err.value)
+
+
+def test_huge_number_in_a_bbox_is_a_one_line_error(coco_tiny: Path, tmp_path: Path) -> None:
+    _, raw = _raw(coco_tiny)
+    text = json.dumps(raw)
+    # 10**400 is no float64: msgspec refuses it while decoding.
+    raw["annotations"][4]["bbox"][2] = "HUGE"
+    path = tmp_path / "instances_huge.json"
+    path.write_text(json.dumps(raw).replace('"HUGE"', "1" + "0" * 400))
+    with pytest.raises(InputError, match=r"record annotations\[4\]\.bbox\[2\]: Number out of range"):
+        read_coco(path)
+    raw = json.loads(text)
+    raw["annotations"][4]["bbox"][2] = 10**30  # a float64, but far outside the image
+    ann_id = raw["annotations"][4]["id"]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(InputError, match=rf"annotation id={ann_id} box .* lies outside its image"):
+        read_coco(path)
+
+
+@pytest.mark.parametrize(("table", "row", "key", "where"), HUGE_FIELDS)
+def test_pycocotools_object_with_huge_integer_names_the_record(
+    coco_tiny: Path, table: str, row: int, key: str, where: str
+) -> None:
+    from pycocotools.coco import COCO
+
+    path, _ = _raw(coco_tiny)
+    api = COCO(str(path))
+    api.dataset[table][row][key] = 10**30
+    with pytest.raises(InputError, match=rf"pycocotools.COCO: .*record {re.escape(where)}: "):
+        from_coco_api(api, coco_tiny / "val2017")

@@ -192,3 +192,23 @@ def test_real_coco_read_in_pieces_matches_plain_json(
     whole = read_coco(path)
     assert in_pieces.boxes.equals(whole.boxes) and in_pieces.images.equals(whole.images)
     assert in_pieces.boxes.height == len(doc["annotations"])
+
+
+@pytest.mark.parametrize("where", ["first piece", "last piece"])
+@pytest.mark.parametrize("key", ["id", "image_id", "category_id", "iscrowd"])
+def test_huge_integer_gets_the_whole_file_error_naming_the_record(
+    where: str, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An integer past int64 must not raise OverflowError while a piece becomes columns (in
+    the parent for the first piece, in a child for the others): the split declines and the
+    whole-file decode names the record."""
+    doc = _doc()
+    k = 20 if where == "first piece" else len(doc["annotations"]) - 20
+    doc["annotations"][k][key] = 10**30
+    path = tmp_path / "instances_huge.json"
+    path.write_text(json.dumps(doc))
+    assert split_decode(bytearray(path.read_bytes()), 2) is None
+    with pytest.raises(InputError) as split:
+        read_coco(path)
+    assert str(split.value) == _whole_file_error(path, monkeypatch)
+    assert f"record annotations[{k}].{key}:" in str(split.value)
