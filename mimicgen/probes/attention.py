@@ -34,6 +34,7 @@ __all__ = [
     "ATTN_IMPLEMENTATION",
     "AttentionRecorder",
     "ProbeState",
+    "eager_attention",
     "probe_attention_forward",
     "probe_state",
     "register",
@@ -74,7 +75,7 @@ def probe_state(state: ProbeState) -> Iterator[ProbeState]:
         _STATE.reset(token)
 
 
-def _eager(
+def eager_attention(
     module: nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
@@ -118,7 +119,7 @@ def probe_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
-    out, weights = _eager(module, query, key, value, attention_mask, scale)
+    out, weights = eager_attention(module, query, key, value, attention_mask, scale)
     state.recorder.observe(layer, weights)
     return out, None
 

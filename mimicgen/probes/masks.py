@@ -19,7 +19,36 @@ import numpy as np
 from mimicgen.probes.spec import MaskKind
 from mimicgen.probes.tokens import TokenMap
 
-__all__ = ["additive_mask", "allowed_pairs"]
+__all__ = ["additive_mask", "allowed_pairs", "pair_rule"]
+
+
+def pair_rule(kind, q_img, k_img, q_pos, k_pos, k_prefix_text):  # type: ignore[no-untyped-def]
+    """Whether query ``q`` may attend key ``k``, element-wise: the one definition of every kind.
+
+    Arguments are arrays that broadcast against each other (numpy arrays here; torch tensors in
+    :mod:`mimicgen.train`, both as FlexAttention ``mask_mod`` scalars and as whole index grids
+    for the float reference mask). Only operators are used, so the same code runs on both.
+    ``q_img`` / ``k_img``: image index of each position (-1 for text); ``q_pos`` / ``k_pos``:
+    sequence positions; ``k_prefix_text``: the key is text before its sequence's first image
+    (read by ``invisible-strict`` only). ``kind=None`` is plain causal attention.
+    """
+    causal = k_pos <= q_pos
+    if kind is None:
+        return causal
+    q_vis = q_img >= 0
+    k_vis = k_img >= 0
+    same = q_img == k_img
+    if kind == "bidirectional":
+        return causal | (q_vis & k_vis)
+    if kind == "blockdiag":
+        vision_row = causal & same
+    elif kind == "invisible":
+        vision_row = causal & (same | ~k_vis)
+    elif kind == "invisible-strict":
+        vision_row = causal & (same | k_prefix_text)
+    else:
+        raise ValueError(f"unknown mask kind {kind!r}")
+    return (q_vis & vision_row) | (~q_vis & causal)
 
 
 def allowed_pairs(tokens: TokenMap, kind: MaskKind) -> np.ndarray:
@@ -27,20 +56,13 @@ def allowed_pairs(tokens: TokenMap, kind: MaskKind) -> np.ndarray:
     n = len(tokens)
     img = tokens.image
     vis = img >= 0
-    causal = np.tril(np.ones((n, n), dtype=bool))
-    same = img[:, None] == img[None, :]
-    vq = vis[:, None]
-    if kind == "blockdiag":
-        return np.where(vq, causal & same, causal)
-    if kind == "invisible":
-        return np.where(vq, causal & (same | ~vis[None, :]), causal)
-    if kind == "invisible-strict":
-        first = int(np.argmax(vis)) if vis.any() else n
-        prefix_text = ~vis & (np.arange(n) < first)
-        return np.where(vq, causal & (same | prefix_text[None, :]), causal)
-    if kind == "bidirectional":
-        return causal | (vq & vis[None, :])
-    raise ValueError(f"unknown mask kind {kind!r}")
+    first = int(np.argmax(vis)) if vis.any() else n
+    pos = np.arange(n)
+    prefix_text = ~vis & (pos < first)
+    out: np.ndarray = pair_rule(
+        kind, img[:, None], img[None, :], pos[:, None], pos[None, :], prefix_text[None, :]
+    )
+    return out
 
 
 def additive_mask(allowed: np.ndarray, neg: float) -> np.ndarray:

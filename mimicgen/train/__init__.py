@@ -1,0 +1,9 @@
+"""Training-time per-image attention masks and LoRA fine-tuning (``mimicgen finetune``).
+
+Imports torch/transformers lazily per module: :mod:`spans` and :mod:`masks` need torch only,
+:mod:`attention` and :mod:`data` need transformers, :mod:`loop` needs peft (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,159 @@
+"""The training attention function, registered through transformers' attention interface.
+
+Models are loaded with ``attn_implementation={"text_config": "mimicgen_train", ...}``; every
+decoder attention call of the language model comes to :func:`train_attention_forward`. Inside
+:func:`train_masks` it replaces the model's own mask with the batch's masks (the chosen kind in
+the chosen layers, causal elsewhere; packed segments and padding respected everywhere):
+
+* ``flex`` backend: FlexAttention with a ``BlockMask`` (the fast path; compiled when asked, as
+  a block-sparse kernel only does when compiled). PyTorch has no FlexAttention backward on CPU,
+  so training on CPU uses the ``eager`` backend.
+* ``eager`` backend: eager attention with the additive float mask (the reference).
+
+Outside :func:`train_masks` it is plain ``sdpa`` with the model's mask (inference, generation).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+from mimicgen.probes.attention import eager_attention
+from mimicgen.probes.spec import MaskKind
+from mimicgen.train.masks import block_mask, float_mask
+from mimicgen.train.spans import BatchSpans
+
+__all__ = [
+    "TRAIN_ATTN",
+    "Backend",
+    "TrainMasks",
+    "build_masks",
+    "register",
+    "train_attention_forward",
+    "train_masks",
+]
+
+TRAIN_ATTN = "mimicgen_train"
+"""Name under which the training attention function is registered."""
+
+Backend = Literal["flex", "eager"]
+
+
+@dataclass(frozen=True)
+class TrainMasks:
+    """The masks one forward (and backward) pass uses."""
+
+    backend: Backend
+    """``flex`` (BlockMask) or ``eager`` (float mask)."""
+    layers: frozenset[int]
+    """Decoder layers (``layer_idx``) that use ``masked``; the others use ``plain``."""
+    masked: Any
+    """Mask of the chosen kind (a ``BlockMask`` or a ``(B, 1, L, L)`` float tensor)."""
+    plain: Any
+    """Causal mask with the same segments and padding."""
+    compiled: bool = False
+    """Run FlexAttention through ``torch.compile`` (the block-sparse kernel)."""
+
+
+_STATE: contextvars.ContextVar[TrainMasks | None] = contextvars.ContextVar(
+    "mimicgen_train", default=None
+)
+
+
+def build_masks(
+    spans: BatchSpans,
+    kind: MaskKind | None,
+    layers: frozenset[int],
+    backend: Backend,
+    dtype: torch.dtype = torch.float32,
+    compiled: bool = False,
+) -> TrainMasks:
+    """Masks for one batch: ``kind`` in ``layers`` (``None`` or no layers: causal everywhere)."""
+    if backend == "flex":
+        plain = block_mask(spans, None)
+        masked = block_mask(spans, kind) if kind is not None and layers else plain
+    else:
+        plain = float_mask(spans, None, dtype)
+        masked = float_mask(spans, kind, dtype) if kind is not None and layers else plain
+    return TrainMasks(backend, layers, masked, plain, compiled)
+
+
+@contextmanager
+def train_masks(masks: TrainMasks) -> Iterator[TrainMasks]:
+    """Apply ``masks`` to the attention calls inside the block (forward and backward: wrap the
+    backward too when activations are recomputed)."""
+    token = _STATE.set(masks)
+    try:
+        yield masks
+    finally:
+        _STATE.reset(token)
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def _flex(compiled: bool) -> Any:
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if not compiled:
+        return flex_attention
+    if "flex" not in _COMPILED:
+        _COMPILED["flex"] = torch.compile(flex_attention, dynamic=False)
+    return _COMPILED["flex"]
+
+
+def train_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The registered attention function (signature of transformers' attention interface)."""
+    state = _STATE.get()
+    layer = getattr(module, "layer_idx", None)
+    if state is None or layer is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    mask = state.masked if layer in state.layers else state.plain
+    scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
+    if state.backend == "flex":
+        with warnings.catch_warnings():
+            # Uncompiled FlexAttention (the CPU check path) warns that it is not the fast kernel.
+            warnings.filterwarnings(
+                "ignore", message=".*flex_attention called without torch.compile"
+            )
+            out = _flex(state.compiled)(
+                query,
+                key,
+                value,
+                block_mask=mask,
+                scale=scale,
+                enable_gqa=query.shape[1] != key.shape[1],
+            )
+        return out.transpose(1, 2).contiguous(), None
+    out, _ = eager_attention(module, query, key, value, mask.to(query.dtype), scale)
+    return out, None
+
+
+def register() -> str:
+    """Register the attention function (and ``sdpa``'s mask builder for use outside
+    :func:`train_masks`); idempotent."""
+    AttentionInterface.register(TRAIN_ATTN, train_attention_forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(TRAIN_ATTN, sdpa_mask)
+    return TRAIN_ATTN

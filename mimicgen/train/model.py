@@ -1,0 +1,129 @@
+"""Load a VLM for masked training and run its language model on a :class:`~mimicgen.train.data.Batch`.
+
+The model is loaded through the probe adapters (one place for each family's prompt format, image
+encoding and positions) with the training attention function for its language model. The vision
+tower and projector stay frozen (their features are computed without gradients); the forward pass
+scatters the features into the token embeddings and runs the decoder under the batch's masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from mimicgen.probes.adapters import adapter_for
+from mimicgen.probes.adapters.base import VLMAdapter, resolve_dtype
+from mimicgen.probes.spec import MaskKind
+from mimicgen.train.attention import TRAIN_ATTN, Backend, build_masks, register, train_masks
+from mimicgen.train.data import IGNORE, Batch
+from mimicgen.train.spans import BatchSpans, derive_spans
+
+__all__ = ["MaskPlan", "TrainOutput", "batch_spans", "forward", "load_for_training"]
+
+
+def load_for_training(path: str, dtype: str = "float32", device: str | None = None) -> VLMAdapter:
+    """Adapter whose language model calls the training attention function."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from mimicgen.errors import InputError
+
+    register()
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
+            "pass a local model folder or a cached hub id"
+        ) from None
+    cls = adapter_for(config.model_type)
+    model = cls.model_class().from_pretrained(
+        path,
+        dtype=resolve_dtype(dtype),
+        attn_implementation={"text_config": TRAIN_ATTN, "vision_config": "sdpa"},
+    )
+    if device:
+        model = model.to(device)
+    adapter = cls(
+        model,
+        AutoTokenizer.from_pretrained(path),
+        cls.image_processor_class().from_pretrained(path),
+    )
+    return adapter
+
+
+@dataclass(frozen=True)
+class MaskPlan:
+    """Which mask, where, on which backend."""
+
+    kind: MaskKind | None = None
+    """Mask kind (``None``: causal everywhere)."""
+    layers: frozenset[int] = frozenset()
+    """Decoder layers carrying ``kind``."""
+    backend: Backend = "eager"
+    """``flex`` (block-sparse) or ``eager`` (float-mask reference)."""
+    compiled: bool = False
+    """Compile FlexAttention (the fast kernel; CUDA for training)."""
+
+
+@dataclass
+class TrainOutput:
+    loss: torch.Tensor
+    """Mean cross-entropy over the label tokens."""
+    hidden_states: tuple[torch.Tensor, ...] | None
+    """Embeddings and every decoder layer's output, when asked for."""
+    n_label_tokens: int
+
+
+def batch_spans(adapter: VLMAdapter, batch: Batch) -> BatchSpans:
+    """Span tables of ``batch`` (derived from its ids, padding and segments)."""
+    return derive_spans(
+        batch.input_ids,
+        adapter.image_token_id,
+        batch.attention_mask,
+        batch.segment_ids,
+        batch.tokens_per_image,
+    )
+
+
+def forward(
+    adapter: VLMAdapter,
+    batch: Batch,
+    plan: MaskPlan,
+    features: list[torch.Tensor] | None = None,
+    hidden_states: bool = False,
+) -> TrainOutput:
+    """Loss of ``batch`` under ``plan``'s masks. ``features`` replaces the batch's vision
+    features (e.g. leaves that require grad, for gradient checks)."""
+    lm: Any = adapter.language_model
+    feats = batch.features if features is None else features
+    embeds = lm.embed_tokens(batch.input_ids)
+    vision = batch.input_ids == adapter.image_token_id
+    if feats:
+        flat = torch.cat([f.to(embeds.device, embeds.dtype) for f in feats])
+        embeds = embeds.masked_scatter(vision[..., None].expand_as(embeds), flat)
+    masks = build_masks(
+        batch_spans(adapter, batch),
+        plan.kind,
+        plan.layers,
+        plan.backend,
+        embeds.dtype,
+        plan.compiled,
+    )
+    with train_masks(masks):
+        out = lm(
+            inputs_embeds=embeds,
+            position_ids=batch.position_ids,
+            use_cache=False,
+            output_hidden_states=hidden_states,
+        )
+        logits = adapter.model.lm_head(out.last_hidden_state)
+        labels = batch.labels[:, 1:]
+        loss = F.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE
+        )
+    return TrainOutput(
+        loss, out.hidden_states if hidden_states else None, int((labels != IGNORE).sum())
+    )
