@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicgen.errors import InputError
+from mimicgen.outdir import resolve_out
 
 __all__ = [
     "atomic_output_dir",
@@ -20,6 +23,7 @@ __all__ = [
     "atomic_write_chunks",
     "atomic_write_text",
     "canonical_json",
+    "remove_tree",
     "sha256_bytes",
     "sha256_file",
 ]
@@ -74,25 +78,82 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+#: Staging folders are named ``.<out name>.<pid>.<random>.partial``: the process id tells a
+#: later run which leftovers (from a run killed outright) it may delete.
+_PARTIAL = ".partial"
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Delete staging folders for ``out`` whose process is gone (killed before it could clean
+    up): a rerun then starts from a clean parent folder."""
+    # mkdtemp's random part is 8 characters of [a-z0-9_].
+    ours = re.compile(rf"\.{re.escape(out.name)}\.(\d+)\.(?:old)?[a-z0-9_]{{8}}\{_PARTIAL}")
+    try:
+        found = [(p, ours.fullmatch(p.name)) for p in out.parent.iterdir()]
+    except OSError:
+        return
+    for path, match in found:
+        if match is None or int(match[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(match[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass  # alive, run by another user
+
+
+def remove_tree(path: Path) -> None:
+    """``rmtree`` that a second Ctrl-C/SIGTERM cannot cut short: a large staging folder takes a
+    while to delete, and an interrupted delete is the leftover this exists to prevent. Signals
+    that arrive meanwhile are delivered afterwards."""
+    signals = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+    blocking = hasattr(signal, "pthread_sigmask")
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals) if blocking else None
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 @contextmanager
 def atomic_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
     """Yield a staging directory that replaces ``out`` only if the block succeeds.
 
     Refuses to touch an existing non-empty ``out`` unless ``overwrite`` is set, and removes the
-    staging directory on any failure, so an error never leaves a half-written output behind.
+    staging directory on any failure (interrupts included), so an error never leaves a
+    half-written output behind. A symlink ``out`` is followed: the output replaces the folder it
+    points to (:func:`mimicgen.outdir.resolve_out`).
     """
-    out = Path(out)
+    shown, out = out, resolve_out(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {shown} is a file; choose a folder path")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+        raise InputError(
+            f"{shown} already exists and is not empty; pass --overwrite to replace it"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    # mkdtemp makes the folder 0700; give the output the permissions a plain mkdir would.
-    staging.chmod(0o777 & ~_umask())
+    _remove_stale_staging(out)
+    prefix = f".{out.name}.{os.getpid()}."
+    staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=_PARTIAL, dir=out.parent))
     try:
+        # mkdtemp makes the folder 0700; give the output the permissions a plain mkdir would.
+        staging.chmod(0o777 & ~_umask())
         yield staging
+        if out.exists():
+            # Move the old output aside first: the swap is then two renames, and the old
+            # output is deleted only once the new one is in place.
+            old = Path(tempfile.mkdtemp(prefix=f"{prefix}old", suffix=_PARTIAL, dir=out.parent))
+            os.replace(out, old)
+            try:
+                os.replace(staging, out)
+            except BaseException:
+                os.replace(old, out)
+                raise
+            remove_tree(old)
+        else:
+            os.replace(staging, out)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)

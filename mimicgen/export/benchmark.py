@@ -31,7 +31,13 @@ from mimicgen.errors import InputError, MimicgenError
 from mimicgen.export.images import ImageMode, image_relpath, materialise_image
 
 # File names and readers live in export.reader; re-exported here for existing importers.
-from mimicgen.export.reader import BENCHMARK_FILE, MANIFEST_FILE, read_manifest, read_records
+from mimicgen.export.reader import (
+    BENCHMARK_FILE,
+    MANIFEST_FILE,
+    benchmark_inputs,
+    read_manifest,
+    read_records,
+)
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex
@@ -42,6 +48,7 @@ from mimicgen.io import (
     sha256_bytes,
     sha256_file,
 )
+from mimicgen.outdir import check_out, resolve_out
 from mimicgen.progress import track
 from mimicgen.sources.registry import CACHE_PLACEHOLDER
 from mimicgen.sources.spec import SourceSpec
@@ -60,6 +67,7 @@ __all__ = [
     "read_manifest",
     "read_records",
     "shard_range",
+    "source_inputs",
 ]
 
 SCHEMA_VERSION = 1
@@ -106,6 +114,9 @@ class BuildOptions:
     """The ``--seed`` value, recorded as the manifest ``seed`` (specs already carry it)."""
     chunk_size: int = 500
     """Queries per resume chunk; changes nothing in the output."""
+    inputs: tuple[Path, ...] = ()
+    """Input paths besides the sources (spec files): ``out`` must not be, hold or lie inside
+    any of them (:func:`mimicgen.outdir.check_out`)."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +319,18 @@ def _manifest(
     return manifest
 
 
+def source_inputs(specs: Sequence[TaskSpecLike], indexes: Sequence[AnnotationIndex]) -> list[Any]:
+    """Every path the sources read: the spec's source paths as written and, once loaded, each
+    index's files and image root (defaults such as COCO's ``<root>/val2017`` included)."""
+    paths: list[Any] = []
+    for spec in specs:
+        src = spec.source
+        paths += [src.annotations, src.image_root, src.classes_csv, src.hierarchy, src.labels_csv]
+    for index in indexes:
+        paths += [f.path for f in index.files] + [index.image_root]
+    return paths
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; choose a folder path")
@@ -376,7 +399,10 @@ def build_eval_set(
     """
     if not specs:
         raise InputError("no task specs given; pass spec YAML files or run 'mimicgen ls'")
-    out = Path(os.path.abspath(options.out))  # normalised: "." or "x/.." name a real folder
+    # Absolute ("." or "x/.." name a real folder), and a symlink's target: the resume folder
+    # then sits beside the folder that is written.
+    out = resolve_out(options.out)
+    check_out(options.out, [*options.inputs, *source_inputs(specs, [])])
     _check_out(out, options.overwrite)
     if index_loader is None:
         from mimicgen.index import load_index
@@ -392,6 +418,7 @@ def build_eval_set(
         sampler = cast(Sampler, sample)
 
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
+    check_out(options.out, source_inputs(specs, indexes))  # default image roots are known now
     if options.image_mode.kind != "none":
         for idx in indexes:
             if idx.image_root is None:
@@ -500,7 +527,7 @@ def _copy_tree_links(src_root: Path, dst_root: Path) -> None:
 
 def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False) -> BuildResult:
     """Join shard outputs into the eval set an unsharded build writes, byte for byte."""
-    given, out = Path(out), Path(os.path.abspath(out))
+    given, out = Path(out), check_out(out, shard_dirs)
     _check_out(out, overwrite)
     if not shard_dirs:
         raise InputError("give the shard folders to merge, e.g. mimicgen merge OUT shard0 shard1")
@@ -521,6 +548,7 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False)
     for _, d, m in loaded:
         if m["spec_hash"] != first["spec_hash"] or m["images"] != first["images"]:
             raise InputError(f"{d} comes from a different build (spec hash or image mode differs)")
+    check_out(given, [p for _, d, m in loaded for p in benchmark_inputs(d, m)])
     header = {k: first[k] for k in HEADER_KEYS}
     records: list[dict[str, Any]] = []
     with atomic_output_dir(out, overwrite=overwrite) as final:

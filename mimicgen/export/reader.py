@@ -17,6 +17,7 @@ from mimicgen.errors import InputError
 __all__ = [
     "BENCHMARK_FILE",
     "MANIFEST_FILE",
+    "benchmark_inputs",
     "numbered_records",
     "read_manifest",
     "read_records",
@@ -54,6 +55,23 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """Parse a ``benchmark.jsonl`` (or a chunk file) line by line."""
     for _, record in numbered_records(path):
         yield record
+
+
+def benchmark_inputs(folder: str | Path, manifest: dict[str, Any]) -> list[str]:
+    """The benchmark folder plus the annotation files and image roots its manifest names (its
+    images may be symlinks or hard links into them): what an output written from the benchmark
+    must stay clear of (:func:`mimicgen.outdir.check_out`). Paths inside the render cache
+    (written with its ``<cache>`` placeholder) are left out."""
+    from mimicgen.sources.registry import CACHE_PLACEHOLDER
+
+    paths = [str(folder)]
+    for source in manifest.get("sources") or []:
+        if not isinstance(source, dict):
+            continue
+        named = [source.get("annotations"), source.get("image_root")]
+        named += [f.get("path") for f in source.get("files") or [] if isinstance(f, dict)]
+        paths += [p for p in named if isinstance(p, str) and not p.startswith(CACHE_PLACEHOLDER)]
+    return paths
 
 
 def read_manifest(folder: str | Path, *, missing_ok: bool = False) -> dict[str, Any]:
