@@ -81,6 +81,9 @@ def plot_cmd(
     data = gather_inputs(inputs, bench_dir=bench, pipeline=pipeline)
     if "pipeline" in data.notes:
         typer.echo(f"note: {data.notes['pipeline']}")
+    from mimicgen.outdir import check_out
+
+    out = check_out(out, [*inputs, bench])  # the score reports and benchmark plotted
     with atomic_output_dir(out, overwrite=overwrite) as staging:
         results = make_figures(data, staging, style, only)
     for res in results:

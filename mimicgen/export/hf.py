@@ -23,7 +23,9 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
+from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir, canonical_json
+from mimicgen.outdir import check_out
 from mimicgen.progress import track
 from mimicgen.scoring.ingest import load_benchmark
 
@@ -108,6 +110,7 @@ def export_hf(bench_dir: str | Path, out: str | Path, overwrite: bool = False) -
     from mimicgen import __version__
 
     bench = load_benchmark(bench_dir)
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
     check_images(bench)  # fail before writing anything
     n = len(bench.records)
     n_shards = max(1, -(-n // SHARD_SIZE))

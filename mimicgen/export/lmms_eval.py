@@ -21,7 +21,9 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
+from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir, canonical_json
+from mimicgen.outdir import check_out
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.ingest import load_benchmark
 
@@ -139,6 +141,7 @@ def export_lmms_eval(
     if not _TASK_NAME.match(task_name):
         raise InputError(f"task name {task_name!r} must be letters, digits, '_', '.', '-'")
     bench = load_benchmark(bench_dir)
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
     out = Path(out)
     final = out.resolve()
     lines = []

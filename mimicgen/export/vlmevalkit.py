@@ -22,7 +22,9 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
+from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir
+from mimicgen.outdir import check_out
 from mimicgen.progress import track
 from mimicgen.scoring.ingest import load_benchmark
 
@@ -38,6 +40,7 @@ def export_vlmevalkit(
     if not dataset_name.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
     bench = load_benchmark(bench_dir)
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
     check_images(bench)  # fail before writing anything
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as stage:

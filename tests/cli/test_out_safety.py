@@ -81,3 +81,16 @@ def test_build_out_dangling_symlink_is_one_line_error(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "does not exist" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("fmt", ["hf", "vlmevalkit", "lmms-eval"])
+@pytest.mark.parametrize("inside", [False, True])
+def test_export_refuses_out_in_the_benchmark(tmp_path: Path, fmt: str, inside: bool) -> None:
+    bench = tmp_path / "bench"
+    assert _mimicgen("build", "--out", str(bench), cwd=tmp_path).returncode == 0
+    before = _tree_digest(bench)
+    out = bench / "export" if inside else bench
+    res = _mimicgen("export", fmt, str(bench), str(out), "--overwrite", cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "outside every input" in res.stderr and "Traceback" not in res.stderr
+    assert _tree_digest(bench) == before
