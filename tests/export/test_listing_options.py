@@ -36,7 +36,7 @@ SPECS = {
 
 
 @pytest.fixture(scope="module")
-def turns(coco_tiny: Path, tmp_path_factory) -> list[dict]:
+def rows(coco_tiny: Path, tmp_path_factory) -> list[dict]:
     root = tmp_path_factory.mktemp("listopts")
     mp = pytest.MonkeyPatch()
     mp.setenv("MIMICGEN_CACHE_DIR", str(root / "cache"))
@@ -49,8 +49,26 @@ def turns(coco_tiny: Path, tmp_path_factory) -> list[dict]:
     opts = TrainingOptions(option_ratio=1.0, extra_turns=2, n_options=N_OPTIONS)
     build_training_set(specs, root / "train", opts)
     mp.undo()
-    rows = [json.loads(x) for x in (root / "train" / "provenance.jsonl").read_text().splitlines()]
+    return [json.loads(x) for x in (root / "train" / "provenance.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def turns(rows) -> list[dict]:
     return [t for r in rows for t in r["turns"] if "options" in t]
+
+
+def test_listing_turns_skip_one_member_categories(rows, coco_tiny: Path) -> None:
+    """No listing turn, first or extra, asks for the sub-categories of a category with fewer
+    than min_members (2) classes: supercategory sizes re-counted from the raw JSON, where
+    'person' has one (before the fix the extra turns asked for it)."""
+    data = json.loads((coco_tiny / "annotations" / "instances_val2017.json").read_text())
+    sizes = Counter(c["supercategory"] for c in data["categories"])
+    assert sizes["person"] == 1
+    asked = Counter(
+        t["category"] for r in rows for t in r["turns"] if t["task"] == "listing"
+    )
+    assert sum(asked.values()) > 1500 and len(asked) > 5
+    assert all(sizes[c] >= 2 for c in asked), {c: sizes[c] for c in asked}
 
 
 def test_every_turn_has_n_options_distinct_options(turns) -> None:
