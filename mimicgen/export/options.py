@@ -16,6 +16,7 @@ each letter is correct exactly equally often in every block of ``n`` queries.
 
 from __future__ import annotations
 
+import itertools
 import string
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -95,46 +96,133 @@ def _nth_kept(r: int, skipped: list[int]) -> int:
     return r
 
 
+LIST_POOL_MIN_EXTRA = 1
+"""A list pool holds at least ``n_options + LIST_POOL_MIN_EXTRA`` classes: with fewer, some
+answers have too few distinct lists near them (a 2-member category has 3 non-empty lists)."""
+
+LIST_SIZE_PRIOR = 0.5
+"""The centre list's size c is drawn with prior weight ``LIST_SIZE_PRIOR ** c``: answers are
+mostly short (one to three classes), and a flat prior would make the wrong lists longer than
+the answer on average (the shortest option would then be right above chance)."""
+
+_LIST_TRIES = 64
+"""Whole draws of the wrong lists before the fallback fills the rest."""
+
+
+def list_pool_size(n_options: int) -> int:
+    """Classes a listing question's options are drawn from, at least (see :func:`list_pool`)."""
+    return n_options + LIST_POOL_MIN_EXTRA
+
+
+def list_pool(
+    members: Sequence[str], vocabulary: Sequence[str], n_options: int, rng: np.random.Generator
+) -> tuple[str, ...]:
+    """The classes a listing question's options are built from: the category's members, and
+    when there are fewer than :func:`list_pool_size` of them, classes of the vocabulary drawn
+    at random to make up the number (no rng draw when the members are enough)."""
+    pool = tuple(dict.fromkeys(members))
+    need = list_pool_size(n_options) - len(pool)
+    if need <= 0:
+        return pool
+    inside = set(pool)
+    rest = [c for c in vocabulary if c not in inside]
+    picks = rng.permutation(len(rest))[:need].tolist()
+    return pool + tuple(rest[i] for i in sorted(picks))
+
+
+def _moves(c: int, u: int) -> tuple[int, ...]:
+    """Size changes one edit can make from a list of ``c`` of ``u`` classes, the result
+    non-empty: drop one (-1), swap one (0), add one (+1)."""
+    return tuple(
+        d for d, ok in ((-1, c >= 2), (0, 1 <= c < u), (1, c < u)) if ok
+    )
+
+
+def _other(held: Sequence[str], pool: Sequence[str], rng: np.random.Generator) -> str:
+    """A pool class not in ``held`` (``held`` is a strict subset of ``pool``)."""
+    if 2 * len(held) < len(pool):  # mostly free: draw and redraw (no list of the pool)
+        while (c := pool[int(rng.integers(len(pool)))]) in held:
+            pass
+        return c
+    free = [c for c in pool if c not in held]
+    return free[int(rng.integers(len(free)))]
+
+
+def _edit(base: tuple[str, ...], d: int, pool: Sequence[str], rng: np.random.Generator) -> tuple[str, ...]:
+    """``base`` (sorted) with one class dropped (-1), swapped (0) or added (+1)."""
+    out = list(base)
+    if d >= 0:
+        out.append(_other(base, pool, rng))
+    if d <= 0:
+        out.pop(int(rng.integers(len(base))))
+    return tuple(sorted(out))
+
+
 def list_distractors(
     answer: Sequence[str],
-    members: Sequence[str],
+    pool: Sequence[str],
     n: int,
     rng: np.random.Generator,
-    positions: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Up to ``n`` wrong class lists near the answer set: drop one member, add one other member
-    of the category, or swap one for another. Edits are drawn at random rather than
-    enumerated, because an OpenImages category can have hundreds of members.
+    """``n`` distinct wrong class lists from ``pool`` (duplicate-free, holding the answer),
+    built so that their form does not single out the answer.
 
-    ``positions`` (optional, ``{name: index}`` of a duplicate-free ``members``) only makes the
-    call faster: the drawn non-answer member is found by index instead of listing them all
-    (:func:`class_distractors` does the same). The result is the same."""
-    ans = sorted(answer)
-    ans_set = set(ans)
-    others: list[str] = []
-    skipped: list[int] = []
-    if positions is None:
-        others = [m for m in members if m not in ans_set]
-        n_others = len(others)
-    else:
-        skipped = sorted(positions[c] for c in ans_set if c in positions)
-        n_others = len(members) - len(skipped)
-    kinds = (["drop"] if len(ans) > 1 else []) + (["add", "swap"] if n_others else [])
-    picked: dict[str, None] = {}
-    for _ in range(8 * n):
-        if len(picked) >= n or not kinds:
+    Every option, the answer included, is one random edit (drop, swap or add one class) of a
+    hidden *centre* list: the centre is drawn as the list the answer is an edit of, the wrong
+    options as fresh edits of the centre. The answer then relates to the centre, and so to the
+    other options, exactly as each wrong option does (lengths, subsets and supersets, shared
+    classes), as far as the pool allows. Edit kinds are uniform among those possible; the
+    centre's size takes the posterior under a uniform prior over sizes. The wrong lists are
+    redrawn as a whole until all differ (up to ``_LIST_TRIES`` times, then a fill with further
+    edits and, last, lists of the pool in order), and returned in random order."""
+    gold = tuple(sorted(answer))
+    u, a = len(pool), len(gold)
+    if n <= 0:
+        return []
+    # Centre size c = a - d for the edit d that made the answer, weighted 1 / (edits at c).
+    ds = [d for d in (-1, 0, 1) if 0 <= a - d <= u and d in _moves(a - d, u)]
+    w = np.array([LIST_SIZE_PRIOR ** (a - d) / len(_moves(a - d, u)) for d in ds])
+    for _ in range(_LIST_TRIES):
+        d = ds[int(rng.choice(len(ds), p=w / w.sum()))]
+        centre = _edit(gold, -d, pool, rng)  # the answer is edit d of the centre
+        moves = _moves(len(centre), u)
+        got = {
+            _edit(centre, moves[int(rng.integers(len(moves)))], pool, rng) for _ in range(n)
+        }
+        if len(got) == n and gold not in got:
+            return _shuffled(sorted(got), rng)
+    return _shuffled(_fill(gold, pool, n, rng), rng)
+
+
+def _shuffled(lists: list[tuple[str, ...]], rng: np.random.Generator) -> list[str]:
+    """The lists as text in random order (a fixed order would set the answer apart from the
+    others once it is placed among them)."""
+    return [", ".join(lists[i]) for i in rng.permutation(len(lists)).tolist()]
+
+
+def _fill(
+    gold: tuple[str, ...], pool: Sequence[str], n: int, rng: np.random.Generator
+) -> list[tuple[str, ...]]:
+    """Fallback: distinct one- and two-edit neighbours of the answer, then pool lists in order."""
+    got: dict[tuple[str, ...], None] = {}
+    for _ in range(16 * n):
+        if len(got) >= n:
             break
-        kind = kinds[int(rng.integers(len(kinds)))]
-        cand = list(ans)
-        if kind in ("drop", "swap"):
-            cand.pop(int(rng.integers(len(cand))))
-        if kind in ("add", "swap"):
-            r = int(rng.integers(n_others))
-            cand.append(others[r] if positions is None else members[_nth_kept(r, skipped)])
-        text = ", ".join(sorted(cand))
-        if cand and sorted(cand) != ans:
-            picked.setdefault(text)
-    return list(picked)
+        cand = gold
+        for _ in range(1 + int(rng.integers(2))):
+            moves = _moves(len(cand), len(pool))
+            cand = _edit(cand, moves[int(rng.integers(len(moves)))], pool, rng)
+        if cand != gold:
+            got.setdefault(cand)
+    size = 1
+    while len(got) < n and size <= len(pool):
+        for combo in itertools.combinations(sorted(pool), size):
+            if len(got) >= n:
+                break
+            if combo != gold:
+                got.setdefault(combo)
+        size += 1
+    return list(got)
 
 
 def place_options(correct: str, distractors: Sequence[str], position: int) -> tuple[list[str], str]:

@@ -25,7 +25,7 @@ import polars as pl
 import yaml
 
 from mimicgen import __version__
-from mimicgen.errors import InputError
+from mimicgen.errors import InputError, SpecError
 from mimicgen.export.benchmark import (
     BENCHMARK_FILE,
     MANIFEST_FILE,
@@ -37,7 +37,7 @@ from mimicgen.export.benchmark import (
     read_records,
 )
 from mimicgen.export.images import ImageMode, materialise_image
-from mimicgen.export.options import answer_position, place_options
+from mimicgen.export.options import answer_position, list_pool_size, place_options
 from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
 from mimicgen.export.training_records import Encoded, fill
 from mimicgen.export.training_turns import Turner, placeholder_prefix
@@ -202,6 +202,7 @@ def build_training_set(
     offset = 0
     for pos, spec in enumerate(specs):
         index = indexes[spec_index[pos]]
+        _check_options(spec, index, options)
         templates = load_template_set(getattr(spec, "templates", "paper"))
         works.append(
             SpecWork(
@@ -296,6 +297,21 @@ def build_training_set(
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
     return manifest
+
+
+def _check_options(spec: Any, index: AnnotationIndex, options: TrainingOptions) -> None:
+    """Refuse, before anything is sampled or written, a build whose multiple-choice turns
+    could not all get ``n_options`` distinct options: class and list options are drawn from
+    the source's classes (a listing pool holds ``n_options + 1`` of them)."""
+    if options.option_ratio <= 0:
+        return
+    need, have = list_pool_size(options.n_options), len(set(index.class_names))
+    if have < need:
+        raise SpecError(
+            f"spec '{spec.name}': n_options {options.n_options} needs at least {need} classes "
+            f"in the source for distinct wrong options, but it has {have}; lower n_options "
+            "or set option_ratio to 0 (--option-ratio 0)"
+        )
 
 
 def _write_json(path: Path, obj: Any) -> None:

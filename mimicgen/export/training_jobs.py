@@ -24,6 +24,7 @@ from mimicgen.export.training_records import Encoded, encode
 from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.tasks.derive import ImageFacts
+from mimicgen.tasks.multiturn import default_min_members
 from mimicgen.tasks.query import Query
 from mimicgen.tasks.shared import TaskSampler
 
@@ -86,10 +87,13 @@ def converse(
     """Conversations of sampled queries ``start, start + 1, ...`` of one spec."""
     spec, index, turner, prefix = work.spec, work.index, work.turner, work.prefix
     hierarchy, blocks = index.hierarchy, index.rules.group_blocks_counting
+    min_members = default_min_members(spec)
     out: list[Conversation] = []
     for n, (query, facts) in enumerate(pairs, start=work.offset + start):
         rng = np.random.default_rng(np.random.SeedSequence([spec.seed, work.pos, n, 7]))
-        turns = conversation(query, facts, hierarchy, blocks, work.extra_turns, turner, rng)
+        turns = conversation(
+            query, facts, hierarchy, blocks, work.extra_turns, turner, rng, min_members
+        )
         imgs = sorted(query.images, key=lambda i: i.position)
         paths = [image_relpath(prefix, i.file_name) for i in imgs]
         enc = encode(

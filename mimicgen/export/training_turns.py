@@ -13,8 +13,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mimicgen.export.options import class_distractors, count_distractors, list_distractors
-from mimicgen.tasks.multiturn import Ask, extra_asks
+from mimicgen.export.options import (
+    class_distractors,
+    count_distractors,
+    list_distractors,
+    list_pool,
+)
+from mimicgen.tasks.multiturn import Ask, category_members, extra_asks
 from mimicgen.tasks.query import Query
 from mimicgen.templates import class_phrase
 from mimicgen.templates.loader import option_connectors
@@ -71,7 +76,7 @@ def _answer_text(ask: Ask) -> str:
     return ", ".join(ask.answer) if isinstance(ask.answer, tuple) else str(ask.answer)
 
 
-def _first_ask(query: Query) -> Ask | None:
+def _first_ask(query: Query, hierarchy: Any) -> Ask | None:
     """The query's own question as an :class:`Ask` (None for k > 1 counting: open-ended only)."""
     ans = query.answer
     if "counts" in ans:
@@ -80,7 +85,9 @@ def _first_ask(query: Query) -> Ask | None:
         ((cls, n),) = ans["counts"].items()
         return Ask("counting", int(n), classes=(cls,))
     if "classes" in ans:
-        return Ask("listing", tuple(ans["classes"]), category=query.controls.get("category"))
+        category = query.controls.get("category")
+        members = category_members(hierarchy).get(str(category), ())
+        return Ask("listing", tuple(ans["classes"]), category=category, members=members)
     return Ask(query.task, ans["class"])
 
 
@@ -98,18 +105,6 @@ class Turner:
     def __post_init__(self) -> None:
         positions = {c: i for i, c in enumerate(self.vocabulary)}
         self.positions = positions if len(positions) == len(self.vocabulary) else None
-        self._member_pos: dict[int, tuple[tuple[str, ...], dict[str, int] | None]] = {}
-
-    def _member_positions(self, members: tuple[str, ...]) -> dict[str, int] | None:
-        """``{name: index}`` of a category's members (memoised per members tuple; the same
-        tuples recur, :func:`~mimicgen.tasks.multiturn.extra_asks` takes them from one table);
-        None if names repeat."""
-        hit = self._member_pos.get(id(members))
-        if hit is None or hit[0] is not members:
-            pos = {c: i for i, c in enumerate(members)}
-            hit = (members, pos if len(pos) == len(members) else None)
-            self._member_pos[id(members)] = hit
-        return hit[1]
 
     def turn(
         self,
@@ -132,14 +127,10 @@ class Turner:
         if ask.task == "counting":
             wrong = count_distractors(int(ask.answer), k)  # type: ignore[arg-type]
         elif ask.task == "listing":
-            members = ask.members or ask.answer
-            wrong = list_distractors(
-                ask.answer,  # type: ignore[arg-type]
-                members,  # type: ignore[arg-type]
-                k,
-                rng,
-                self._member_positions(members) if ask.members else None,  # type: ignore[arg-type]
-            )
+            # The category's members (made up to n_options + 1 classes from the vocabulary):
+            # never the answer alone, which left only its own subsets as wrong options.
+            pool = list_pool(ask.members or ask.answer, self.vocabulary, self.n_options, rng)  # type: ignore[arg-type]
+            wrong = list_distractors(ask.answer, pool, k, rng)  # type: ignore[arg-type]
         else:
             wrong = class_distractors(
                 str(ask.answer), in_images, self.vocabulary, k, rng, self.positions
@@ -157,11 +148,12 @@ def conversation(
     extra_turns: int,
     turner: Turner,
     rng: np.random.Generator,
+    min_members: int = 2,
 ) -> list[Turn]:
     """The query's own question, then up to ``extra_turns`` further ones over its images
     (without the ``<image>`` block, which the writer puts before the first human text)."""
     in_images = sorted({c for f in facts for c in f})
-    first = _first_ask(query)
+    first = _first_ask(query, hierarchy)
     text = _strip_connector(query, turner.templates)
     conn = query.question[len(text) :].strip()
     h, g, p, pend = turner.turn(first, text, conn, query.answer_text, in_images, rng)
@@ -174,7 +166,10 @@ def conversation(
         asked = {("listing", str(query.controls.get("category")))}
     else:
         asked = {(query.task, "")}
-    for ask in extra_asks(facts, hierarchy, asked, rng, extra_turns, group_blocks_counting):
+    extras = extra_asks(
+        facts, hierarchy, asked, rng, extra_turns, group_blocks_counting, min_members
+    )
+    for ask in extras:
         t, c = _word(ask, turner.templates, rng)
         turns.append(turner.turn(ask, t, c, _answer_text(ask), in_images, rng))
     return turns

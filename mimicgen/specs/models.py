@@ -174,8 +174,10 @@ class ListingSpec(BaseTaskSpec):
     """Number of member classes in the answer; ``None``: 1 up to ``min(spread, members)``."""
 
     min_members: int = Field(2, ge=1)
-    """With ``category: null``, skip nodes with fewer member classes: a one-member node (COCO
-    ``person``) would ask for the sub-categories of a class that is its own only member."""
+    """Smallest category a listing question may ask about: with ``category: null`` smaller
+    nodes are skipped, a named smaller node is refused, and training conversations' extra
+    listing turns skip them too. A one-member node (COCO ``person``) would ask for the
+    sub-categories of a class that is its own only member."""
 
     spread: IntRange | None = None
     """Images holding member classes (the rest are distractors with no member class at all);

@@ -27,7 +27,8 @@ class TrainingOptions(BaseModel):
     """Share of turns asked as multiple choice (lettered options); the rest are open-ended."""
 
     n_options: int = Field(4, ge=2, le=8)
-    """Options per multiple-choice turn (fewer when not enough plausible distractors exist)."""
+    """Options per multiple-choice turn, always exactly this many (a source with fewer than
+    ``n_options + 1`` classes is refused up front)."""
 
     extra_turns: int = Field(2, ge=0, le=8)
     """Further questions over the same image set, each answer derived from the annotations."""

@@ -72,8 +72,16 @@ class ListingSampler(TaskSampler):
         self.nodes: dict[str, _Node] = {}
         for name in names:
             members = [prep.name_to_idx[d] for d in hier.descendants(name) if d in prep.name_to_idx]
-            if spec.category is None and len(members) < spec.min_members:
-                continue
+            if len(members) < spec.min_members:
+                if spec.category is None:
+                    continue
+                # A named node too small to ask about (COCO 'person' is its own only member).
+                raise SpecError(
+                    f"listing spec '{spec.name}': category '{name}' has {len(members)} member "
+                    f"class(es) ({', '.join(prep.class_names[m] for m in members) or 'none'}), "
+                    f"fewer than min_members {spec.min_members}; pick a category with more "
+                    "members, or set min_members lower to ask about it anyway"
+                )
             if members:
                 node = _Node(prep, np.array(sorted(members), dtype=np.int64), self.pool)
                 if node.usable.size:

@@ -17,7 +17,7 @@ import numpy as np
 from mimicgen.sources.base import Hierarchy
 from mimicgen.tasks.derive import ImageFacts
 
-__all__ = ["Ask", "extra_asks", "node_index"]
+__all__ = ["Ask", "category_members", "default_min_members", "extra_asks", "node_index"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,20 @@ def _tables(hierarchy: Hierarchy) -> _Tables:
 def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
     """Class name -> the category nodes above it (memoised per hierarchy object)."""
     return _tables(hierarchy)[0]
+
+
+def category_members(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
+    """Category node -> the class names below it (memoised per hierarchy object)."""
+    return _tables(hierarchy)[1]
+
+
+def default_min_members(spec: object) -> int:
+    """The spec's ``min_members`` (listing specs), else the listing default: the smallest
+    category a listing turn may ask about, in every conversation of the spec."""
+    from mimicgen.specs.models import ListingSpec
+
+    value = getattr(spec, "min_members", None)
+    return int(value if value is not None else ListingSpec.model_fields["min_members"].default)
 
 
 class _Tally:
@@ -142,11 +156,15 @@ def extra_asks(
     rng: np.random.Generator,
     n: int,
     group_blocks_counting: bool = True,
+    min_members: int = 2,
 ) -> list[Ask]:
     """Up to ``n`` distinct further questions answerable from ``facts``.
 
     ``exclude`` holds ``(task, key)`` pairs already asked (key: class or category), so a
-    conversation never repeats a question. Candidates are shuffled by ``rng``.
+    conversation never repeats a question. Candidates are shuffled by ``rng``. Listing asks
+    only about nodes with at least ``min_members`` member classes (as the listing sampler
+    does): COCO ``person`` is its own only member, so its "sub-categories" give the answer
+    away.
     """
     if n <= 0:
         return []
@@ -170,7 +188,9 @@ def extra_asks(
         if ans is not None:
             cands.append(("odd_one", ans, (), None, ()))
     ups, downs, sets = _tables(hierarchy)
-    nodes = sorted({p for c in present for p in ups.get(c, ())})
+    nodes = sorted(
+        {p for c in present for p in ups.get(c, ()) if len(downs[p]) >= min_members}
+    )
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:

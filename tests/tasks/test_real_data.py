@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mimicgen.errors import SamplingError
+from mimicgen.errors import SamplingError, SpecError
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
 from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec, OddOneSpec
@@ -95,3 +95,18 @@ def test_listing_skips_one_member_categories(coco_val) -> None:
     assert used and all(sizes[c] >= 2 for c in used)
     one = ListingSpec(name="li1", num_queries=20, n_images=(2, 8), min_members=1)
     assert "person" in {q.controls["category"] for q in sample(one, index)}
+
+
+@pytest.mark.parametrize("category", ["person", ("animal", "person")])
+def test_listing_refuses_a_named_one_member_category(coco_val, category) -> None:
+    """A spec naming 'person' (one member in the raw JSON) is refused with one line that
+    names the category, its size and min_members; min_members: 1 asks about it anyway."""
+    index, data = coco_val
+    members = [c["name"] for c in data["categories"] if c["supercategory"] == "person"]
+    assert members == ["person"]
+    spec = ListingSpec(name="lp", num_queries=5, n_images=(2, 4), category=category)
+    with pytest.raises(SpecError, match=r"category 'person' has 1 member .*min_members 2") as e:
+        sample(spec, index)
+    assert "\n" not in str(e.value)
+    opt_in = spec.model_copy(update={"min_members": 1, "category": "person"})
+    assert {tuple(q.answer["classes"]) for q in sample(opt_in, index)} == {("person",)}
