@@ -6,8 +6,10 @@ Distractor choices (all deterministic given the generator):
   win by ruling out absurd values;
 * classes: first classes that are *in the images* but are not the answer, then other classes of
   the source; the answer never appears twice;
-* class lists (listing): the answer set with one member dropped, one present non-member added,
-  or one member swapped.
+* class lists (listing): every option, the answer included, is one random edit (drop, swap,
+  add) of a hidden centre list, so length, nesting and shared classes do not single out the
+  answer (:func:`list_distractors`); the classes come from the category's members, made up
+  from the vocabulary when the category is small (:func:`list_pool`).
 
 The correct letter is not drawn independently per query (that gives streaks): the position for
 query ``q`` is taken from a seeded permutation of the ``n`` letters for the block ``q // n``, so
@@ -29,6 +31,8 @@ __all__ = [
     "class_distractors",
     "count_distractors",
     "list_distractors",
+    "list_pool",
+    "list_pool_size",
     "place_options",
 ]
 

@@ -4,7 +4,7 @@ A large seeded training build on real COCO (coco_tiny), every turn multiple choi
 read ``provenance.jsonl`` with plain ``json`` and score simple option-form strategies (pick the
 longest list, the one inside most others, the most central one, ...). Each must win at chance,
 1 / n_options, within four standard errors. On the code before this fix the gold list was the
-unique longest and the centre of every turn (longest 0.85, most central 0.97 on this build),
+unique longest and the centre of every turn (longest 0.85, most central 0.97 on such a build),
 and a quarter of the turns had fewer than four options.
 """
 
