@@ -137,9 +137,7 @@ def list_pool(
 def _moves(c: int, u: int) -> tuple[int, ...]:
     """Size changes one edit can make from a list of ``c`` of ``u`` classes, the result
     non-empty: drop one (-1), swap one (0), add one (+1)."""
-    return tuple(
-        d for d, ok in ((-1, c >= 2), (0, 1 <= c < u), (1, c < u)) if ok
-    )
+    return tuple(d for d, ok in ((-1, c >= 2), (0, 1 <= c < u), (1, c < u)) if ok)
 
 
 def _other(held: Sequence[str], pool: Sequence[str], rng: np.random.Generator) -> str:
@@ -152,7 +150,9 @@ def _other(held: Sequence[str], pool: Sequence[str], rng: np.random.Generator) -
     return free[int(rng.integers(len(free)))]
 
 
-def _edit(base: tuple[str, ...], d: int, pool: Sequence[str], rng: np.random.Generator) -> tuple[str, ...]:
+def _edit(
+    base: tuple[str, ...], d: int, pool: Sequence[str], rng: np.random.Generator
+) -> tuple[str, ...]:
     """``base`` (sorted) with one class dropped (-1), swapped (0) or added (+1)."""
     out = list(base)
     if d >= 0:
@@ -190,9 +190,7 @@ def list_distractors(
         d = ds[int(rng.choice(len(ds), p=w / w.sum()))]
         centre = _edit(gold, -d, pool, rng)  # the answer is edit d of the centre
         moves = _moves(len(centre), u)
-        got = {
-            _edit(centre, moves[int(rng.integers(len(moves)))], pool, rng) for _ in range(n)
-        }
+        got = {_edit(centre, moves[int(rng.integers(len(moves)))], pool, rng) for _ in range(n)}
         if len(got) == n and gold not in got:
             return _shuffled(sorted(got), rng)
     return _shuffled(_fill(gold, pool, n, rng), rng)
