@@ -183,11 +183,14 @@ def list_distractors(
     u, a = len(pool), len(gold)
     if n <= 0:
         return []
-    # Centre size c = a - d for the edit d that made the answer, weighted 1 / (edits at c).
+    # Centre size c = a - d for the edit d that made the answer: posterior weight
+    # LIST_SIZE_PRIOR ** c / (kinds of edit possible at c).
     ds = [d for d in (-1, 0, 1) if 0 <= a - d <= u and d in _moves(a - d, u)]
-    w = np.array([LIST_SIZE_PRIOR ** (a - d) / len(_moves(a - d, u)) for d in ds])
+    w = [LIST_SIZE_PRIOR ** (a - d) / len(_moves(a - d, u)) for d in ds]
+    cum = list(itertools.accumulate(w))
     for _ in range(_LIST_TRIES):
-        d = ds[int(rng.choice(len(ds), p=w / w.sum()))]
+        r = rng.random() * cum[-1]  # one uniform draw: rng.choice(p=...) costs 10x more
+        d = ds[next(i for i, c in enumerate(cum) if r < c)]
         centre = _edit(gold, -d, pool, rng)  # the answer is edit d of the centre
         moves = _moves(len(centre), u)
         got = {_edit(centre, moves[int(rng.integers(len(moves)))], pool, rng) for _ in range(n)}
