@@ -3,7 +3,8 @@
 One conversation per sampled query. Turn 1 asks the query's own question; up to
 ``extra_turns`` further questions over the same images follow (:mod:`mimicgen.tasks.multiturn`).
 Each turn is open-ended or multiple choice (share set by ``option_ratio``); answers come from
-the annotations only. The first human turn carries exactly one ``<image>`` per image.
+the annotations only. Questions use the spec's template set, or the set it names for training
+(the paper set names ``grammatical``). The first human turn carries exactly one ``<image>`` per image.
 
 Files written (``docs/training.md``): ``llava.json`` / ``llava.jsonl`` / ``mantis.json``,
 ``provenance.jsonl`` (what each turn asks, its answer, options and source image ids: what
@@ -192,6 +193,7 @@ def build_training_set(
         index_loader = load_index
     image_mode = image_mode or ImageMode()
     out = Path(out)
+    specs = [_training_templates(s) for s in specs]
     excluded, excl_entries = excluded_source_ids(exclude)
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
     indexes = [exclude_images(ix, excluded.get(ix.kind, ())) for ix in indexes]
@@ -297,6 +299,17 @@ def build_training_set(
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
     return manifest
+
+
+def _training_templates(spec: TaskSpecLike) -> TaskSpecLike:
+    """The spec with the template set its conversations use: a set may name another for
+    training (``paper`` -> ``grammatical``); the manifest then records the set used."""
+    from mimicgen.templates.loader import training_set_name
+
+    name = getattr(spec, "templates", None)
+    if name is None or (use := training_set_name(name)) == name:
+        return spec
+    return spec.model_copy(update={"templates": use})  # type: ignore[attr-defined]
 
 
 def _check_options(spec: Any, index: AnnotationIndex, options: TrainingOptions) -> None:

@@ -188,9 +188,7 @@ def extra_asks(
         if ans is not None:
             cands.append(("odd_one", ans, (), None, ()))
     ups, downs, sets = _tables(hierarchy)
-    nodes = sorted(
-        {p for c in present for p in ups.get(c, ()) if len(downs[p]) >= min_members}
-    )
+    nodes = sorted({p for c in present for p in ups.get(c, ()) if len(downs[p]) >= min_members})
     if nodes:
         node = nodes[int(rng.integers(len(nodes)))]
         if ("listing", node) not in exclude:

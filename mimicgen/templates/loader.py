@@ -18,11 +18,16 @@ __all__ = [
     "load_template_set",
     "option_connectors",
     "resolve_template_path",
+    "shared_plurals",
+    "training_set_name",
 ]
 
 PLACEHOLDER = "<class_id>"
 TRAINING_WORDING = "training.yaml"
 """The shipped file of wording used only by training conversations: not a template set."""
+PLURALS_FILE = "plurals.yaml"
+"""The shipped plural exceptions every set uses (data, not a template set)."""
+_NOT_SETS = (TRAINING_WORDING, PLURALS_FILE)
 
 
 class TaskTemplates(BaseModel):
@@ -48,7 +53,12 @@ class TemplateSet(BaseModel):
     lowercase_class_names: bool = True
     """Lower-case class names inside questions (answers always keep display names)."""
     plurals: dict[str, str] = {}
-    """Plural forms the inflection library gets wrong (lower-case singular -> plural)."""
+    """Plural forms the inflection library gets wrong (lower-case singular -> plural): the
+    shared list of ``templates/plurals.yaml``, overridden by the set file's own entries."""
+    training: str | None = None
+    """Template set training conversations use instead of this one (the paper set names
+    ``grammatical``: its verbatim templates are for paper-compatible eval builds); ``None``:
+    this set."""
     counting: TaskTemplates
     common: TaskTemplates
     odd_one: TaskTemplates
@@ -77,7 +87,7 @@ def _load(path: Path) -> TemplateSet:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         shipped = sorted(
-            p.stem for p in shipped_templates_dir().glob("*.yaml") if p.name != TRAINING_WORDING
+            p.stem for p in shipped_templates_dir().glob("*.yaml") if p.name not in _NOT_SETS
         )
         raise SpecError(
             f"template set not found: {path}; use a shipped set ({', '.join(shipped)}) or a "
@@ -87,6 +97,8 @@ def _load(path: Path) -> TemplateSet:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if isinstance(data, dict):
         data.setdefault("name", path.stem)
+        if isinstance(data.get("plurals", {}), dict):
+            data["plurals"] = {**shared_plurals(), **data.get("plurals", {})}
     try:
         return TemplateSet.model_validate(data)
     except ValidationError as exc:
@@ -99,6 +111,19 @@ def _load(path: Path) -> TemplateSet:
 def load_template_set(name_or_path: str) -> TemplateSet:
     """Load (and cache) a template set by shipped name or path."""
     return _load(resolve_template_path(name_or_path).resolve())
+
+
+def training_set_name(name_or_path: str) -> str:
+    """The template set training conversations use for a spec's ``templates`` value: the
+    set's ``training`` entry, else the set itself."""
+    return load_template_set(name_or_path).training or name_or_path
+
+
+@lru_cache(maxsize=1)
+def shared_plurals() -> dict[str, str]:
+    """The plural exceptions of ``templates/plurals.yaml`` (lower-case singular -> plural)."""
+    path = shipped_templates_dir() / PLURALS_FILE
+    return {str(k): str(v) for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items()}
 
 
 @lru_cache(maxsize=1)

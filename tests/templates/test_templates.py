@@ -77,5 +77,5 @@ def test_bad_template_file(tmp_path) -> None:
         load_template_set(str(bad))
     with pytest.raises(SpecError, match="template set not found") as err:
         load_template_set("nope")
-    # training.yaml (multiple-choice wording) sits beside the sets but is not one
-    assert "use a shipped set (paper) or" in str(err.value)
+    # training.yaml (multiple-choice wording) and plurals.yaml sit beside the sets but are not sets
+    assert "use a shipped set (grammatical, paper) or" in str(err.value)
