@@ -274,6 +274,8 @@ class VLMAdapter(ABC):
                     position_ids=prepared.position_ids,
                     use_cache=False,
                 )
+            if state is not None:
+                state.check_applied()
         finally:
             for h in hooks:
                 h.remove()
@@ -286,17 +288,35 @@ class VLMAdapter(ABC):
         mask_layers: frozenset[int] = frozenset(),
         recorder: Any = None,
     ) -> ProbeState:
-        """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``)."""
+        """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``).
+
+        Raises :class:`InputError` when the state would change something but the language model
+        does not run the probe attention function (masks and ``attn`` would silently do nothing).
+        """
         m = None
         if mask is not None:
-            m = torch.from_numpy(mask)[None, None].to(self.device)
-        return ProbeState(
+            # Kept on the host: each layer moves it to its own device (device_map) once.
+            m = torch.from_numpy(mask)[None, None]
+        state = ProbeState(
             layer_of=self.layer_of,
             prompt_len=len(prepared.tokens),
             mask=m,
             mask_layers=mask_layers,
             recorder=recorder,
         )
+        if state.active:
+            self.check_probe_attention()
+        return state
+
+    def check_probe_attention(self) -> None:
+        """Raise unless the language model was loaded with the probe attention function."""
+        impl = getattr(self.language_model.config, "_attn_implementation", None)
+        if impl != ATTN_IMPLEMENTATION:
+            raise InputError(
+                f"the language model runs attn_implementation={impl!r}, which ignores probe masks "
+                "and attention recording; load it with mimicgen.probes.adapters.load_adapter "
+                f"(attn_implementation={{'text_config': '{ATTN_IMPLEMENTATION}'}})"
+            )
 
     @torch.no_grad()
     def generate(
@@ -314,9 +334,10 @@ class VLMAdapter(ABC):
             out = self.language_model(
                 inputs_embeds=prepared.inputs_embeds,
                 position_ids=prepared.position_ids,
-                past_key_values=cache,
+                cache=cache,  # filled in place (transformers 5 renamed ``past_key_values``)
                 use_cache=True,
             )
+            state.check_applied()
             for step in range(max_new_tokens):
                 nxt = int(lm_head(out.last_hidden_state[:, -1]).argmax(-1))
                 if nxt in eos:
@@ -328,7 +349,7 @@ class VLMAdapter(ABC):
                 out = self.language_model(
                     inputs_embeds=emb,
                     position_ids=self.decode_positions(prepared.next_position + step),
-                    past_key_values=out.past_key_values,
+                    cache=cache,
                     use_cache=True,
                 )
         return out_ids
