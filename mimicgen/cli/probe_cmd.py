@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
+from mimicgen.cli.budgets import parse_budgets
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
@@ -29,21 +30,6 @@ def _need_torch() -> None:
             __import__(package)
         except ImportError:
             raise MissingExtraError("probes", package) from None
-
-
-def _parse_budgets(values: list[str]) -> dict[str, int]:
-    from mimicgen.probes.runner import DEFAULT_MAX_NEW_TOKENS
-
-    budgets = dict(DEFAULT_MAX_NEW_TOKENS)
-    for v in values:
-        task, _, num = v.rpartition("=")
-        if not num.isdigit() or int(num) < 1:
-            raise InputError(f"--max-new-tokens {v!r}: use TASK=N or N (N >= 1)")
-        if task:
-            budgets[task] = int(num)
-        else:
-            budgets = {k: int(num) for k in budgets}
-    return budgets
 
 
 @app.command("probe")
@@ -96,7 +82,7 @@ def probe_cmd(
         configs = [parse_config("none")]
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
-    budgets, shard_of = _parse_budgets(max_new_tokens), parse_shard(shard)
+    budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark

@@ -263,7 +263,9 @@ class AttentionRecorder:
             )
         return self._layers[layer]
 
-    def observe(self, layer: int, weights: torch.Tensor, start: int = 0, prompt: bool = True) -> None:
+    def observe(
+        self, layer: int, weights: torch.Tensor, start: int = 0, prompt: bool = True
+    ) -> None:
         """Fold rows ``start..`` of one layer's weights ``(1, heads, rows, keys)`` into the
         statistics; ``prompt`` says they come from the square prompt forward."""
         n = len(self.tokens)

@@ -9,8 +9,8 @@ raises, so code that runs under it with ``meta`` inputs would not mix devices on
 from __future__ import annotations
 
 import torch
-from torch.utils._pytree import tree_flatten
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 
 class DeviceMixError(RuntimeError):

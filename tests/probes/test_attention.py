@@ -58,9 +58,7 @@ def test_chunked_statistics_equal_the_full_weights(adapters, tiny_checkpoints, f
     state.chunk_bytes = 3 * 4 * 4 * len(prepared.tokens) * 3
     ids = adapter.generate(prepared, 4, state)
     fed = ids if len(ids) < 4 else ids[:-1]  # the last generated token is never fed back
-    ref_shares, ref_answer = _reference_stats(
-        adapter, str(tiny_checkpoints[family]), prepared, fed
-    )
+    ref_shares, ref_answer = _reference_stats(adapter, str(tiny_checkpoints[family]), prepared, fed)
     np.testing.assert_allclose(recorder.shares, ref_shares, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(recorder.answer_attention(), ref_answer, rtol=1e-5, atol=1e-7)
 
