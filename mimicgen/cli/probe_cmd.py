@@ -114,8 +114,11 @@ def probe_tiny_model_cmd(
     ] = "qwen2_vl",
     layers: Annotated[int, typer.Option("--layers", min=1, help="Decoder layers.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Weight initialisation seed.")] = 0,
+    with_chat_template: Annotated[
+        bool, typer.Option("--chat-template", help="Ship a ChatML chat template of the family.")
+    ] = False,
 ) -> None:
-    """Write a tiny random VLM checkpoint (for trying 'mimicgen probe' without downloads)."""
+    """Write a tiny random VLM checkpoint (for trying 'mimicgen probe'/'predict' offline)."""
     _need_torch()
     from mimicgen.probes.tiny import FAMILIES, build_tiny_model
 
@@ -123,7 +126,10 @@ def probe_tiny_model_cmd(
         raise InputError(f"--family {family!r}: choose one of {', '.join(FAMILIES)}")
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} is not empty; choose a new folder")
-    typer.echo(str(build_tiny_model(family, out, layers=layers, seed=seed)))
+    path = build_tiny_model(
+        family, out, layers=layers, seed=seed, with_chat_template=with_chat_template
+    )
+    typer.echo(str(path))
 
 
 @app.command("flops")

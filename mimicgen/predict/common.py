@@ -3,7 +3,9 @@
 Output folder (``--out``)::
 
     predict.json        manifest: mimicgen version, backend, model, generation settings, the
-                        backend options that change replies, the benchmark's manifest hash
+                        backend options that change replies, the benchmark's manifest hash;
+                        ``backend_info`` (how it ran: URL, batch size, devices) and, per
+                        resumed run, a ``runs`` entry (recorded, not compared)
     predictions.jsonl   {"id", "prediction", "n_images", "n_vision_tokens", "n_prompt_tokens",
                         "n_output_tokens"} per query (counts where the backend knows them),
                         appended as queries finish: what ``mimicgen score`` reads
@@ -180,12 +182,13 @@ class OutputDir:
                     f"{self.folder} holds predictions made with other settings "
                     f"({', '.join(diff)}); use another --out, or --force-mix to append anyway"
                 )
+            old.setdefault("runs", []).append(manifest.get("backend_info", {}))
             if diff:
                 runs = old.setdefault("mixed_runs", [])
                 entry = {k: manifest.get(k) for k in _MIX_KEYS}
                 if entry not in runs:
                     runs.append(entry)
-                atomic_write_text(self.manifest_path, json.dumps(old, indent=2) + "\n")
+            atomic_write_text(self.manifest_path, json.dumps(old, indent=2) + "\n")
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2) + "\n")

@@ -103,6 +103,7 @@ class HFBackend:
         self.model = model
         self.batch_size = batch_size
         self.dtype = dtype
+        self.attn, self.device_map = attn, device_map
         pixels = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v}
         self.pixels = pixels
         self.adapter = load_adapter(model, dtype, device, device_map, attn, pixels or None)
@@ -114,6 +115,14 @@ class HFBackend:
             "adapter": family,
             "chat_template": "checkpoint" if self.adapter.has_chat_template else "chatml",
             **self.pixels,
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size,
+            "device": str(self.adapter.device),
+            "attn": self.attn,
+            "device_map": self.device_map,
         }
 
     @staticmethod

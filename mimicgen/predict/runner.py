@@ -25,6 +25,10 @@ class Backend(Protocol):
         """Backend options that change replies (recorded in the manifest, compared on resume)."""
         ...
 
+    def info(self) -> dict[str, Any]:
+        """How the run was executed (recorded, not compared: batch size, URL, devices...)."""
+        ...
+
     def check(self, settings: GenerationSettings) -> None:
         """Raise an InputError for settings the backend cannot honour."""
         ...
@@ -62,6 +66,7 @@ def run_predict(
     manifest = OutputDir.manifest(
         backend.name, backend.model, settings, backend.options(), benchmark
     )
+    manifest["backend_info"] = backend.info()
     done = folder.open(manifest, force_mix)
     todo = [q for q in queries if q.id not in done]
     preds, errors = folder.writers()
