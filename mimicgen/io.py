@@ -18,11 +18,13 @@ from mimicgen.errors import InputError
 from mimicgen.outdir import resolve_out
 
 __all__ = [
+    "JsonlAppender",
     "atomic_output_dir",
     "atomic_write_bytes",
     "atomic_write_chunks",
     "atomic_write_text",
     "canonical_json",
+    "read_jsonl_repaired",
     "remove_tree",
     "sha256_bytes",
     "sha256_file",
@@ -157,3 +159,30 @@ def atomic_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> I
     except BaseException:
         remove_tree(staging)
         raise
+
+
+def read_jsonl_repaired(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of an append-only JSONL log, dropping (and truncating away) a torn last line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+    return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+
+
+class JsonlAppender:
+    """Append whole JSON lines and flush each (so a crash tears at most the last line)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.f = Path(path).open("a", encoding="utf-8")  # noqa: SIM115  (kept open across appends)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()

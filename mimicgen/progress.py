@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
-__all__ = ["progress_enabled", "status", "track"]
+__all__ = ["counter", "progress_enabled", "status", "track"]
 
 T = TypeVar("T")
 
@@ -67,3 +69,36 @@ def status(description: str) -> Iterator[None]:
     with Progress(*columns, transient=True) as bar:
         bar.add_task(description, total=None)
         yield
+
+
+class _RateColumn(ProgressColumn):
+    """Items per second (rich's speed estimate over its recent window)."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Any) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-" if speed is None else f"{speed:.2f} {self.unit}/s")
+
+
+@contextmanager
+def counter(description: str, total: int, unit: str = "q") -> Iterator[Callable[[int], None]]:
+    """A bar for work that finishes out of order or in batches: yields ``advance(n)``; shows
+    count, rate (``unit``/s), elapsed time and ETA."""
+    if not progress_enabled():
+        yield lambda n: None
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

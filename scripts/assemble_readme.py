@@ -12,7 +12,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ROOT / "docs" / "readme"
 #: Section order: the pipeline from annotations to plots.
-ORDER = ["synth", "index", "tasks", "build", "training", "score", "probes", "plots", "fiftyone"]
+ORDER = [
+    "synth",
+    "index",
+    "tasks",
+    "build",
+    "training",
+    "predict",
+    "score",
+    "probes",
+    "plots",
+    "fiftyone",
+]
 
 HEADER = """# mimicgen
 
@@ -51,6 +62,7 @@ FOOTER = """## Documentation
 | task definitions, controls, invariants | [docs/tasks.md](docs/tasks.md) |
 | eval-set files (`benchmark.jsonl`, `manifest.json`) | [docs/outputs.md](docs/outputs.md) |
 | training sets | [docs/training.md](docs/training.md) |
+| predictions (hf, OpenAI-compatible, vLLM) | [docs/predict.md](docs/predict.md) |
 | scoring rules | [docs/scoring.md](docs/scoring.md) |
 | harness exports | [docs/exports.md](docs/exports.md) |
 | probes and the FLOPs model | [docs/probes.md](docs/probes.md) |

@@ -16,6 +16,7 @@ from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
     fiftyone_cmd,
     index_cmd,
     plot_cmd,
+    predict_cmd,
     probe_cmd,
     score_cmd,
     synth_cmd,

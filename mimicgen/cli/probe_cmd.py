@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
+from mimicgen.cli.budgets import parse_budgets
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
@@ -29,21 +30,6 @@ def _need_torch() -> None:
             __import__(package)
         except ImportError:
             raise MissingExtraError("probes", package) from None
-
-
-def _parse_budgets(values: list[str]) -> dict[str, int]:
-    from mimicgen.probes.runner import DEFAULT_MAX_NEW_TOKENS
-
-    budgets = dict(DEFAULT_MAX_NEW_TOKENS)
-    for v in values:
-        task, _, num = v.rpartition("=")
-        if not num.isdigit() or int(num) < 1:
-            raise InputError(f"--max-new-tokens {v!r}: use TASK=N or N (N >= 1)")
-        if task:
-            budgets[task] = int(num)
-        else:
-            budgets = {k: int(num) for k in budgets}
-    return budgets
 
 
 @app.command("probe")
@@ -96,7 +82,7 @@ def probe_cmd(
         configs = [parse_config("none")]
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
-    budgets, shard_of = _parse_budgets(max_new_tokens), parse_shard(shard)
+    budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
@@ -128,8 +114,11 @@ def probe_tiny_model_cmd(
     ] = "qwen2_vl",
     layers: Annotated[int, typer.Option("--layers", min=1, help="Decoder layers.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Weight initialisation seed.")] = 0,
+    with_chat_template: Annotated[
+        bool, typer.Option("--chat-template", help="Ship a ChatML chat template of the family.")
+    ] = False,
 ) -> None:
-    """Write a tiny random VLM checkpoint (for trying 'mimicgen probe' without downloads)."""
+    """Write a tiny random VLM checkpoint (for trying 'mimicgen probe'/'predict' offline)."""
     _need_torch()
     from mimicgen.probes.tiny import FAMILIES, build_tiny_model
 
@@ -137,7 +126,10 @@ def probe_tiny_model_cmd(
         raise InputError(f"--family {family!r}: choose one of {', '.join(FAMILIES)}")
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} is not empty; choose a new folder")
-    typer.echo(str(build_tiny_model(family, out, layers=layers, seed=seed)))
+    path = build_tiny_model(
+        family, out, layers=layers, seed=seed, with_chat_template=with_chat_template
+    )
+    typer.echo(str(path))
 
 
 @app.command("flops")

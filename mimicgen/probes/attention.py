@@ -7,16 +7,24 @@ decoder attention call comes here. With no active probe state it behaves exactly
 Inside :func:`probe_state` it
 
 * swaps the layer's causal mask for the probe's additive mask in the chosen layers (prompt
-  forward only; generated tokens are text and see everything, which the default mask gives), and
+  forward only; generated tokens are text and see everything, which the default mask gives); the
+  mask is moved to each layer's own device and dtype once (layers may sit on several GPUs under
+  ``device_map``), and
 * when a :class:`AttentionRecorder` is attached, computes eager attention (to read the weights)
-  and reduces them at once to statistics, so no L x L matrix is kept.
+  in chunks of query rows and reduces each chunk at once to statistics, so neither an L x L
+  weight matrix nor its fp32 copy is ever held: peak extra memory is one chunk
+  (:data:`CHUNK_BYTES`).
+
+Every layer that applies the mask or feeds the recorder is noted in the state, so
+:meth:`ProbeState.check_applied` can refuse a run where the model never called this function
+(a model loaded with ``sdpa``/``eager``/flash would otherwise ignore every mask silently).
 """
 
 from __future__ import annotations
 
 import contextvars
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,13 +36,16 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
 
+from mimicgen.errors import InputError
 from mimicgen.probes.tokens import TokenMap
 
 __all__ = [
     "ATTN_IMPLEMENTATION",
+    "CHUNK_BYTES",
     "AttentionRecorder",
     "ProbeState",
-    "eager_attention",
+    "chunk_rows",
+    "eager_chunked",
     "probe_attention_forward",
     "probe_state",
     "register",
@@ -42,6 +53,9 @@ __all__ = [
 
 ATTN_IMPLEMENTATION = "mimicgen_probe"
 """Name under which the probe attention function is registered."""
+
+CHUNK_BYTES = 256 * 2**20
+"""Budget for one chunk of recorded attention (scores, fp32 weights and their head mean)."""
 
 
 @dataclass
@@ -58,6 +72,39 @@ class ProbeState:
     """Decoder layers that use ``mask``."""
     recorder: AttentionRecorder | None = None
     """Collects attention statistics when set (forces eager attention)."""
+    chunk_bytes: int = CHUNK_BYTES
+    """Memory budget of one recorded attention chunk."""
+    applied: set[int] = field(default_factory=set)
+    """Layers whose prompt forward went through this function with the mask or the recorder."""
+    _masks: dict[tuple[torch.device, torch.dtype], torch.Tensor] = field(default_factory=dict)
+
+    def mask_for(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The mask on ``device`` in ``dtype``, converted once per (device, dtype)."""
+        assert self.mask is not None
+        key = (device, dtype)
+        if key not in self._masks:
+            self._masks[key] = self.mask.to(device=device, dtype=dtype)
+        return self._masks[key]
+
+    @property
+    def active(self) -> bool:
+        """Whether this state changes anything (a mask in some layer, or a recorder)."""
+        return (self.mask is not None and bool(self.mask_layers)) or self.recorder is not None
+
+    def check_applied(self) -> None:
+        """After a prompt forward: raise unless every layer that should have applied the mask or
+        fed the recorder did (otherwise the model bypassed the probe attention function)."""
+        need = set(self.layer_of.values()) if self.recorder is not None else set()
+        if self.mask is not None:
+            need |= set(self.mask_layers)
+        missing = sorted(need - self.applied)
+        if missing:
+            raise InputError(
+                f"decoder layers {missing[:5]}{'...' if len(missing) > 5 else ''} never called the "
+                f"'{ATTN_IMPLEMENTATION}' attention function, so masks/attn would silently do "
+                "nothing; load the model with mimicgen.probes.adapters.load_adapter (or "
+                f"attn_implementation={{'text_config': '{ATTN_IMPLEMENTATION}'}})"
+            )
 
 
 _STATE: contextvars.ContextVar[ProbeState | None] = contextvars.ContextVar(
@@ -75,23 +122,44 @@ def probe_state(state: ProbeState) -> Iterator[ProbeState]:
         _STATE.reset(token)
 
 
-def eager_attention(
+def chunk_rows(heads: int, keys: int, budget: int = CHUNK_BYTES) -> int:
+    """Query rows per chunk so that ~3 fp32 ``(heads, rows, keys)`` buffers fit in ``budget``."""
+    return max(1, budget // (3 * 4 * max(heads, 1) * max(keys, 1)))
+
+
+def eager_chunked(
     module: nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
     scaling: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eager attention (as in the models' ``eager_attention_forward``), returning the weights."""
+    observe: Callable[[torch.Tensor, int], None],
+    budget: int = CHUNK_BYTES,
+) -> torch.Tensor:
+    """Eager attention (as the models' ``eager_attention_forward``) over chunks of query rows.
+
+    ``observe(weights, start)`` receives each chunk's fp32 weights ``(batch, heads, rows, keys)``
+    for query rows ``start..start+rows``; they are dropped after it returns. Returns the attention
+    output ``(batch, q, heads, head_dim)``.
+    """
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        scores = scores + attention_mask[:, :, :, : key.shape[-2]]
-    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    out = torch.matmul(weights, value).transpose(1, 2).contiguous()
-    return out, weights
+    n_q, n_k = query.shape[2], key.shape[-2]
+    step = chunk_rows(query.shape[1], n_k, budget)
+    key_t = key.transpose(2, 3)
+    outs = []
+    for start in range(0, n_q, step):
+        stop = min(start + step, n_q)
+        scores = torch.matmul(query[:, :, start:stop], key_t) * scaling
+        if attention_mask is not None:
+            scores = scores + attention_mask[:, :, start:stop, :n_k]
+        weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32)
+        del scores
+        outs.append(torch.matmul(weights.to(query.dtype), value))
+        observe(weights, start)
+        del weights
+    return torch.cat(outs, dim=2).transpose(1, 2).contiguous()
 
 
 def probe_attention_forward(
@@ -113,14 +181,23 @@ def probe_attention_forward(
         )
     square_prompt = query.shape[2] == key.shape[2] == state.prompt_len
     if square_prompt and layer in state.mask_layers and state.mask is not None:
-        attention_mask = state.mask.to(query.dtype)
-    if state.recorder is None:
+        attention_mask = state.mask_for(query.device, query.dtype)
+        state.applied.add(layer)
+    recorder = state.recorder
+    if recorder is None:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
+    if square_prompt:
+        state.applied.add(layer)
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
-    out, weights = eager_attention(module, query, key, value, attention_mask, scale)
-    state.recorder.observe(layer, weights)
+
+    def observe(weights: torch.Tensor, start: int) -> None:
+        recorder.observe(layer, weights, start, prompt=square_prompt)
+
+    out = eager_chunked(
+        module, query, key, value, attention_mask, scale, observe, budget=state.chunk_bytes
+    )
     return out, None
 
 
@@ -132,6 +209,16 @@ def register() -> str:
 
 
 @dataclass
+class _Layer:
+    """One layer's running sums, kept on that layer's device (no host sync per chunk)."""
+
+    intra: torch.Tensor
+    vision: torch.Tensor
+    answer: torch.Tensor
+    answer_n: int = 0
+
+
+@dataclass
 class AttentionRecorder:
     """Reduces attention weights to the ``attn`` probe's statistics as they are computed.
 
@@ -140,51 +227,87 @@ class AttentionRecorder:
     * answer attention: per layer, the mean (over heads and answer tokens) attention row of the
       answer tokens over the prompt; answer tokens are the last prompt position (it emits the
       first answer token) and every generated token.
+
+    Weights arrive in row chunks on whatever device the layer runs on; the token-map tensors are
+    copied to each device once and the sums stay there until a statistic is read.
     """
 
     tokens: TokenMap
     num_layers: int
-    shares: np.ndarray = field(init=False)
-    _answer_sum: np.ndarray = field(init=False)
-    _answer_n: np.ndarray = field(init=False)
+    _layers: dict[int, _Layer] = field(init=False, default_factory=dict)
+    _dev: dict[torch.device, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
-        n = len(self.tokens)
-        self.shares = np.full((self.num_layers, 3), np.nan)
-        self._answer_sum = np.zeros((self.num_layers, n))
-        self._answer_n = np.zeros(self.num_layers)
-        img = torch.from_numpy(self.tokens.image.astype(np.int64))
-        self._img = img
-        self._vis = img >= 0
-        # One-hot key -> image membership (L, M) for per-image sums by a matmul.
-        self._onehot = torch.zeros((n, max(self.tokens.n_images, 1)), dtype=torch.float32)
-        if self.tokens.n_images:
-            self._onehot[self._vis, img[self._vis]] = 1.0
+        self._n_vision = int(self.tokens.is_vision.sum())
 
-    def observe(self, layer: int, weights: torch.Tensor) -> None:
-        """Fold one layer's weights ``(1, heads, q, k)`` into the statistics."""
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(image index, is-vision, one-hot key -> image (L, M))`` on ``device``."""
+        if device not in self._dev:
+            img = torch.from_numpy(self.tokens.image.astype(np.int64)).to(device)
+            vis = img >= 0
+            m = max(self.tokens.n_images, 1)
+            onehot = torch.nn.functional.one_hot(img.clamp(min=0), m).float()
+            onehot = onehot * vis[:, None].float()
+            self._dev[device] = (img, vis, onehot)
+        return self._dev[device]
+
+    def _layer(self, layer: int, device: torch.device) -> _Layer:
+        if layer not in self._layers:
+            acc = torch.float32 if device.type == "mps" else torch.float64
+            zero = torch.zeros((), dtype=acc, device=device)
+            n = len(self.tokens)
+            self._layers[layer] = _Layer(
+                zero.clone(), zero.clone(), torch.zeros(n, dtype=acc, device=device)
+            )
+        return self._layers[layer]
+
+    def observe(
+        self, layer: int, weights: torch.Tensor, start: int = 0, prompt: bool = True
+    ) -> None:
+        """Fold rows ``start..`` of one layer's weights ``(1, heads, rows, keys)`` into the
+        statistics; ``prompt`` says they come from the square prompt forward."""
         n = len(self.tokens)
-        w = weights[0].float().mean(0)  # (q, k), heads averaged
-        if w.shape[0] == w.shape[1] == n:
-            if self._vis.any():
-                rows = w[self._vis]  # vision queries
-                per_image = rows @ self._onehot
-                intra = per_image.gather(1, self._img[self._vis][:, None]).squeeze(1)
-                vision = per_image.sum(1)
-                self.shares[layer] = [
-                    intra.mean().item(),
-                    (vision - intra).mean().item(),
-                    (1.0 - vision).mean().item(),
-                ]
-            last = w[-1:]
+        acc = self._layer(layer, weights.device)
+        w = weights[0].float().mean(0)  # (rows, keys), heads averaged
+        if prompt:
+            img, vis, onehot = self._on(weights.device)
+            stop = start + w.shape[0]
+            # Every row, weighted by "is a vision query": no boolean indexing, which would need
+            # a device -> host sync (and is undefined on the meta device).
+            is_vis = vis[start:stop].to(w.dtype)
+            per_image = w @ onehot  # (rows, images)
+            own = img[start:stop].clamp(min=0)[:, None]
+            intra = per_image.gather(1, own).squeeze(1)
+            acc.intra += (intra * is_vis).sum().to(acc.intra.dtype)
+            acc.vision += (per_image.sum(1) * is_vis).sum().to(acc.vision.dtype)
+            if stop < n:
+                return
+            last = w[-1:]  # the last prompt position emits the first answer token
         else:
             last = w[:, :n]
-        self._answer_sum[layer] += last.sum(0).double().numpy()
-        self._answer_n[layer] += last.shape[0]
+        acc.answer += last.sum(0).to(acc.answer.dtype)
+        acc.answer_n += last.shape[0]
+
+    @property
+    def shares(self) -> np.ndarray:
+        """``(layers, 3)`` mean intra / inter / text shares of vision queries (NaN: no data)."""
+        out = np.full((self.num_layers, 3), np.nan)
+        if not self._n_vision:
+            return out
+        for layer, acc in self._layers.items():
+            intra = float(acc.intra.cpu()) / self._n_vision
+            vision = float(acc.vision.cpu()) / self._n_vision
+            out[layer] = [intra, vision - intra, 1.0 - vision]
+        return out
 
     def answer_attention(self) -> np.ndarray:
         """``(layers, L)`` mean answer-token attention over the prompt positions."""
-        return self._answer_sum / np.maximum(self._answer_n, 1)[:, None]
+        out = np.zeros((self.num_layers, len(self.tokens)))
+        for layer, acc in self._layers.items():
+            out[layer] = acc.answer.cpu().double().numpy() / max(acc.answer_n, 1)
+        return out
 
     def image_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Per layer and image: attention mass, and normalised entropy within the image."""

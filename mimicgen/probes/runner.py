@@ -30,7 +30,10 @@ import torch
 from PIL import Image
 
 from mimicgen.errors import InputError
+from mimicgen.io import JsonlAppender as _Appender
 from mimicgen.io import atomic_write_bytes, atomic_write_text
+from mimicgen.io import read_jsonl_repaired as _read_jsonl
+from mimicgen.predict.common import DEFAULT_MAX_NEW_TOKENS
 from mimicgen.probes.adapters.base import VLMAdapter
 from mimicgen.probes.attention import AttentionRecorder
 from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark, safe_id
@@ -49,8 +52,6 @@ __all__ = [
     "select_items",
 ]
 
-DEFAULT_MAX_NEW_TOKENS = {"counting": 16, "common": 16, "odd_one": 16, "listing": 64}
-"""Greedy generation budget per task (listing answers are longer)."""
 _FALLBACK_MAX_NEW = 32
 
 
@@ -148,32 +149,6 @@ def _rows3(shares: np.ndarray) -> list[dict[str, float | None]]:
                 }
             )
     return out
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file, dropping (and truncating away) a torn last line."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end != len(data):
-        with path.open("r+b") as f:
-            f.truncate(end)
-    return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-
-
-class _Appender:
-    """Append whole JSON lines and flush each (so a crash tears at most the last line)."""
-
-    def __init__(self, path: Path) -> None:
-        self.f = path.open("a", encoding="utf-8")
-
-    def write(self, row: dict[str, Any]) -> None:
-        self.f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.f.flush()
-
-    def close(self) -> None:
-        self.f.close()
 
 
 def _config_dir(out: Path, config: ProbeConfig, shard: tuple[int, int] | None) -> Path:

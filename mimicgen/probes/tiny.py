@@ -8,10 +8,11 @@ special tokens, the weights are random (seeded), and the folder is loaded back t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "build_tiny_model"]
+__all__ = ["FAMILIES", "build_tiny_model", "chat_template"]
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 
@@ -97,13 +98,57 @@ def _tokenizer():
     return fast, vocab
 
 
-def build_tiny_model(family: str, out: str | Path, layers: int = 4, seed: int = 0) -> Path:
-    """Write a tiny random ``family`` checkpoint (model, tokenizer, image processor) to ``out``."""
+_TEMPLATE_IMAGE = {
+    "qwen2_vl": "<|vision_start|><|image_pad|><|vision_end|>",
+    "qwen2_5_vl": "<|vision_start|><|image_pad|><|vision_end|>",
+    "llava_onevision": "<image>\n",
+    "internvl": "<IMG_CONTEXT>\n",
+}
+"""What each family's published chat template writes for one image."""
+
+
+def chat_template(family: str) -> str:
+    """A ChatML chat template in the form of the family's published ones (content lists with
+    ``{"type": "image"}`` entries; default system message)."""
+    image = _TEMPLATE_IMAGE[family].replace("\n", "\\n")
+    return (
+        "{% for message in messages %}"
+        "{% if loop.first and message['role'] != 'system' %}"
+        "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+        "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+        "{% if message['content'] is string %}{{ message['content'] }}"
+        "{% else %}{% for content in message['content'] %}"
+        f"{{% if content['type'] == 'image' %}}{{{{ '{image}' }}}}"
+        "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+        "{% endfor %}{% endif %}{{ '<|im_end|>\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+
+
+def build_tiny_model(
+    family: str,
+    out: str | Path,
+    layers: int = 4,
+    seed: int = 0,
+    text: dict[str, Any] | None = None,
+    vision: dict[str, Any] | None = None,
+    image_px: int | None = None,
+    dtype: torch.dtype | None = None,
+    with_chat_template: bool = False,
+) -> Path:
+    """Write a tiny random ``family`` checkpoint (model, tokenizer, image processor) to ``out``.
+
+    ``text`` / ``vision`` override the language / vision config values (e.g. ``hidden_size``,
+    ``num_attention_heads``; vision ``depth`` or ``num_hidden_layers``) to build random models at
+    larger shapes (the vision output width always follows the text ``hidden_size``); ``image_px``
+    is the tower resolution (LLaVA-OneVision, InternVL) or Qwen's ``max_pixels`` side;
+    ``with_chat_template`` ships :func:`chat_template` with the tokenizer.
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")
     out = Path(out)
     tokenizer, vocab = _tokenizer()
-    text = {
+    text_cfg = {
         "vocab_size": len(vocab),
         "hidden_size": 32,
         "intermediate_size": 64,
@@ -113,22 +158,28 @@ def build_tiny_model(family: str, out: str | Path, layers: int = 4, seed: int = 
         "eos_token_id": vocab["<|im_end|>"],
         "bos_token_id": vocab["<|endoftext|>"],
         "pad_token_id": vocab["<|endoftext|>"],
+        **(text or {}),
     }
     torch.manual_seed(seed)
+    vis = dict(vision or {})
     if family in ("qwen2_vl", "qwen2_5_vl"):
-        model, processor = _qwen(family, text, vocab)
+        model, processor = _qwen(family, text_cfg, vocab, vis, image_px)
     elif family == "llava_onevision":
-        model, processor = _llava_onevision(text, vocab)
+        model, processor = _llava_onevision(text_cfg, vocab, vis, image_px)
     else:
-        model, processor = _internvl(text, vocab)
+        model, processor = _internvl(text_cfg, vocab, vis, image_px)
+    if dtype is not None:
+        model = model.to(dtype)
     model.generation_config.eos_token_id = vocab["<|im_end|>"]
+    if with_chat_template:
+        tokenizer.chat_template = chat_template(family)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     processor.save_pretrained(out)
     return out
 
 
-def _qwen(family: str, text: dict, vocab: dict):
+def _qwen(family: str, text: dict, vocab: dict, vision: dict, image_px: int | None):
     rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
     ids = {
         "image_token_id": vocab["<|image_pad|>"],
@@ -141,13 +192,21 @@ def _qwen(family: str, text: dict, vocab: dict):
     )
 
     # 14 px patches merged 2x2: a 56x56 image is 2x2 = 4 tokens; up to 112x112 px is kept.
-    processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112)
+    side = image_px or 112
+    processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=side * side)
+    hidden = text["hidden_size"]
     if family == "qwen2_vl":
         from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
         cfg = Qwen2VLConfig(
             text_config={**text, "rope_parameters": rope},
-            vision_config={"depth": 2, "embed_dim": 32, "hidden_size": 32, "num_heads": 2},
+            vision_config={
+                "depth": 2,
+                "embed_dim": 32,
+                "num_heads": 2,
+                **vision,
+                "hidden_size": hidden,
+            },
             **ids,
         )
         return Qwen2VLForConditionalGeneration(cfg), processor
@@ -160,23 +219,25 @@ def _qwen(family: str, text: dict, vocab: dict):
             "hidden_size": 32,
             "intermediate_size": 64,
             "num_heads": 2,
-            "out_hidden_size": 32,
             "window_size": 56,
             "fullatt_block_indexes": [1],
+            **vision,
+            "out_hidden_size": hidden,
         },
         **ids,
     )
     return Qwen2_5_VLForConditionalGeneration(cfg25), processor
 
 
-def _llava_onevision(text: dict, vocab: dict):
+def _llava_onevision(text: dict, vocab: dict, vision: dict, image_px: int | None):
     from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
     from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
         LlavaOnevisionImageProcessorPil,
     )
 
     # 28 px tower with 14 px patches: 2 x 2 grid + 1 newline = 5 tokens per image.
-    pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
+    px = image_px or 28
+    pinpoints = [[px, px], [px, 2 * px], [2 * px, px], [2 * px, 2 * px]]
     cfg = LlavaOnevisionConfig(
         text_config={**text, "model_type": "qwen2"},
         vision_config={
@@ -185,9 +246,10 @@ def _llava_onevision(text: dict, vocab: dict):
             "intermediate_size": 64,
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
-            "image_size": 28,
+            "image_size": px,
             "patch_size": 14,
             "vision_use_head": False,
+            **vision,
         },
         image_token_index=vocab["<image>"],
         video_token_index=vocab["<video>"],
@@ -196,12 +258,12 @@ def _llava_onevision(text: dict, vocab: dict):
         vision_feature_select_strategy="full",
     )
     processor = LlavaOnevisionImageProcessorPil(
-        size={"height": 28, "width": 28}, image_grid_pinpoints=pinpoints
+        size={"height": px, "width": px}, image_grid_pinpoints=pinpoints
     )
     return LlavaOnevisionForConditionalGeneration(cfg), processor
 
 
-def _internvl(text: dict, vocab: dict):
+def _internvl(text: dict, vocab: dict, vision: dict, image_px: int | None):
     from transformers import InternVLConfig, InternVLForConditionalGeneration
     from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
         GotOcr2ImageProcessorPil,
@@ -215,11 +277,13 @@ def _internvl(text: dict, vocab: dict):
             "intermediate_size": 64,
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
-            "image_size": [56, 56],
+            "image_size": [image_px or 56, image_px or 56],
             "patch_size": [14, 14],
+            **vision,
         },
         image_token_id=vocab["<IMG_CONTEXT>"],
         downsample_ratio=0.5,
     )
-    processor = GotOcr2ImageProcessorPil(size={"height": 56, "width": 56}, crop_to_patches=False)
+    px = image_px or 56
+    processor = GotOcr2ImageProcessorPil(size={"height": px, "width": px}, crop_to_patches=False)
     return InternVLForConditionalGeneration(cfg), processor

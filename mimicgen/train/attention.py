@@ -29,7 +29,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
-from mimicgen.probes.attention import eager_attention
+from mimicgen.probes.attention import eager_chunked
 from mimicgen.probes.spec import MaskKind
 from mimicgen.train.masks import block_mask, float_mask
 from mimicgen.train.spans import BatchSpans
@@ -147,7 +147,10 @@ def train_attention_forward(
                 enable_gqa=query.shape[1] != key.shape[1],
             )
         return out.transpose(1, 2).contiguous(), None
-    out, _ = eager_attention(module, query, key, value, mask.to(query.dtype), scale)
+    # The reference path: the probes' eager attention, weights discarded.
+    out = eager_chunked(
+        module, query, key, value, mask.to(query.dtype), scale, lambda _w, _start: None
+    )
     return out, None
 
 

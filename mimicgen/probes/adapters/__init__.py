@@ -29,9 +29,16 @@ def adapter_for(model_type: str) -> type[VLMAdapter]:
 
 
 def load_adapter(
-    path: str, dtype: str = "auto", device: str | None = None, device_map: str | None = None
+    path: str,
+    dtype: str = "auto",
+    device: str | None = None,
+    device_map: str | None = None,
+    attn: str | None = None,
+    processor_kwargs: dict | None = None,
 ) -> VLMAdapter:
-    """Read ``config.json`` of a hub id / local folder and load it with the matching adapter."""
+    """Read ``config.json`` of a hub id / local folder and load it with the matching adapter
+    (``attn``: the language model's attention, ``None`` = the probe function;
+    ``processor_kwargs``: image processor options such as Qwen's ``min_pixels``)."""
     from transformers import AutoConfig
 
     from mimicgen.errors import InputError
@@ -43,4 +50,9 @@ def load_adapter(
             f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
             "pass a local model folder or a cached hub id"
         ) from None
-    return adapter_for(config.model_type).from_pretrained(path, dtype, device, device_map)
+    cls = adapter_for(config.model_type)
+    if processor_kwargs and not cls.pixel_budget:
+        raise InputError(
+            f"--min-pixels/--max-pixels apply to Qwen2-VL/Qwen2.5-VL only, not {config.model_type}"
+        )
+    return cls.from_pretrained(path, dtype, device, device_map, attn, processor_kwargs)

@@ -9,7 +9,6 @@ the position ids, and the :class:`~mimicgen.probes.tokens.TokenMap`.
 from __future__ import annotations
 
 import importlib
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from PIL import Image
 from torch import nn
 
 from mimicgen.errors import InputError
+from mimicgen.predict.prompts import IMAGE_MARKER, segments
 from mimicgen.probes.attention import ATTN_IMPLEMENTATION, ProbeState, probe_state, register
 from mimicgen.probes.pooling import avg_pool_tokens
 from mimicgen.probes.tokens import TokenMap, grid_cells, pool_cells, token_map_from_ids
@@ -34,8 +34,6 @@ __all__ = [
     "resolve_dtype",
 ]
 
-IMAGE_MARKER = "<image>"
-"""In a question, marks where an image goes (if the count matches, images are interleaved)."""
 
 SYSTEM_PROMPT = "You are a helpful assistant."
 """System message of the ChatML prompt every supported family uses."""
@@ -95,6 +93,29 @@ def resolve_dtype(name: str) -> torch.dtype | str:
     return table[name]
 
 
+def _processor_chat_template(path: str) -> str | None:
+    """The chat template of an older checkpoint that keeps it in ``chat_template.json`` (the
+    processor's file, which the tokenizer does not read)."""
+    import json
+    from pathlib import Path
+
+    file = Path(path) / "chat_template.json"
+    if not file.is_file():
+        try:
+            from transformers.utils import cached_file
+
+            found = cached_file(
+                path, "chat_template.json", _raise_exceptions_for_missing_entries=False
+            )
+        except (OSError, ValueError):
+            return None
+        if found is None:
+            return None
+        file = Path(found)
+    template = json.loads(file.read_text(encoding="utf-8")).get("chat_template")
+    return str(template) if template else None
+
+
 class VLMAdapter(ABC):
     """Base class: one per model family. Subclasses set ``model_types`` and the hooks below."""
 
@@ -110,6 +131,11 @@ class VLMAdapter(ABC):
     """Prompt text placed before each image's placeholder tokens."""
     image_close: ClassVar[tuple[str, ...]] = ()
     """Prompt text placed after each image's placeholder tokens."""
+    pixel_budget: ClassVar[bool] = False
+    """Whether the image processor takes ``min_pixels``/``max_pixels`` (native resolution)."""
+    template_image: ClassVar[tuple[str, str, str]] = ("<image>", "", "")
+    """``(marker, open, close)``: the string the checkpoint's chat template writes for an image,
+    and the text to put around that image's placeholder tokens in its place."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
         # transformers model classes carry family-specific attributes that ``nn.Module``'s
@@ -129,14 +155,22 @@ class VLMAdapter(ABC):
         dtype: str = "auto",
         device: str | None = None,
         device_map: str | None = None,
+        attn: str | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
     ) -> VLMAdapter:
-        """Load model, tokenizer and image processor from a hub id or local folder."""
+        """Load model, tokenizer and image processor from a hub id or local folder.
+
+        ``attn`` is the language model's attention implementation; ``None`` is the probe
+        function (masks, ``attn`` statistics), else e.g. ``sdpa`` or ``flash_attention_2`` for
+        plain generation. ``processor_kwargs`` go to the image processor (e.g. Qwen's
+        ``min_pixels``/``max_pixels``).
+        """
         from transformers import AutoTokenizer
 
         register()
         kwargs: dict[str, Any] = {
             "dtype": resolve_dtype(dtype),
-            "attn_implementation": cls.attn_implementation(),
+            "attn_implementation": cls.attn_implementation(attn),
         }
         if device_map:
             kwargs["device_map"] = device_map
@@ -144,12 +178,15 @@ class VLMAdapter(ABC):
         if device and not device_map:
             model = model.to(device)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        return cls(model, tokenizer, cls.image_processor_class().from_pretrained(path))
+        if getattr(tokenizer, "chat_template", None) is None:
+            tokenizer.chat_template = _processor_chat_template(path)
+        processor = cls.image_processor_class().from_pretrained(path, **(processor_kwargs or {}))
+        return cls(model, tokenizer, processor)
 
     @classmethod
-    def attn_implementation(cls) -> dict[str, str]:
-        """Probe attention for the language model; the vision tower keeps fast ``sdpa``."""
-        return {"text_config": ATTN_IMPLEMENTATION, "vision_config": "sdpa"}
+    def attn_implementation(cls, attn: str | None = None) -> dict[str, str]:
+        """Probe attention (or ``attn``) for the language model; the tower keeps ``sdpa``."""
+        return {"text_config": attn or ATTN_IMPLEMENTATION, "vision_config": "sdpa"}
 
     @classmethod
     def model_class(cls) -> type[Any]:
@@ -175,15 +212,45 @@ class VLMAdapter(ABC):
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:
         """Run the vision tower (+ projector) on the images."""
 
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the checkpoint ships a chat template (else the hand-built ChatML is used)."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
     def prompt_parts(self, segments: list[str | int]) -> list[str | int]:
-        """Wrap user ``segments`` (text, or an image index) in the ChatML chat format, each image
-        between the family's ``image_open`` and ``image_close`` texts."""
+        """Wrap user ``segments`` (text, or an image index) in the checkpoint's chat template,
+        or, for a checkpoint without one, in hand-built ChatML with each image between the
+        family's ``image_open`` and ``image_close`` texts."""
+        if self.has_chat_template:
+            return self._template_parts(segments)
         parts: list[str | int] = [
             f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
         ]
         for seg in segments:
             parts += [seg] if isinstance(seg, str) else [*self.image_open, seg, *self.image_close]
         return [*parts, "<|im_end|>\n<|im_start|>assistant\n"]
+
+    def _template_parts(self, segments: list[str | int]) -> list[str | int]:
+        """Render one user turn through the chat template and cut it at the image markers."""
+        content = [
+            {"type": "text", "text": seg} if isinstance(seg, str) else {"type": "image"}
+            for seg in segments
+        ]
+        text = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+        )
+        marker, open_, close = self.template_image
+        pieces = str(text).split(marker)
+        images = [seg for seg in segments if not isinstance(seg, str)]
+        if len(pieces) != len(images) + 1:
+            raise InputError(
+                f"the chat template wrote {len(pieces) - 1} image markers {marker!r} for "
+                f"{len(images)} images; the checkpoint's template does not match its family"
+            )
+        parts: list[str | int] = [pieces[0]]
+        for image, after in zip(images, pieces[1:], strict=True):
+            parts += [f"{parts.pop()}{open_}", image, f"{close}{after}"]
+        return [p for p in parts if p != ""]
 
     def positions(
         self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
@@ -224,23 +291,25 @@ class VLMAdapter(ABC):
     @staticmethod
     def user_segments(question: str, n_images: int) -> list[str | int]:
         """Images where the question marks them with ``<image>``, else all images first."""
-        parts = re.split(re.escape(IMAGE_MARKER), question)
-        if len(parts) == n_images + 1 and n_images:
-            out: list[str | int] = [parts[0]]
-            for i, text in enumerate(parts[1:]):
-                out += [i, text]
-            return [s for s in out if s != ""]
-        return [*range(n_images), question.replace(IMAGE_MARKER, "").strip()]
+        return segments(question, n_images, "images-first")
 
     @torch.no_grad()
-    def prepare(self, images: Sequence[Image.Image], question: str, pool: int = 1) -> PreparedInput:
-        """Build decoder inputs for ``images`` + ``question``, pooling vision tokens by ``pool``."""
+    def prepare(
+        self,
+        images: Sequence[Image.Image],
+        question: str,
+        pool: int = 1,
+        user: list[str | int] | None = None,
+    ) -> PreparedInput:
+        """Build decoder inputs for ``images`` + ``question``, pooling vision tokens by ``pool``;
+        ``user`` gives the user turn's segments (default: images first, see ``user_segments``)."""
         enc = self.encode_images(images)
         if pool > 1:
             enc.features = [avg_pool_tokens(f, pool) for f in enc.features]
             enc.cells = [pool_cells(c, pool) for c in enc.cells]
         ids: list[int] = []
-        for part in self.prompt_parts(self.user_segments(question, len(images))):
+        user = user if user is not None else self.user_segments(question, len(images))
+        for part in self.prompt_parts(user):
             ids += (
                 self._ids(part)
                 if isinstance(part, str)
@@ -274,6 +343,8 @@ class VLMAdapter(ABC):
                     position_ids=prepared.position_ids,
                     use_cache=False,
                 )
+            if state is not None:
+                state.check_applied()
         finally:
             for h in hooks:
                 h.remove()
@@ -286,17 +357,35 @@ class VLMAdapter(ABC):
         mask_layers: frozenset[int] = frozenset(),
         recorder: Any = None,
     ) -> ProbeState:
-        """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``)."""
+        """A :class:`ProbeState` for ``prepared`` (``mask`` is an additive float ``(L, L)``).
+
+        Raises :class:`InputError` when the state would change something but the language model
+        does not run the probe attention function (masks and ``attn`` would silently do nothing).
+        """
         m = None
         if mask is not None:
-            m = torch.from_numpy(mask)[None, None].to(self.device)
-        return ProbeState(
+            # Kept on the host: each layer moves it to its own device (device_map) once.
+            m = torch.from_numpy(mask)[None, None]
+        state = ProbeState(
             layer_of=self.layer_of,
             prompt_len=len(prepared.tokens),
             mask=m,
             mask_layers=mask_layers,
             recorder=recorder,
         )
+        if state.active:
+            self.check_probe_attention()
+        return state
+
+    def check_probe_attention(self) -> None:
+        """Raise unless the language model was loaded with the probe attention function."""
+        impl = getattr(self.language_model.config, "_attn_implementation", None)
+        if impl != ATTN_IMPLEMENTATION:
+            raise InputError(
+                f"the language model runs attn_implementation={impl!r}, which ignores probe masks "
+                "and attention recording; load it with mimicgen.probes.adapters.load_adapter "
+                f"(attn_implementation={{'text_config': '{ATTN_IMPLEMENTATION}'}})"
+            )
 
     @torch.no_grad()
     def generate(
@@ -314,9 +403,10 @@ class VLMAdapter(ABC):
             out = self.language_model(
                 inputs_embeds=prepared.inputs_embeds,
                 position_ids=prepared.position_ids,
-                past_key_values=cache,
+                cache=cache,  # filled in place (transformers 5 renamed ``past_key_values``)
                 use_cache=True,
             )
+            state.check_applied()
             for step in range(max_new_tokens):
                 nxt = int(lm_head(out.last_hidden_state[:, -1]).argmax(-1))
                 if nxt in eos:
@@ -328,7 +418,7 @@ class VLMAdapter(ABC):
                 out = self.language_model(
                     inputs_embeds=emb,
                     position_ids=self.decode_positions(prepared.next_position + step),
-                    past_key_values=out.past_key_values,
+                    cache=cache,
                     use_cache=True,
                 )
         return out_ids

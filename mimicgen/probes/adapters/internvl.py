@@ -28,6 +28,7 @@ class InternVLAdapter(VLMAdapter):
     )
     image_open = ("<img>",)
     image_close = ("</img>\n",)
+    template_image = ("<IMG_CONTEXT>", "<img>", "</img>")  # as transformers' InternVL processor
 
     @torch.no_grad()
     def encode_images(self, images: Sequence[Image.Image]) -> EncodedImages:

@@ -24,6 +24,8 @@ class Qwen2VLAdapter(VLMAdapter):
     )
     image_open = ("<|vision_start|>",)
     image_close = ("<|vision_end|>",)
+    template_image = ("<|image_pad|>", "", "")
+    pixel_budget = True  # the template writes vision start/end itself
 
     @property
     def merge(self) -> int:
