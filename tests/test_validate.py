@@ -11,7 +11,7 @@ from mimicgen.export.benchmark import BuildOptions
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.validate import validate_benchmark
-from mimicgen.validate.checks import check_record
+from mimicgen.validate.checks import check_record, derive_turn
 from mimicgen.validate.facts import collect_facts
 from tests.export.fakes import FakeSpec, build_fake_set, make_loaders, make_source
 
@@ -181,3 +181,36 @@ def test_structure(facts):
     assert (
         "positions are [0, 5]" in msgs and "placeholder" in msgs and "class_counts['cat']=3" in msgs
     )
+
+
+def test_training_odd_one_turn_needs_the_majority_recognisable_rule(facts):
+    """A training odd-one turn is checked by the eval rules: car is odd in [car, dog, small dog],
+    but dog is recognisable in only 1 of 3 images, so reading only recognisable instances makes
+    dog a second odd class. The eval checker and the sampler reject it; the training validator
+    must too (it used to accept it)."""
+    imgs = [facts.images[i] for i in ("1007", "1006", "1008")]
+    assert derive_turn({"task": "odd_one", "answer": "car"}, facts, imgs) is None
+    eval_view = check_record(rec("odd_one", {"class": "car"}, [1007, 1006, 1008]), facts)
+    assert any("'dog' present in 2 and recognisable in 1 of 3" in v for v in eval_view)
+    # With both dogs recognisable the answer is unique under both readings.
+    good = [facts.images[i] for i in ("1007", "1006", "1002", "1001")]
+    assert derive_turn({"task": "odd_one", "answer": "car"}, facts, good) is None  # cat: 2 of 4
+    good = [facts.images[i] for i in ("1007", "1002", "1002")]
+    assert derive_turn({"task": "odd_one", "answer": "car"}, facts, good) == "car"
+
+
+def test_training_turns_derive_like_the_eval_checker(facts):
+    imgs = [facts.images[i] for i in ("1000", "1001", "1006", "1008")]
+    assert derive_turn({"task": "counting", "classes": ["cat"]}, facts, imgs) == "3"
+    assert derive_turn({"task": "counting", "classes": ["dog"]}, facts, imgs) is None  # small dog
+    assert (
+        derive_turn({"task": "counting", "classes": ["cat", "car"]}, facts, imgs)
+        == "cat: 3, car: 0"
+    )
+    assert (
+        derive_turn({"task": "common"}, facts, [facts.images["1002"], facts.images["1006"]])
+        == "dog"
+    )
+    assert derive_turn({"task": "listing", "category": "animal"}, facts, imgs) == "cat, dog"
+    small_dog_only = [facts.images["1000"], facts.images["1008"]]
+    assert derive_turn({"task": "listing", "category": "animal"}, facts, small_dog_only) is None

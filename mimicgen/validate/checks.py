@@ -1,26 +1,21 @@
 """Per-record checks: re-derive each answer from :class:`SourceFacts`, never from the samplers.
 
-Each ``check_*`` function takes one ``benchmark.jsonl`` record and returns violation messages
-(empty when the record is valid). The rules are SPEC §2, written as directly as possible.
+Each task's :class:`TaskChecker` takes one ``benchmark.jsonl`` record and returns violation
+messages (empty when the record is valid), and re-derives a training turn's answer with the
+same rules, so eval and training validation cannot drift apart. The rules are SPEC §2, written
+as directly as possible.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from mimicgen.validate.facts import ImageFacts, SourceFacts
 
-__all__ = ["TASK_ROLES", "check_record"]
+__all__ = ["CHECKERS", "TASK_ROLES", "TaskChecker", "check_record", "derive_turn"]
 
-#: Roles each task may use.
-TASK_ROLES: dict[str, set[str]] = {
-    "counting": {"query", "distractor"},
-    "listing": {"query", "distractor"},
-    "common": {"context", "query"},
-    "odd_one": {"context", "query"},
-}
 _PLACEHOLDER = re.compile(r"<[a-z_]+>|\{[a-z_]*\}")
 
 
@@ -71,6 +66,24 @@ def _answer_text(rec: Mapping[str, Any]) -> list[str]:
     return [f"answer_text {rec['answer_text']!r} does not state {missing}"] if missing else []
 
 
+def _seen(imgs: list[ImageFacts]) -> set[str]:
+    """Every class annotated (box or present label) in any of the images."""
+    return set().union(*(set(i.boxes) | i.labels_present for i in imgs)) if imgs else set()
+
+
+def _count_problems(facts: SourceFacts, imgs: list[ImageFacts], cls: str) -> list[str]:
+    """Why the images' total of ``cls`` would be ambiguous (empty: it is exact)."""
+    return [
+        f"query image at position {p} has small/group boxes of {[cls]}"
+        for p, img in enumerate(imgs)
+        if facts.present(img, cls) and not facts.countable(img, cls)
+    ]
+
+
+def _total(imgs: list[ImageFacts], cls: str) -> int:
+    return sum(img.recognisable.get(cls, 0) for img in imgs)
+
+
 def _counting(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
     out: list[str] = []
     targets = list(rec["answer"]["counts"])
@@ -87,7 +100,7 @@ def _counting(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
             if not any(facts.recognisable(img, c) for c in targets):
                 out.append(f"query image at position {pos} holds no target instance")
     for cls in targets:
-        truth = sum(img.recognisable.get(cls, 0) for img in imgs)
+        truth = _total(imgs, cls)
         if rec["answer"]["counts"][cls] != truth:
             out.append(
                 f"count of {cls!r} is {rec['answer']['counts'][cls]}, annotations give {truth}"
@@ -103,14 +116,33 @@ def _counting(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
     return out
 
 
+def _derive_counting(
+    turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
+) -> str | None:
+    classes = list(turn.get("classes") or [])
+    if not classes or any(_count_problems(facts, imgs, c) for c in classes):
+        return None
+    if len(classes) == 1:
+        return str(_total(imgs, classes[0]))
+    return ", ".join(f"{c}: {_total(imgs, c)}" for c in classes)
+
+
+def _listed(
+    facts: SourceFacts, imgs: list[ImageFacts], members: set[str]
+) -> tuple[set[str], set[str]]:
+    """(members recognisable in some image, members present only as small/group boxes)."""
+    recognised = {c for c in members if any(facts.recognisable(i, c) for i in imgs)}
+    ambiguous = {c for c in members if any(facts.present(i, c) for i in imgs)} - recognised
+    return recognised, ambiguous
+
+
 def _listing(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
     out: list[str] = []
     node = rec["controls"].get("category")
     members = facts.members(node) if node else set()
     if not members:
         return [f"listing category {node!r} has no member classes in the source hierarchy"]
-    recognised = {c for c in members if any(facts.recognisable(i, c) for i in imgs)}
-    ambiguous = {c for c in members if any(facts.present(i, c) for i in imgs)} - recognised
+    recognised, ambiguous = _listed(facts, imgs, members)
     answer = set(rec["answer"]["classes"])
     if answer != recognised:
         out.append(f"listed {sorted(answer)}, annotations give {sorted(recognised)}")
@@ -125,9 +157,16 @@ def _listing(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts])
     return out
 
 
-def _common(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
+def _derive_listing(
+    turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
+) -> str | None:
+    recognised, ambiguous = _listed(facts, imgs, facts.members(str(turn.get("category"))))
+    return ", ".join(sorted(recognised)) if recognised and not ambiguous else None
+
+
+def _common_problems(facts: SourceFacts, imgs: list[ImageFacts], cls: str) -> list[str]:
+    """Why ``cls`` is not the one common class of the images (empty: it is)."""
     out: list[str] = []
-    cls = rec["answer"]["class"]
     missing = [p for p, img in enumerate(imgs) if not facts.recognisable(img, cls)]
     if missing:
         out.append(f"common class {cls!r} not recognisable at position(s) {missing}")
@@ -138,22 +177,28 @@ def _common(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) 
     return out
 
 
-def _odd_one(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
+def _common(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
+    return _common_problems(facts, imgs, rec["answer"]["class"])
+
+
+def _derive_common(
+    turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
+) -> str | None:
+    found = [c for c in sorted(_seen(imgs)) if not _common_problems(facts, imgs, c)]
+    return found[0] if len(found) == 1 else None
+
+
+def _odd_problems(facts: SourceFacts, imgs: list[ImageFacts], cls: str) -> list[str]:
+    """Why ``cls`` is not the one odd class of the images (empty: it is)."""
     out: list[str] = []
-    cls, n = rec["answer"]["class"], len(imgs)
+    n = len(imgs)
     holders = [p for p, img in enumerate(imgs) if facts.present(img, cls)]
     if not holders or 2 * len(holders) >= n:
         out.append(f"odd class {cls!r} present in {len(holders)} of {n} images, not a minority")
     unclear = [p for p in holders if not facts.recognisable(imgs[p], cls)]
     if unclear:
         out.append(f"odd class {cls!r} not recognisable at position(s) {unclear}")
-    if "minority" in rec["controls"] and len(holders) != rec["controls"]["minority"]:
-        out.append(
-            f"odd class in {len(holders)} images, controls.minority is "
-            f"{rec['controls']['minority']}"
-        )
-    seen = set().union(*(set(i.boxes) | i.labels_present for i in imgs)) - {cls}
-    for other in sorted(seen):
+    for other in sorted(_seen(imgs) - {cls}):
         k = sum(facts.present(i, other) for i in imgs)
         k_rec = sum(facts.recognisable(i, other) for i in imgs)
         # Unique under both readings: present in a strict majority, and recognisable in a
@@ -166,15 +211,62 @@ def _odd_one(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts])
     return out
 
 
-_TASKS = {"counting": _counting, "listing": _listing, "common": _common, "odd_one": _odd_one}
+def _odd_one(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
+    out = _odd_problems(facts, imgs, rec["answer"]["class"])
+    holders = sum(facts.present(img, rec["answer"]["class"]) for img in imgs)
+    if "minority" in rec["controls"] and holders != rec["controls"]["minority"]:
+        n_unique = sum(v.startswith("not unique") for v in out)  # keep those last
+        out.insert(
+            len(out) - n_unique,
+            f"odd class in {holders} images, controls.minority is {rec['controls']['minority']}",
+        )
+    return out
+
+
+def _derive_odd_one(
+    turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
+) -> str | None:
+    found = [c for c in sorted(_seen(imgs)) if not _odd_problems(facts, imgs, c)]
+    return found[0] if len(found) == 1 else None
+
+
+class TaskChecker(NamedTuple):
+    """The validator's own rules for one task (SPEC §2), shared by eval and training checks."""
+
+    roles: frozenset[str]
+    """Image roles the task may use."""
+    check: Callable[[Mapping[str, Any], SourceFacts, list[ImageFacts]], list[str]]
+    """Violations of one ``benchmark.jsonl`` record."""
+    derive: Callable[[Mapping[str, Any], SourceFacts, list[ImageFacts]], str | None]
+    """A training turn's answer text from its images (None: no unique answer)."""
+
+
+#: Per task: the independent checker. Deliberately not derived from the task registry or
+#: ``mimicgen.tasks.derive``: a bug in the samplers' rules must not hide the same bug here.
+CHECKERS: dict[str, TaskChecker] = {
+    "counting": TaskChecker(frozenset({"query", "distractor"}), _counting, _derive_counting),
+    "listing": TaskChecker(frozenset({"query", "distractor"}), _listing, _derive_listing),
+    "common": TaskChecker(frozenset({"context", "query"}), _common, _derive_common),
+    "odd_one": TaskChecker(frozenset({"context", "query"}), _odd_one, _derive_odd_one),
+}
+
+#: Roles each task may use.
+TASK_ROLES: dict[str, set[str]] = {task: set(c.roles) for task, c in CHECKERS.items()}
+
+
+def derive_turn(turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> str | None:
+    """Recompute a training turn's answer text from the raw facts (None: the images do not
+    determine one, or the task is unknown)."""
+    checker = CHECKERS.get(turn["task"])
+    return None if checker is None else checker.derive(turn, facts, imgs)
 
 
 def check_record(rec: Mapping[str, Any], facts: SourceFacts) -> list[str]:
     """All violations of one record, each a short message."""
-    if rec.get("task") not in _TASKS:
+    if rec.get("task") not in CHECKERS:
         return [f"unknown task {rec.get('task')!r}"]
     out = _structure(rec, facts) + _answer_text(rec)
     imgs = [facts.images.get(str(i["source_id"])) for i in rec["images"]]
     if any(i is None for i in imgs):
         return out  # already reported; answers cannot be re-derived
-    return out + _TASKS[rec["task"]](rec, facts, [i for i in imgs if i is not None])
+    return out + CHECKERS[rec["task"]].check(rec, facts, [i for i in imgs if i is not None])

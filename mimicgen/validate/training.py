@@ -1,8 +1,9 @@
 """``mimicgen validate`` for training sets (``manifest.json`` with ``"kind": "training"``).
 
 Checks every conversation file against ``provenance.jsonl`` and re-derives every turn's answer
-from the raw boxes with :mod:`mimicgen.validate.facts` (not the samplers, not
-``mimicgen.tasks.derive``): placeholder counts, role alternation, image files, option letters
+from the raw boxes with :mod:`mimicgen.validate.facts` and the eval checker's own rules
+(:func:`mimicgen.validate.checks.derive_turn`; not the samplers, not ``mimicgen.tasks.derive``),
+so eval and training validation apply one rule set. Also: placeholder counts, role alternation, image files, option letters
 pointing at the answer text, disjointness from the excluded eval sets.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from mimicgen.errors import InputError
 from mimicgen.export.benchmark import BENCHMARK_FILE, read_manifest, read_records
-from mimicgen.validate.facts import ImageFacts, SourceFacts
+from mimicgen.validate.checks import derive_turn
 from mimicgen.validate.run import (
     SourceLoader,
     ValidationReport,
@@ -41,45 +42,6 @@ def _roles_and_placeholders(turns: list[tuple[str, str]], n_images: int) -> list
     if any(counts[1:]):
         out.append("<image> placeholders outside the first turn")
     return out
-
-
-def derive_turn(turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> str | None:
-    """Recompute a turn's answer text from the raw facts (None: the images do not determine one)."""
-    task = turn["task"]
-    if task == "counting":
-        classes = turn.get("classes") or []
-        totals = {}
-        for c in classes:
-            if not all(facts.countable(im, c) for im in imgs if facts.present(im, c)):
-                return None
-            totals[c] = sum(im.recognisable.get(c, 0) for im in imgs)
-        if len(classes) == 1:
-            return str(totals[classes[0]])
-        return ", ".join(f"{c}: {totals[c]}" for c in classes)
-    present_all = set.intersection(
-        *({c for c in facts.class_names if facts.present(im, c)} for im in imgs)
-    )
-    if task == "common":
-        rec_all = {c for c in present_all if all(facts.recognisable(im, c) for im in imgs)}
-        return next(iter(rec_all)) if len(rec_all) == 1 and rec_all == present_all else None
-    if task == "odd_one":
-        n = len(imgs)
-        names = {c for im in imgs for c in im.boxes} | {c for im in imgs for c in im.labels_present}
-        pres = {c: sum(facts.present(im, c) for im in imgs) for c in names}
-        odd = [
-            c
-            for c in names
-            if pres[c] == 1
-            and all(facts.recognisable(im, c) for im in imgs if facts.present(im, c))
-        ]
-        rest_ok = all(2 * pres[c] > n for c in names if c not in odd)
-        return odd[0] if len(odd) == 1 and rest_ok else None
-    if task == "listing":
-        members = facts.members(str(turn.get("category")))
-        seen = {c for c in members for im in imgs if facts.recognisable(im, c)}
-        anywhere = {c for c in members for im in imgs if facts.present(im, c)}
-        return ", ".join(sorted(seen)) if seen and seen == anywhere else None
-    return None
 
 
 def _check_turn(turn: Mapping[str, Any], gpt: str, derived: str | None) -> list[str]:
