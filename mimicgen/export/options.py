@@ -34,6 +34,7 @@ __all__ = [
     "list_pool",
     "list_pool_size",
     "place_options",
+    "yes_no_distractors",
 ]
 
 LETTERS = string.ascii_uppercase
@@ -61,6 +62,11 @@ def count_distractors(answer: int, n: int) -> list[str]:
                 out.append(str(cand))
         step += 1
     return out
+
+
+def yes_no_distractors(answer: str) -> list[str]:
+    """The one wrong option of a yes/no question."""
+    return ["no" if answer == "yes" else "yes"]
 
 
 def class_distractors(

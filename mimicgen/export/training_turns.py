@@ -18,12 +18,13 @@ from mimicgen.export.options import (
     count_distractors,
     list_distractors,
     list_pool,
+    yes_no_distractors,
 )
-from mimicgen.tasks.multiturn import Ask, category_members, extra_asks
+from mimicgen.registry import get_task
+from mimicgen.tasks.multiturn import Ask, extra_asks
 from mimicgen.tasks.query import Query
-from mimicgen.templates import class_phrase
 from mimicgen.templates.loader import option_connectors
-from mimicgen.templates.render import pick_template
+from mimicgen.templates.render import fill_slot, pick_template
 
 __all__ = ["Pending", "Turn", "Turner", "conversation", "placeholder_prefix"]
 
@@ -56,7 +57,7 @@ Turn = tuple[str | None, str | None, dict[str, Any], Pending | None]
 
 
 def _strip_connector(query: Query, templates: Any) -> str:
-    group = getattr(templates, query.task)
+    group = templates.group(query.task)
     cid = query.template["connector"]
     conn = (group.connector_multi or {}).get(cid) or group.connector.get(cid, "")
     return query.question.removesuffix(" " + conn) if conn else query.question
@@ -64,11 +65,12 @@ def _strip_connector(query: Query, templates: Any) -> str:
 
 def _word(ask: Ask, templates: Any, rng: np.random.Generator) -> tuple[str, str]:
     """(question without connector, open-ended connector) for an extra turn."""
-    if ask.task == "counting":
-        slot = class_phrase(list(ask.classes), templates)
-    else:
-        slot = str(ask.category) if ask.task == "listing" else ""
-    text, conn, _ = pick_template(templates, ask.task, rng, slot)
+    text, conn, _ = pick_template(
+        templates,
+        ask.task,
+        rng,
+        fill_slot(get_task(ask.task).slot, templates, ask.classes, ask.category),
+    )
     return text, conn
 
 
@@ -77,18 +79,12 @@ def _answer_text(ask: Ask) -> str:
 
 
 def _first_ask(query: Query, hierarchy: Any) -> Ask | None:
-    """The query's own question as an :class:`Ask` (None for k > 1 counting: open-ended only)."""
-    ans = query.answer
-    if "counts" in ans:
-        if len(ans["counts"]) != 1:
-            return None
-        ((cls, n),) = ans["counts"].items()
-        return Ask("counting", int(n), classes=(cls,))
-    if "classes" in ans:
-        category = query.controls.get("category")
-        members = category_members(hierarchy).get(str(category), ())
-        return Ask("listing", tuple(ans["classes"]), category=category, members=members)
-    return Ask(query.task, ans["class"])
+    """The query's own question as an :class:`Ask` (its task's ``first_ask``; by default the
+    answer under the task's answer key). None: asked open-ended only (k > 1 counting)."""
+    task = get_task(query.task)
+    if task.first_ask is not None:
+        return task.first_ask(query, hierarchy)  # type: ignore[no-any-return]
+    return Ask(query.task, query.answer[task.answer_key])
 
 
 @dataclass
@@ -114,8 +110,10 @@ class Turner:
         answer_text: str,
         in_images: list[str],
         rng: np.random.Generator,
+        task: str = "",
     ) -> Turn:
-        prov: dict[str, Any] = {"task": ask.task if ask else "counting", "answer": answer_text}
+        """``task``: the query's task, recorded when ``ask`` is None (an open-ended turn)."""
+        prov: dict[str, Any] = {"task": ask.task if ask else task, "answer": answer_text}
         if ask is not None:
             if ask.classes:
                 prov["classes"] = list(ask.classes)
@@ -124,9 +122,12 @@ class Turner:
         if ask is None or not rng.random() < self.option_ratio:
             return f"{text} {open_conn}", answer_text, prov, None
         k = self.n_options - 1
-        if ask.task == "counting":
+        kind = get_task(ask.task).kind
+        if kind == "count":
             wrong = count_distractors(int(ask.answer), k)  # type: ignore[arg-type]
-        elif ask.task == "listing":
+        elif kind == "yesno":
+            wrong = yes_no_distractors(str(ask.answer))
+        elif kind == "set":
             # The category's members (made up to n_options + 1 classes from the vocabulary):
             # never the answer alone, which left only its own subsets as wrong options.
             pool = list_pool(ask.members or ask.answer, self.vocabulary, self.n_options, rng)  # type: ignore[arg-type]
@@ -156,16 +157,12 @@ def conversation(
     first = _first_ask(query, hierarchy)
     text = _strip_connector(query, turner.templates)
     conn = query.question[len(text) :].strip()
-    h, g, p, pend = turner.turn(first, text, conn, query.answer_text, in_images, rng)
+    h, g, p, pend = turner.turn(first, text, conn, query.answer_text, in_images, rng, query.task)
     if first is None:  # k > 1 counting: name the classes so the turn can be re-derived
         p["classes"] = list(query.answer["counts"])
     turns = [(h, g, p, pend)]
-    if query.task == "counting":
-        asked = {("counting", c) for c in query.answer["counts"]}
-    elif query.task == "listing":
-        asked = {("listing", str(query.controls.get("category")))}
-    else:
-        asked = {(query.task, "")}
+    task = get_task(query.task)
+    asked = task.asked(query) if task.asked is not None else {(query.task, "")}
     extras = extra_asks(
         facts, hierarchy, asked, rng, extra_turns, group_blocks_counting, min_members
     )

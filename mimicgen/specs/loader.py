@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from mimicgen.errors import SpecError
 from mimicgen.io import canonical_json
-from mimicgen.specs.models import TaskSpec
+from mimicgen.specs.models import BaseTaskSpec, TaskSpec
 
 __all__ = [
     "deep_merge",
@@ -32,10 +33,26 @@ __all__ = [
     "spec_files",
     "spec_from_dict",
     "spec_hash",
+    "task_spec_types",
     "with_overrides",
 ]
 
-_ADAPTER: TypeAdapter[TaskSpec] = TypeAdapter(TaskSpec)
+
+def task_spec_types() -> dict[str, type[BaseTaskSpec]]:
+    """Task name -> its spec model, for every registered task (report order)."""
+    from mimicgen.registry import task_defs
+
+    return {t.name: t.spec for t in task_defs()}
+
+
+@lru_cache(maxsize=1)
+def _adapter() -> TypeAdapter[Any]:
+    """The discriminated union over ``task`` of every registered task's spec model."""
+    models = tuple(task_spec_types().values())
+    union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007
+    return TypeAdapter(Annotated[union, Field(discriminator="task")])
+
+
 _SOURCE_PATH_KEYS = ("annotations", "image_root", "classes_csv", "hierarchy", "labels_csv")
 
 
@@ -119,13 +136,13 @@ def _format_error(origin: str, exc: ValidationError) -> str:
     for err in exc.errors()[:3]:
         loc = [str(p) for p in err["loc"]]
         # Drop the union tag pydantic inserts (e.g. 'counting') so the path matches the YAML.
-        if loc and loc[0] in ("counting", "listing", "common", "odd_one"):
+        if loc and loc[0] in task_spec_types():
             loc = loc[1:]
         key = ".".join(loc) or "(top level)"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown key '{key}'")
         elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            parts.append("key 'task' must be one of counting, listing, common, odd_one")
+            parts.append(f"key 'task' must be one of {', '.join(task_spec_types())}")
         else:
             parts.append(f"key '{key}': {err['msg']}")
     more = f" (+{len(exc.errors()) - 3} more)" if len(exc.errors()) > 3 else ""
@@ -135,7 +152,7 @@ def _format_error(origin: str, exc: ValidationError) -> str:
 def spec_from_dict(data: Mapping[str, Any], origin: str = "<spec>") -> TaskSpec:
     """Validate a mapping into the matching task spec; errors become one-line ``SpecError``."""
     try:
-        return _ADAPTER.validate_python(dict(data))
+        return _adapter().validate_python(dict(data))  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise SpecError(_format_error(origin, exc)) from None
 

@@ -1,5 +1,6 @@
 """Task samplers (counting, listing, common, odd-one) turning an index into queries."""
 
+from mimicgen.registry import get_sampler, register_task, registered_tasks
 from mimicgen.tasks import common_task, counting, listing, odd_one  # noqa: F401  (registration)
 from mimicgen.tasks.derive import (
     AnswerError,
@@ -11,7 +12,6 @@ from mimicgen.tasks.derive import (
 )
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
-from mimicgen.tasks.registry import get_sampler, register_task, registered_tasks
 from mimicgen.tasks.sampling import image_facts, make_sampler, sample, sample_with_facts
 
 __all__ = [

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mimicgen.registry import register_task
 from mimicgen.specs.models import CommonSpec, bounds
 from mimicgen.tasks.balance import block_balanced_index
-from mimicgen.tasks.derive import AnswerError, ImageFacts, common_answer
+from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, common_answer
+from mimicgen.tasks.multiturn import Candidate, TurnContext
 from mimicgen.tasks.prepared import PreparedIndex, in_sorted, rows_of_images
-from mimicgen.tasks.registry import register_task
 from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
 __all__ = ["CommonSampler", "pick_answer_class"]
@@ -42,7 +43,24 @@ def pick_answer_class(
     return int(sampler.pool[feasible[rng.integers(feasible.size)]])
 
 
-@register_task("common")
+def _extra(tally: Tally, ctx: TurnContext) -> list[Candidate]:
+    if ("common", "") in ctx.exclude:
+        return []
+    ans = tally.common()
+    return [] if ans is None else [("common", ans, (), None, ())]
+
+
+@register_task(
+    "common",
+    spec=CommonSpec,
+    answer_key="class",
+    kind="class",
+    roles=("context", "query"),
+    slot="none",
+    order=30,
+    turn_rank=20,
+    extra=_extra,
+)
 class CommonSampler(TaskSampler):
     spec: CommonSpec
 

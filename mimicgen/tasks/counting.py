@@ -20,11 +20,13 @@ from functools import cache
 
 import numpy as np
 
+from mimicgen.registry import register_task
 from mimicgen.specs.models import CountingSpec, bounds
 from mimicgen.tasks.balance import block_balanced_index
-from mimicgen.tasks.derive import AnswerError, ImageFacts, count_answer
+from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, count_answer
+from mimicgen.tasks.multiturn import Ask, Candidate, TurnContext
 from mimicgen.tasks.prepared import PreparedIndex
-from mimicgen.tasks.registry import register_task
+from mimicgen.tasks.query import Query
 from mimicgen.tasks.shared import (
     DistractorSampler,
     Draft,
@@ -50,7 +52,42 @@ def partitions(total: int, parts: int, largest: int | None = None) -> tuple[tupl
     return tuple(out)
 
 
-@register_task("counting")
+def _extra(tally: Tally, ctx: TurnContext) -> list[Candidate]:
+    """Further turns: the count of every class present that every image can count."""
+    return [
+        ("counting", total, (c,), None, ())
+        for c in ctx.present
+        if (total := tally.totals[c]) is not None and ("counting", c) not in ctx.exclude
+    ]
+
+
+def _first_ask(query: Query, hierarchy: object) -> Ask | None:
+    """One class: asked open-ended or with options; k > 1: open-ended only."""
+    counts = query.answer["counts"]
+    if len(counts) != 1:
+        return None
+    ((cls, n),) = counts.items()
+    return Ask("counting", int(n), classes=(cls,))
+
+
+def _asked(query: Query) -> set[tuple[str, str]]:
+    return {("counting", c) for c in query.answer["counts"]}
+
+
+@register_task(
+    "counting",
+    spec=CountingSpec,
+    answer_key="counts",
+    kind="count",
+    roles=("query", "distractor"),
+    slot="classes",
+    order=10,
+    breakdowns=("true_count",),
+    turn_rank=10,
+    extra=_extra,
+    first_ask=_first_ask,
+    asked=_asked,
+)
 class CountingSampler(TaskSampler):
     spec: CountingSpec
 

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from mimicgen.errors import SpecError
+from mimicgen.registry import register_task
+from mimicgen.sources.base import Hierarchy
 from mimicgen.specs.models import ListingSpec, bounds
-from mimicgen.tasks.derive import AnswerError, ImageFacts, listing_answer
+from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, listing_answer
+from mimicgen.tasks.multiturn import Ask, Candidate, TurnContext, category_members, category_tables
 from mimicgen.tasks.prepared import PreparedIndex, rows_of_images
-from mimicgen.tasks.registry import register_task
+from mimicgen.tasks.query import Query
 from mimicgen.tasks.shared import DistractorSampler, Draft, TaskSampler, draw_int, draw_n_images
 
 __all__ = ["ListingSampler"]
@@ -49,7 +52,46 @@ class _Node:
         self.usable = np.array(sorted(self.clean), dtype=np.int64)
 
 
-@register_task("listing")
+def _extra(tally: Tally, ctx: TurnContext) -> list[Candidate]:
+    """Further turn: one node above a class present (drawn from ``ctx.rng``), with at least
+    ``min_members`` members."""
+    ups, downs, sets = category_tables(ctx.hierarchy)
+    nodes = sorted(
+        {p for c in ctx.present for p in ups.get(c, ()) if len(downs[p]) >= ctx.min_members}
+    )
+    if not nodes:
+        return []
+    node = nodes[int(ctx.rng.integers(len(nodes)))]
+    if ("listing", node) in ctx.exclude:
+        return []
+    listed = tally.listing(sets[node])
+    return [] if listed is None else [("listing", listed, (), node, downs[node])]
+
+
+def _first_ask(query: Query, hierarchy: Hierarchy) -> Ask:
+    category = query.controls.get("category")
+    members = category_members(hierarchy).get(str(category), ())
+    return Ask("listing", tuple(query.answer["classes"]), category=category, members=members)
+
+
+def _asked(query: Query) -> set[tuple[str, str]]:
+    return {("listing", str(query.controls.get("category")))}
+
+
+@register_task(
+    "listing",
+    spec=ListingSpec,
+    answer_key="classes",
+    kind="set",
+    roles=("query", "distractor"),
+    slot="category",
+    order=20,
+    max_new_tokens=64,
+    turn_rank=40,
+    extra=_extra,
+    first_ask=_first_ask,
+    asked=_asked,
+)
 class ListingSampler(TaskSampler):
     spec: ListingSpec
 

@@ -2,9 +2,10 @@
 
 Each candidate is asked only when the answer rules of :mod:`mimicgen.tasks.derive` give one
 unambiguous answer for the images as presented, so every extra turn is as provably correct as
-the first one. The rules are evaluated here from one per-class tally of the images (the same
-results as the derive functions, without a pass per class and an exception per rejection);
-``tests/tasks`` checks the two agree.
+the first one. The rules are read from one per-class :class:`~mimicgen.tasks.derive.Tally` of the
+images (the oracle the samplers' re-check uses, without a pass per class and an exception per
+rejection); each task contributes its candidates through its registry entry
+(:attr:`~mimicgen.registry.TaskDef.extra`), in its ``turn_rank`` order.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mimicgen.registry import task_defs
 from mimicgen.sources.base import Hierarchy
-from mimicgen.tasks.derive import ImageFacts
+from mimicgen.tasks.derive import ImageFacts, Tally
 
-__all__ = ["Ask", "category_members", "default_min_members", "extra_asks", "node_index"]
+__all__ = [
+    "Ask",
+    "Candidate",
+    "TurnContext",
+    "category_members",
+    "category_tables",
+    "default_min_members",
+    "extra_asks",
+    "node_index",
+]
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class Ask:
     """One question to put to the model, before wording: what is asked and its answer."""
 
     task: str
-    """``counting`` | ``common`` | ``odd_one`` | ``listing``."""
+    """A registered task name."""
     answer: int | str | tuple[str, ...]
     """Count, class name, or sorted member classes."""
     classes: tuple[str, ...] = ()
@@ -61,6 +72,11 @@ def _tables(hierarchy: Hierarchy) -> _Tables:
     return tables
 
 
+def category_tables(hierarchy: Hierarchy) -> _Tables:
+    """(class -> nodes above it, node -> names below it, the same as sets), memoised."""
+    return _tables(hierarchy)
+
+
 def node_index(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
     """Class name -> the category nodes above it (memoised per hierarchy object)."""
     return _tables(hierarchy)[0]
@@ -80,73 +96,22 @@ def default_min_members(spec: object) -> int:
     return int(value if value is not None else ListingSpec.model_fields["min_members"].default)
 
 
-class _Tally:
-    """Per class over a query's images: presence, recognisability and countability, gathered
-    in one pass so every candidate question reads its answer from here."""
+@dataclass(frozen=True)
+class TurnContext:
+    """What a task's further-turn candidates may read besides the tally (see
+    :attr:`~mimicgen.registry.TaskDef.extra`)."""
 
-    __slots__ = ("n", "present", "recognisable", "totals")
+    present: list[str]
+    """Classes present in any image (sorted)."""
+    exclude: set[tuple[str, str]]
+    """``(task, key)`` pairs already asked."""
+    rng: np.random.Generator
+    hierarchy: Hierarchy
+    min_members: int
 
-    def __init__(self, facts: Sequence[ImageFacts], group_blocks_counting: bool) -> None:
-        self.n = len(facts)
-        # Per class (first-seen order, as in the derive functions): images where it is
-        # present, images where it is recognisable, and its recognisable instances (None when
-        # some image cannot count it).
-        present: dict[str, int] = {}
-        recognisable: dict[str, int] = {}
-        totals: dict[str, int | None] = {}
-        for f in facts:
-            for c, fact in f.items():
-                rec = fact.n_recognisable
-                if c in present:
-                    present[c] += 1
-                    recognisable[c] += rec > 0
-                else:
-                    present[c] = 1
-                    recognisable[c] = int(rec > 0)
-                    totals[c] = 0
-                # ClassFact.countable, inlined: every instance recognisable, no group box.
-                total = totals[c]
-                if total is not None:
-                    ok = rec > 0 and not fact.n_small
-                    ok = ok and not (group_blocks_counting and fact.n_group)
-                    totals[c] = total + rec if ok else None
-        self.present, self.recognisable, self.totals = present, recognisable, totals
 
-    def common(self) -> str | None:
-        """:func:`~mimicgen.tasks.derive.common_answer`, or None where it raises."""
-        n = self.n
-        in_all = [c for c, p in self.present.items() if p == n]
-        if n < 2 or len(in_all) != 1 or self.recognisable[in_all[0]] != n:
-            return None
-        return in_all[0]
-
-    def odd_one(self) -> str | None:
-        """:func:`~mimicgen.tasks.derive.odd_one_answer` (minority 1), or None where it
-        raises."""
-        n = self.n
-        if n < 3:
-            return None
-        odd = None
-        rec = self.recognisable
-        for c, p in self.present.items():
-            r = rec[c]
-            if p == 1 and r == 1:
-                if odd is not None:
-                    return None
-                odd = c
-            elif not (2 * p > n and (r == 0 or 2 * r > n)):
-                return None
-        return odd
-
-    def listing(self, members: frozenset[str]) -> tuple[str, ...] | None:
-        """:func:`~mimicgen.tasks.derive.listing_answer`, or None where it raises."""
-        seen = []
-        for c, r in self.recognisable.items():
-            if c in members:
-                if r == 0:
-                    return None  # present only ambiguously
-                seen.append(c)
-        return tuple(sorted(seen)) if seen else None
+#: An ``Ask``'s arguments: (task, answer, classes, category, members).
+Candidate = tuple[str, int | str | tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
 
 
 def extra_asks(
@@ -168,32 +133,14 @@ def extra_asks(
     """
     if n <= 0:
         return []
-    tally = _Tally(facts, group_blocks_counting)
-    present = sorted(tally.present)
-    # Candidates as argument tuples of Ask; only the (at most n) drawn ones become objects.
-    cands: list[
-        tuple[str, int | str | tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]]
-    ]
-    cands = [
-        ("counting", total, (c,), None, ())
-        for c in present
-        if (total := tally.totals[c]) is not None and ("counting", c) not in exclude
-    ]
-    if ("common", "") not in exclude:
-        ans = tally.common()
-        if ans is not None:
-            cands.append(("common", ans, (), None, ()))
-    if ("odd_one", "") not in exclude:
-        ans = tally.odd_one()
-        if ans is not None:
-            cands.append(("odd_one", ans, (), None, ()))
-    ups, downs, sets = _tables(hierarchy)
-    nodes = sorted({p for c in present for p in ups.get(c, ()) if len(downs[p]) >= min_members})
-    if nodes:
-        node = nodes[int(rng.integers(len(nodes)))]
-        if ("listing", node) not in exclude:
-            listed = tally.listing(sets[node])
-            if listed is not None:
-                cands.append(("listing", listed, (), node, downs[node]))
+    tally = Tally(facts, group_blocks_counting)
+    ctx = TurnContext(sorted(tally.present), exclude, rng, hierarchy, min_members)
+    # Tasks in their turn order; a task's candidates may draw from ``rng`` (listing: its node).
+    cands: list[Candidate] = []
+    for task in sorted(
+        (t for t in task_defs() if t.turn_rank is not None and t.extra is not None),
+        key=lambda t: t.turn_rank,  # type: ignore[arg-type,return-value]
+    ):
+        cands.extend(task.extra(tally, ctx))  # type: ignore[misc]
     order = rng.permutation(len(cands))
     return [Ask(*cands[i]) for i in order[:n].tolist()]

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mimicgen.registry import register_task
 from mimicgen.specs.models import OddOneSpec, bounds
 from mimicgen.tasks.common_task import pick_answer_class
-from mimicgen.tasks.derive import AnswerError, ImageFacts, odd_one_answer
+from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, odd_one_answer
+from mimicgen.tasks.multiturn import Candidate, TurnContext
 from mimicgen.tasks.prepared import PreparedIndex, narrow, rows_of_images
-from mimicgen.tasks.registry import register_task
 from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
 __all__ = ["OddOneSampler"]
@@ -127,7 +128,25 @@ class _SignatureTable:
         return odd, ctx[rng.choice(ctx.size, n - m, replace=False)]
 
 
-@register_task("odd_one")
+def _extra(tally: Tally, ctx: TurnContext) -> list[Candidate]:
+    if ("odd_one", "") in ctx.exclude:
+        return []
+    ans = tally.odd_one()
+    return [] if ans is None else [("odd_one", ans, (), None, ())]
+
+
+@register_task(
+    "odd_one",
+    spec=OddOneSpec,
+    answer_key="class",
+    kind="class",
+    roles=("context", "query"),
+    slot="none",
+    order=40,
+    label="odd-one",
+    turn_rank=30,
+    extra=_extra,
+)
 class OddOneSampler(TaskSampler):
     spec: OddOneSpec
 

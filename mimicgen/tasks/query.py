@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Query", "QueryImage", "Role", "TaskName"]
 
-TaskName = Literal["counting", "listing", "common", "odd_one"]
+#: A registered task name (``mimicgen.registry``).
+TaskName = str
 Role = Literal["query", "distractor", "context"]
 
 
@@ -48,7 +49,8 @@ class Query(BaseModel):
     task: TaskName
     question: str
     answer: dict[str, Any]
-    """``{"counts": {class: int}}`` | ``{"classes": [class, ...]}`` | ``{"class": class}``."""
+    """Keyed by the task's answer key: ``{"counts": {class: int}}`` | ``{"classes": [class,
+    ...]}`` | ``{"class": class}`` | ``{"exists": bool, "class": class}``."""
     answer_text: str
     """Canonical string form of the answer (e.g. ``"3"``, ``"dog: 2, cat: 1"``, ``"bus, car"``)."""
     images: list[QueryImage]

@@ -18,14 +18,14 @@ from mimicgen.errors import SpecError
 from mimicgen.gc_pause import gc_paused
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.progress import track
+from mimicgen.registry import get_sampler, get_task
 from mimicgen.specs.models import AnyTaskSpec
 from mimicgen.tasks.derive import AnswerError, ImageFacts
 from mimicgen.tasks.prepared import PreparedIndex, prepare
 from mimicgen.tasks.query import Query, QueryImage
-from mimicgen.tasks.registry import get_sampler
 from mimicgen.tasks.shared import Draft, TaskSampler, query_rng
 from mimicgen.templates.loader import TemplateSet, load_template_set
-from mimicgen.templates.render import class_phrase, render_question
+from mimicgen.templates.render import fill_slot, render_question
 
 __all__ = ["image_facts", "make_sampler", "sample", "sample_with_facts"]
 
@@ -71,8 +71,9 @@ def _build_query(
 ) -> Query:
     order = rng.permutation(len(draft.images))
     slot = draft.slot
-    if spec.task == "counting":
-        slot = class_phrase(draft.info["targets"], templates)
+    kind = get_task(spec.task).slot
+    if kind in ("classes", "article"):
+        slot = fill_slot(kind, templates, draft.info["targets"])
     question, template = render_question(
         templates,
         spec.task,

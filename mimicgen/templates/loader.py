@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mimicgen.errors import SpecError, first_problem
+from mimicgen.registry import get_task, task_names
 from mimicgen.specs.loader import shipped_templates_dir
 
 __all__ = [
@@ -43,8 +45,16 @@ class TaskTemplates(BaseModel):
     """Counting with k > 1 classes: connectors asking for one count per class."""
 
 
+_META_KEYS = ("name", "lowercase_class_names", "plurals", "training", "tasks")
+
+
 class TemplateSet(BaseModel):
-    """A full template set (one file): templates for every task plus plural overrides."""
+    """A template set (one file): templates per task plus plural overrides.
+
+    In the file, each task's templates sit under a top-level key named after the task
+    (``counting:``, ``odd_one:``, ...); a set need not name every task, only those its specs
+    use (sampling a task the set lacks stops with an error naming the set and the task).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,18 +69,46 @@ class TemplateSet(BaseModel):
     """Template set training conversations use instead of this one (the paper set names
     ``grammatical``: its verbatim templates are for paper-compatible eval builds); ``None``:
     this set."""
-    counting: TaskTemplates
-    common: TaskTemplates
-    odd_one: TaskTemplates
-    listing: TaskTemplates
+    tasks: dict[str, TaskTemplates] = Field(min_length=1)
+    """Task name -> its templates (the file's top-level task keys)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_tasks(cls, data: Any) -> Any:
+        """Top-level keys that are not settings are task names."""
+        if not isinstance(data, dict) or "tasks" in data:
+            return data
+        known = task_names()
+        out = {k: v for k, v in data.items() if k in _META_KEYS}
+        unknown = [k for k in data if k not in _META_KEYS and k not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, unknown))}: a top-level key is a setting "
+                f"({', '.join(_META_KEYS[:4])}) or a task ({', '.join(known)})"
+            )
+        out["tasks"] = {k: v for k, v in data.items() if k in known}
+        return out
 
     @model_validator(mode="after")
     def _placeholders(self) -> TemplateSet:
-        for task in ("counting", "listing"):
-            for tid, text in getattr(self, task).task.items():
-                if PLACEHOLDER not in text:
+        for task, group in self.tasks.items():
+            needs = get_task(task).slot != "none"
+            for tid, text in group.task.items():
+                if needs and PLACEHOLDER not in text:
                     raise ValueError(f"{task} template '{tid}' lacks the {PLACEHOLDER} placeholder")
+                if not needs and PLACEHOLDER in text:
+                    raise ValueError(f"{task} template '{tid}' has a {PLACEHOLDER} placeholder")
         return self
+
+    def group(self, task: str) -> TaskTemplates:
+        """The templates of ``task``; a one-line ``SpecError`` when the set has none."""
+        group = self.tasks.get(task)
+        if group is None:
+            raise SpecError(
+                f"template set '{self.name}' has no templates for task '{task}'; add a "
+                f"'{task}:' entry with 'task' and 'connector' templates (see docs/tasks.md)"
+            )
+        return group
 
 
 def resolve_template_path(name_or_path: str) -> Path:

@@ -13,7 +13,15 @@ import numpy as np
 
 from mimicgen.templates.loader import PLACEHOLDER, TaskTemplates, TemplateSet
 
-__all__ = ["class_phrase", "inflect_engine", "pick_template", "plural", "render_question"]
+__all__ = [
+    "article_phrase",
+    "class_phrase",
+    "fill_slot",
+    "inflect_engine",
+    "pick_template",
+    "plural",
+    "render_question",
+]
 
 
 @lru_cache(maxsize=1)
@@ -93,6 +101,34 @@ def _phrase(names: tuple[str, ...], lowercase: bool, overrides: tuple[tuple[str,
     return str(inflect_engine().join(words, final_sep=""))
 
 
+@lru_cache(maxsize=4096)
+def _article(name: str) -> str:
+    return str(inflect_engine().a(name))
+
+
+def article_phrase(name: str, templates: TemplateSet) -> str:
+    """One class name with its indefinite article ("a dog", "an apple")."""
+    return _article(name.lower() if templates.lowercase_class_names else name)
+
+
+def fill_slot(
+    kind: str,
+    templates: TemplateSet,
+    classes: Sequence[str] = (),
+    category: str | None = None,
+) -> str:
+    """The text for ``<class_id>`` by a task's slot kind (``TaskDef.slot``): ``classes`` the
+    plural names joined, ``article`` one name with "a"/"an", ``category`` the node, ``none``
+    nothing."""
+    if kind == "classes":
+        return class_phrase(classes, templates)
+    if kind == "article":
+        return article_phrase(classes[0], templates)
+    if kind == "category":
+        return str(category)
+    return ""
+
+
 _IDS: dict[
     tuple[int, bool], tuple[TaskTemplates, tuple[str, ...], tuple[str, ...], dict[str, str]]
 ] = {}
@@ -120,7 +156,7 @@ def pick_template(
 ) -> tuple[str, str, dict[str, str]]:
     """Draw a task template and a connector (in that order) and fill ``<class_id>`` with
     ``slot``: ``(question text, connector text, {"task": id, "connector": id})``."""
-    group = getattr(templates, task)
+    group = templates.group(task)
     tids, cids, connectors = _sorted_ids(group, multi)
     tid = tids[int(rng.integers(len(tids)))]
     cid = cids[int(rng.integers(len(cids)))]

@@ -72,11 +72,14 @@ def _seen(imgs: list[ImageFacts]) -> set[str]:
 
 
 def _count_problems(facts: SourceFacts, imgs: list[ImageFacts], cls: str) -> list[str]:
-    """Why the images' total of ``cls`` would be ambiguous (empty: it is exact)."""
+    """Why the images' total of ``cls`` would be ambiguous (empty: it is exact): an image
+    holds it without a recognisable instance (only small or group boxes, or a label), or with
+    an instance that cannot be counted."""
     return [
-        f"query image at position {p} has small/group boxes of {[cls]}"
+        f"image at position {p} holds {cls!r} it cannot count"
         for p, img in enumerate(imgs)
-        if facts.present(img, cls) and not facts.countable(img, cls)
+        if facts.present(img, cls)
+        and not (facts.countable(img, cls) and facts.recognisable(img, cls))
     ]
 
 
@@ -226,7 +229,12 @@ def _odd_one(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts])
 def _derive_odd_one(
     turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
 ) -> str | None:
-    found = [c for c in sorted(_seen(imgs)) if not _odd_problems(facts, imgs, c)]
+    minority = int(turn.get("minority", 1))  # training turns ask for a single odd image
+    found = [
+        c
+        for c in sorted(_seen(imgs))
+        if sum(facts.present(i, c) for i in imgs) == minority and not _odd_problems(facts, imgs, c)
+    ]
     return found[0] if len(found) == 1 else None
 
 
