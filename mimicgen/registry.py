@@ -27,6 +27,7 @@ __all__ = [
     "registered_tasks",
     "task_defs",
     "task_names",
+    "task_with_plot",
     "tasks_of_kind",
 ]
 
@@ -70,6 +71,9 @@ class TaskDef:
     """Default generation budget for predictions."""
     breakdowns: tuple[str, ...] = ()
     """Extra report breakdowns beyond every control: ``true_count`` (the summed gold count)."""
+    plots: tuple[str, ...] = ()
+    """Task-specific figures it feeds (``count_spread_heatmap``, ``accuracy_vs_k``); every task
+    feeds the per-task figures (accuracy vs query and total images, the HTML report)."""
     turn_rank: int | None = None
     """Position among the further questions of multi-turn training conversations (None: the
     task is never asked as a further turn)."""
@@ -123,6 +127,11 @@ def task_defs() -> list[TaskDef]:
 def task_names() -> tuple[str, ...]:
     """Every registered task name, in report order."""
     return tuple(t.name for t in task_defs())
+
+
+def task_with_plot(figure: str) -> TaskDef | None:
+    """The first registered task (report order) that feeds ``figure``."""
+    return next((t for t in task_defs() if figure in t.plots), None)
 
 
 def tasks_of_kind(kind: str) -> tuple[str, ...]:

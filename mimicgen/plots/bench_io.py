@@ -10,6 +10,7 @@ import polars as pl
 
 from mimicgen.errors import InputError
 from mimicgen.export.reader import numbered_records, read_manifest, records_file
+from mimicgen.registry import task_defs
 from mimicgen.scoring.groups import evidence_positions
 
 __all__ = ["Benchmark", "controls_table", "derived_controls", "load_benchmark"]
@@ -27,6 +28,10 @@ class Benchmark:
     def image_path(self, image: dict[str, Any]) -> Path:
         """Absolute path of one record image (paths in records are relative to the folder)."""
         return self.root / image["path"]
+
+
+#: Tasks whose report has a ``true_count`` breakdown (the same rule as ``scoring.groups``).
+_TRUE_COUNT = frozenset(t.name for t in task_defs() if "true_count" in t.breakdowns)
 
 
 def load_benchmark(root: Path) -> Benchmark:
@@ -61,7 +66,8 @@ def derived_controls(record: dict[str, Any]) -> dict[str, str]:
     out.setdefault("n_images", str(len(images)))
     out["evidence_positions"] = ",".join(map(str, evidence))
     counts = (record.get("answer") or {}).get("counts")
-    if record.get("task") == "counting" and isinstance(counts, dict) and counts:
+    task = record.get("task")
+    if task in _TRUE_COUNT and isinstance(counts, dict) and counts:
         out["true_count"] = str(sum(int(v) for v in counts.values()))  # k > 1: the sum
     return out
 

@@ -22,6 +22,7 @@ from mimicgen.plots.probe_io import ProbeRun, safe_id
 from mimicgen.plots.report_io import TASKS, control_series, metric, sort_values
 from mimicgen.plots.style import ROLE_COLOURS, FigureStyle, color_for, new_figure, save_figure
 from mimicgen.plots.tables import crosstab
+from mimicgen.registry import task_with_plot
 
 __all__ = [
     "FIGURES",
@@ -215,6 +216,9 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
 def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     """Balanced counting: accuracy for each true count (rows) x spread (columns) (paper Fig. 3)."""
     name = "count_spread_heatmap"
+    task = task_with_plot(name)
+    if task is None:
+        return FigureResult(name, skipped="no registered task feeds this figure")
     if data.samples is None:
         return FigureResult(
             name,
@@ -222,7 +226,7 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
             + data.notes.get("samples", "none given")
             + ")",
         )
-    df = data.samples.filter(pl.col("task") == "counting")
+    df = data.samples.filter(pl.col("task") == task.name)
     note = None
     if "balanced" in df.columns:
         df = df.filter(pl.col("balanced").str.to_lowercase().is_in(_TRUE))
@@ -261,7 +265,7 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
         ax.set_yticks(range(len(counts)), counts)
         ax.set_xlabel("spread (images holding the instances)")
         ax.set_ylabel("true count")
-        ax.set_title(f"counting · {model}")
+        ax.set_title(f"{task.title} · {model}")
         ax.grid(False)
     fig.colorbar(drawn[-1], ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)), note=note)
@@ -270,10 +274,13 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
 def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     """Counting accuracy vs the number of target classes k, one line per model (paper Fig. 5)."""
     name = "accuracy_vs_k"
+    task = task_with_plot(name)
+    if task is None:
+        return FigureResult(name, skipped="no registered task feeds this figure")
     if not data.models:
         return FigureResult(name, skipped="no score report given")
     series = [
-        (i, m, control_series(m, data.pipeline, "counting", "k")) for i, m in enumerate(data.models)
+        (i, m, control_series(m, data.pipeline, task.name, "k")) for i, m in enumerate(data.models)
     ]
     series = [s for s in series if len(s[2]) >= 2]
     if not series:
@@ -291,7 +298,7 @@ def accuracy_vs_k(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
             order=order,
         )
     _finish_axes(
-        ax, "k (classes counted per question)", f"counting accuracy vs k ({data.pipeline})"
+        ax, "k (classes counted per question)", f"{task.title} accuracy vs k ({data.pipeline})"
     )
     _legend(ax)
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))

@@ -32,6 +32,7 @@ from mimicgen.errors import InputError
 from mimicgen.io import JsonlAppender, atomic_write_text, read_jsonl_repaired, sha256_file
 from mimicgen.predict.prompts import PromptForm, segments
 from mimicgen.probes.benchmark import load_benchmark
+from mimicgen.registry import task_defs
 
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
@@ -43,8 +44,9 @@ __all__ = [
     "load_queries",
 ]
 
-DEFAULT_MAX_NEW_TOKENS = {"counting": 16, "common": 16, "odd_one": 16, "listing": 64}
-"""Generation budget per task (listing answers are longer); other tasks get 32."""
+DEFAULT_MAX_NEW_TOKENS = {t.name: t.max_new_tokens for t in task_defs()}
+"""Generation budget per task (the registry's ``max_new_tokens``: listing answers are longer);
+other tasks get 32."""
 _FALLBACK_MAX_NEW = 32
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.registry import get_task
 from mimicgen.scoring.baselines import RecordBaselines
 from mimicgen.scoring.groups import Breakdown, Layout
 from mimicgen.scoring.metrics import bootstrap_micro_f1, prf, wilson_interval
@@ -161,7 +162,7 @@ def task_blocks(
     """
     out: dict[str, Any] = {}
     for task, rows in groups.task_rows.items():
-        listing = task == "listing"
+        listing = get_task(task).kind == "set"
         task_v = Verdicts(*(getattr(v, f)[rows] for f in Verdicts.__dataclass_fields__))
         by = {
             name: _breakdown_blocks(v, task_v, split, listing, seed, f"{prefix}/{task}/{name}")

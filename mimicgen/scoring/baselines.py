@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.registry import get_task
 from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.groups import value_str
 from mimicgen.scoring.ingest import Benchmark
@@ -76,11 +77,15 @@ def record_baselines(bench: Benchmark) -> RecordBaselines:
         texts = [str(views[i].answer_text) for i in rows.tolist()]
         answers = Counter(texts)
         top = min(answers.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: smallest text
-        if task == "counting":
+        kind = get_task(task).kind
+        if kind == "count":
             chance = 1.0 / len(answers)
             per_record = np.full(len(rows), chance)
+        elif kind == "yesno":
+            chance = 0.5
+            per_record = np.full(len(rows), chance)
         else:
-            if task == "listing":
+            if kind == "set":
                 per_record = _listing_chance(bench, rows)
             else:
                 per_record = _one_class_chance(bench, rows)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from mimicgen.registry import get_task
 from mimicgen.scoring.extract import PIPELINES, Extraction, QueryContext, extract
 from mimicgen.scoring.metrics import prf
 from mimicgen.scoring.normalize import ClassVocabulary
@@ -53,12 +54,15 @@ def context_from_record(record: Mapping[str, Any], vocab: ClassVocabulary) -> Qu
     """Build the extraction context of a record (targets in question order)."""
     task = record["task"]
     answer = record["answer"]
-    if task == "counting":
+    kind = get_task(task).kind
+    if kind == "count":
         counts = {str(k): int(v) for k, v in answer["counts"].items()}
         targets = tuple(counts)
         gold: Any = counts
-    elif task == "listing":
+    elif kind == "set":
         targets = gold = tuple(answer["classes"])
+    elif kind == "yesno":
+        targets, gold = (answer["class"],), "yes" if answer["exists"] else "no"
     else:
         targets, gold = (answer["class"],), answer["class"]
     keys = tuple(vocab.canonical_name(t) for t in targets)
@@ -70,7 +74,8 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
     value, status = extraction
     parsed = extraction.parsed
     task = ctx.task
-    if task == "listing":
+    kind = get_task(task).kind
+    if kind == "set":
         # mimic compares lower-cased raw strings; the other pipelines canonical class names.
         gold = {t.lower() for t in ctx.gold} if pipeline == "mimic" else set(ctx.keys)
         pred = set(value) if parsed else set()
@@ -82,7 +87,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
         )
     if status != "ok":
         correct = False
-    elif task == "counting" or pipeline == "mimic":
+    elif kind in ("count", "yesno") or pipeline == "mimic":
         correct = value == ctx.gold
     else:
         correct = value == ctx.keys[0]
@@ -91,8 +96,9 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
 
 def missing_result(ctx: QueryContext, pipeline: str) -> SampleResult:
     """A query with no prediction: wrong, not a parse failure (listing: every gold item missed)."""
-    n_gold = len(ctx.gold) if ctx.task == "listing" else 0
-    f1 = 0.0 if ctx.task == "listing" else None
+    listing = get_task(ctx.task).kind == "set"
+    n_gold = len(ctx.gold) if listing else 0
+    f1 = 0.0 if listing else None
     return SampleResult(ctx.task, pipeline, None, "missing", False, False, 0, 0, n_gold, f1)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from mimicgen.registry import get_task, task_names
 from mimicgen.scoring.normalize import ClassVocabulary, normalize_text
 
 __all__ = [
@@ -29,7 +30,8 @@ __all__ = [
 ]
 
 PIPELINES: tuple[str, ...] = ("strict", "lenient", "mimic")
-TASKS: tuple[str, ...] = ("counting", "listing", "common", "odd_one")
+#: Every registered task, in report order (``mimicgen.registry``).
+TASKS: tuple[str, ...] = task_names()
 
 # Statuses that mean "an answer was read" (it may still be wrong); all others are parse failures.
 PARSED_STATUSES = frozenset({"ok", "multiple_classes"})
@@ -57,7 +59,7 @@ class QueryContext:
     """The parts of a benchmark record that extraction needs (cheap: no pydantic per sample)."""
 
     task: str
-    """counting | listing | common | odd_one."""
+    """A registered task name."""
     targets: tuple[str, ...]
     """Counting: the asked classes in question order; listing: gold classes; else (gold,)."""
     gold: Any
@@ -70,35 +72,49 @@ class QueryContext:
 
 Extractor = Callable[[str, QueryContext], Extraction]
 _REGISTRY: dict[tuple[str, str], Extractor] = {}
+_RESOLVED: dict[tuple[str, str], Extractor] = {}
 
 
-def register(pipeline: str, *tasks: str) -> Callable[[Extractor], Extractor]:
-    """Decorator: register ``fn`` as the extractor of ``pipeline`` for ``tasks``."""
+def register(pipeline: str, *names: str) -> Callable[[Extractor], Extractor]:
+    """Decorator: register ``fn`` as the extractor of ``pipeline`` for answer kinds (``count``,
+    ``set``, ``class``, ``yesno``: every task of that kind) or task names (that task only,
+    taking precedence over its kind's)."""
 
     def deco(fn: Extractor) -> Extractor:
-        for task in tasks:
-            if (pipeline, task) in _REGISTRY:
-                raise ValueError(f"extractor for {pipeline}/{task} registered twice")
-            _REGISTRY[(pipeline, task)] = fn
+        for name in names:
+            if (pipeline, name) in _REGISTRY:
+                raise ValueError(f"extractor for {pipeline}/{name} registered twice")
+            _REGISTRY[(pipeline, name)] = fn
+        _RESOLVED.clear()
         return fn
 
     return deco
 
 
 def get_extractor(pipeline: str, task: str) -> Extractor:
-    """The registered extractor; KeyError names the known pipelines."""
-    try:
-        return _REGISTRY[(pipeline, task)]
-    except KeyError:
+    """The extractor of ``pipeline`` for ``task`` (its own, else its answer kind's); KeyError
+    names the known pipelines."""
+    hit = _RESOLVED.get((pipeline, task))
+    if hit is not None:
+        return hit
+    fn = _REGISTRY.get((pipeline, task))
+    if fn is None:
+        try:
+            fn = _REGISTRY.get((pipeline, get_task(task).kind))
+        except KeyError:
+            fn = None
+    if fn is None:
         raise KeyError(
             f"no extractor for pipeline {pipeline!r}, task {task!r}; "
             f"pipelines: {', '.join(PIPELINES)}"
-        ) from None
+        )
+    _RESOLVED[(pipeline, task)] = fn
+    return fn
 
 
 def extract(pipeline: str, prediction: str, query: QueryContext) -> Extraction:
     """Run one pipeline on one reply."""
-    return _REGISTRY[(pipeline, query.task)](prediction, query)
+    return get_extractor(pipeline, query.task)(prediction, query)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -353,19 +369,19 @@ def _counting(prediction: str, query: QueryContext, lenient: bool) -> Extraction
     return Extraction(None if value is None else {query.targets[0]: value}, status)
 
 
-@register("strict", "counting")
+@register("strict", "count")
 def strict_counting(prediction: str, query: QueryContext) -> Extraction:
     """Cue ("answer: 7", "total of 7", **7**, "there are 7") > the only number; else failure."""
     return _counting(prediction, query, lenient=False)
 
 
-@register("lenient", "counting")
+@register("lenient", "count")
 def lenient_counting(prediction: str, query: QueryContext) -> Extraction:
     """As strict, but several different numbers without a cue -> the last one."""
     return _counting(prediction, query, lenient=True)
 
 
-@register("mimic", "counting")
+@register("mimic", "count")
 def mimic_counting(prediction: str, query: QueryContext) -> Extraction:
     """MIMIC's rule: int(reply), else the first number word, else the first integer."""
     text = prediction.strip()
@@ -424,19 +440,19 @@ def _one_class(prediction: str, query: QueryContext, lenient: bool) -> Extractio
     return Extraction(sorted(named), "multiple_classes")
 
 
-@register("strict", "common", "odd_one")
+@register("strict", "class")
 def strict_one_class(prediction: str, query: QueryContext) -> Extraction:
     """Exactly one vocabulary class named (whole words, normalised); several -> wrong."""
     return _one_class(prediction, query, lenient=False)
 
 
-@register("lenient", "common", "odd_one")
+@register("lenient", "class")
 def lenient_one_class(prediction: str, query: QueryContext) -> Extraction:
     """As strict, but a cue ("answer: X", **X**) naming one class decides among several."""
     return _one_class(prediction, query, lenient=True)
 
 
-@register("mimic", "common", "odd_one")
+@register("mimic", "class")
 def mimic_one_class(prediction: str, query: QueryContext) -> Extraction:
     """MIMIC's rule: correct when the gold name is a substring of the lower-cased reply."""
     low = prediction.strip().lower()
@@ -498,19 +514,19 @@ def _listing(prediction: str, query: QueryContext, lenient: bool) -> Extraction:
     return Extraction(tuple(sorted(found)), "ok")
 
 
-@register("strict", "listing")
+@register("strict", "set")
 def strict_listing(prediction: str, query: QueryContext) -> Extraction:
     """Split on , ; / newlines "and"; each item must be a class name (else a false positive)."""
     return _listing(prediction, query, lenient=False)
 
 
-@register("lenient", "listing")
+@register("lenient", "set")
 def lenient_listing(prediction: str, query: QueryContext) -> Extraction:
     """As strict, but items are searched for class names and unknown words are dropped."""
     return _listing(prediction, query, lenient=True)
 
 
-@register("mimic", "listing")
+@register("mimic", "set")
 def mimic_listing(prediction: str, query: QueryContext) -> Extraction:
     """MIMIC's rule: split on ", ", strip, lower-case, exact match."""
     text = prediction.strip().lower()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mimicgen.io import canonical_json
+from mimicgen.registry import get_task
 from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.ingest import Benchmark
 
@@ -173,7 +174,7 @@ def _task_breakdowns(
     split = _split(rows, spec_codes[rows], [value_str(s) for s in spec_values], base, False)
     if split is not None and "spec" not in out:
         out["spec"] = split
-    if task == "counting":
+    if "true_count" in get_task(task).breakdowns:
         answer_codes, answers = bench.answers
         codes = answer_codes[rows]
         sums: list[str | None] = [None] * len(answers)

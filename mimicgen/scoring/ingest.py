@@ -22,6 +22,7 @@ import numpy as np
 from mimicgen.errors import InputError
 from mimicgen.gc_pause import gc_paused
 from mimicgen.io import sha256_file
+from mimicgen.registry import get_task, task_defs
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
 from mimicgen.scoring.normalize import ClassVocabulary
@@ -38,7 +39,7 @@ __all__ = [
 _DECODE = msgspec.json.Decoder()
 
 
-_ANSWER_KEY = {"counting": "counts", "listing": "classes", "common": "class", "odd_one": "class"}
+_ANSWER_KEY = {t.name: t.answer_key for t in task_defs()}
 _REQUIRED_KEYS = ("id", "task", "answer", "answer_text")  # in the order errors name them
 _REQUIRED = frozenset(_REQUIRED_KEYS)
 _EXAMPLES = 20  # how many offending ids the coverage section lists
@@ -159,10 +160,13 @@ class Benchmark:
 def _context_key(task: str, answer: dict[str, Any]) -> tuple[str, Any] | None:
     """What ``context_from_record`` reads, in hashable form (None: not hashable, don't share)."""
     value = answer[_ANSWER_KEY[task]]
-    if task == "counting":
+    kind = get_task(task).kind
+    if kind == "count":
         key: Any = tuple(value.items())  # question order matters: part of the key
-    elif task == "listing":
+    elif kind == "set":
         key = tuple(value)
+    elif kind == "yesno":
+        key = (answer.get("class"), value)  # the class asked is part of the context
     else:
         key = value
     try:

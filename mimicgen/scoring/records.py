@@ -19,11 +19,13 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from mimicgen.registry import task_names
+
 __all__ = ["ImageView", "RecordView", "decode_views", "factorize", "raw_codes", "view_of"]
 
 
 Role = Literal["query", "distractor", "context"]
-Task = Literal["counting", "listing", "common", "odd_one"]
+Task = Literal[task_names()]  # type: ignore[valid-type]  # every registered task
 
 
 class ImageView(msgspec.Struct, gc=False):

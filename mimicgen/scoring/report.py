@@ -10,11 +10,12 @@ from typing import Any
 import msgspec
 
 from mimicgen.io import atomic_write_bytes, atomic_write_chunks, atomic_write_text
+from mimicgen.scoring.extract import TASKS
 from mimicgen.scoring.samples import SampleRows
 
 __all__ = ["markdown_path", "render_markdown", "samples_path", "write_report"]
 
-_TASK_ORDER = ("counting", "listing", "common", "odd_one")
+_TASK_ORDER = TASKS
 
 
 def _pct(x: float) -> str:

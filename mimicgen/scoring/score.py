@@ -9,6 +9,7 @@ import numpy as np
 
 from mimicgen.gc_pause import gc_paused
 from mimicgen.progress import track
+from mimicgen.registry import get_task
 from mimicgen.scoring.aggregate import Verdicts, metric_block, task_blocks
 from mimicgen.scoring.baselines import RecordBaselines, record_baselines
 from mimicgen.scoring.check import SampleResult, judge, missing_result
@@ -184,7 +185,7 @@ def _score(
 ) -> dict[str, Any]:
     model = name or preds.path.stem
     all_rows = np.arange(len(bench.rows))
-    listing_only = set(groups.task_rows) == {"listing"}
+    listing_only = all(get_task(t).kind == "set" for t in groups.task_rows)
     entry: dict[str, Any] = {
         "name": model,
         "predictions": str(preds.path),

@@ -83,6 +83,7 @@ def _asked(query: Query) -> set[tuple[str, str]]:
     slot="classes",
     order=10,
     breakdowns=("true_count",),
+    plots=("count_spread_heatmap", "accuracy_vs_k"),
     turn_rank=10,
     extra=_extra,
     first_ask=_first_ask,
