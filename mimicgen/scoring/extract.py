@@ -41,9 +41,10 @@ class Extraction(NamedTuple):
     """What a pipeline read from a reply.
 
     ``value``: counting -> ``{class: int}``; common/odd-one -> class name (``multiple_classes``:
-    the list of names); listing -> sorted tuple of items. ``status``: ``ok``,
-    ``multiple_classes`` (read, but names several candidate classes: scored wrong), or a parse
-    failure: ``empty``, ``no_number``, ``ambiguous``, ``incomplete``, ``no_class``.
+    the list of names); listing -> sorted tuple of items; yes/no (existence) -> ``"yes"`` or
+    ``"no"``. ``status``: ``ok``, ``multiple_classes`` (read, but names several candidate
+    classes: scored wrong), or a parse failure: ``empty``, ``no_number``, ``ambiguous``,
+    ``incomplete``, ``no_class``, ``no_answer``.
     """
 
     value: Any
@@ -534,3 +535,79 @@ def mimic_listing(prediction: str, query: QueryContext) -> Extraction:
         return Extraction(None, "empty")
     items = {p.strip() for p in text.split(", ") if p.strip()}
     return Extraction(tuple(sorted(items)), "ok")
+
+
+# --------------------------------------------------------------------------- yes / no
+_YES = frozenset({"yes", "yeah", "yep", "true"})
+_NO = frozenset({"no", "nope", "false"})
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_YESNO_CUE = re.compile(r"\banswer\s*(?:is|would be|:|=)?\s*[:=]?\s*\**\s*(yes|no)\b")
+# Negations first: they are cut out of the reply before the affirmations are looked for, so
+# "doesn't contain" is not read as "contain".
+_NEGATION = re.compile(
+    r"\bthere (?:is|are|was|were)\s+(?:no|not|none)\b"
+    r"|\bthere(?:'s| is| are)? ?(?:isn't|aren't|wasn't|weren't|is not|are not|s no)\b"
+    r"|\b(?:isn't|aren't|is not|are not|not)\s+(?:present|visible|shown|there|any|seen|found)\b"
+    r"|\b(?:can't|cannot|can not|couldn't|could not|don't|do not|didn't|did not)\s+"
+    r"(?:see|find|spot|identify|detect|observe|be seen)\b"
+    r"|\b(?:does not|doesn't|do not|don't|did not|didn't)\s+"
+    r"(?:contain|show|include|appear|have|exist)\b"
+    r"|\bnone of (?:the|these) (?:images|pictures|photos)\b|\bnowhere\b|\babsent\b"
+    r"|\bno\s+(?!doubt\b)[a-z]+"
+)
+_AFFIRMATION = re.compile(
+    r"\bthere(?:'s| is| are| was| were)\s+(?:a|an|one|some|several|many|two|three|\d+|at least)\b"
+    r"|\bi (?:can )?(?:see|spot|found|find|notice)\b"
+    r"|\b(?:is|are|was|were) (?:present|visible|shown|seen)\b"
+    r"|\b(?:contains?|shows?|includes?|appears?)\b"
+)
+
+
+def _yes_no_word(word: str) -> str | None:
+    return "yes" if word in _YES else ("no" if word in _NO else None)
+
+
+def _yes_no(prediction: str, lenient: bool) -> Extraction:
+    low = _MARKS.sub(" ", prediction.lower()).strip()
+    if not low:
+        return Extraction(None, "empty")
+    words = _WORD.findall(low)
+    first = _yes_no_word(words[0]) if words else None
+    if first is not None:
+        return Extraction(first, "ok")  # "No, there isn't." -> no
+    cues = _YESNO_CUE.findall(low)
+    if cues:
+        return Extraction(cues[-1], "ok")
+    if lenient:
+        neg = bool(_NEGATION.search(low))
+        pos = bool(_AFFIRMATION.search(_NEGATION.sub(" ", low)))
+        if neg != pos:
+            return Extraction("no" if neg else "yes", "ok")
+        if neg:
+            return Extraction(None, "ambiguous")
+    return Extraction(None, "no_answer")
+
+
+@register("strict", "yesno")
+def strict_yes_no(prediction: str, query: QueryContext) -> Extraction:
+    """The reply opens with yes / no (or "true" / "false", "yeah", "nope"), or states "answer:
+    yes|no"; anything else is a parse failure."""
+    return _yes_no(prediction, lenient=False)
+
+
+@register("lenient", "yesno")
+def lenient_yes_no(prediction: str, query: QueryContext) -> Extraction:
+    """As strict, then a sentence that denies ("there is no dog", "I can't see any", "none of
+    the images") or affirms ("there is a dog", "image 2 shows one"); both -> ambiguous."""
+    return _yes_no(prediction, lenient=True)
+
+
+@register("mimic", "yesno")
+def mimic_yes_no(prediction: str, query: QueryContext) -> Extraction:
+    """Not in the released scorer (it has no yes/no task); in its substring spirit: the first
+    whole word "yes" or "no" of the lower-cased reply, else the reply itself (wrong)."""
+    low = prediction.strip().lower()
+    if not low:
+        return Extraction(None, "empty")
+    m = re.search(r"\b(yes|no)\b", low)
+    return Extraction(m.group(1) if m else low, "ok")

@@ -1,7 +1,14 @@
-"""Task samplers (counting, listing, common, odd-one) turning an index into queries."""
+"""Task samplers turning an index into queries: one module per task, registered in
+:mod:`mimicgen.registry` (counting, listing, common, odd-one, existence)."""
 
 from mimicgen.registry import get_sampler, register_task, registered_tasks
-from mimicgen.tasks import common_task, counting, listing, odd_one  # noqa: F401  (registration)
+from mimicgen.tasks import (  # noqa: F401  (registration)
+    common_task,
+    counting,
+    existence,
+    listing,
+    odd_one,
+)
 from mimicgen.tasks.derive import (
     AnswerError,
     ClassFact,

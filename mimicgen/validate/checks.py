@@ -57,6 +57,9 @@ def _answer_text(rec: Mapping[str, Any]) -> list[str]:
     """The canonical string must mention every answer value."""
     ans = rec["answer"]
     text = rec["answer_text"].lower()
+    if "exists" in ans:  # yes / no: the text is exactly the answer word
+        want = "yes" if ans["exists"] else "no"
+        return [] if text == want else [f"answer_text {rec['answer_text']!r} is not {want!r}"]
     values = (
         [str(v) for v in ans["counts"].values()]
         if "counts" in ans
@@ -238,6 +241,46 @@ def _derive_odd_one(
     return found[0] if len(found) == 1 else None
 
 
+def _exists(facts: SourceFacts, imgs: list[ImageFacts], cls: str) -> bool | None:
+    """Yes when ``cls`` is recognisable somewhere, no when absent everywhere, else None."""
+    if any(facts.recognisable(i, cls) for i in imgs):
+        return True
+    if all(facts.absent(i, cls) for i in imgs):
+        return False
+    return None
+
+
+def _existence(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]) -> list[str]:
+    out: list[str] = []
+    cls, claimed = rec["answer"]["class"], rec["answer"]["exists"]
+    truth = _exists(facts, imgs, cls)
+    if truth is None:
+        out.append(f"{cls!r} is neither recognisable anywhere nor absent everywhere")
+    elif truth != claimed:
+        out.append(f"answer exists={claimed} but the annotations give exists={truth}")
+    roles = [img["role"] for img in rec["images"]]
+    for pos, (img, role) in enumerate(zip(imgs, roles)):
+        if role == "distractor" and not facts.absent(img, cls):
+            out.append(f"distractor at position {pos} holds {cls!r}")
+        if role == "query" and not facts.recognisable(img, cls):
+            out.append(f"query image at position {pos} holds no recognisable {cls!r}")
+    for key, value in (
+        ("spread", roles.count("query")),
+        ("distractors", roles.count("distractor")),
+    ):
+        if key in rec["controls"] and rec["controls"][key] != value:
+            out.append(f"controls.{key}={rec['controls'][key]} but the images give {value}")
+    return out
+
+
+def _derive_existence(
+    turn: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
+) -> str | None:
+    classes = list(turn.get("classes") or [])
+    truth = _exists(facts, imgs, classes[0]) if len(classes) == 1 else None
+    return None if truth is None else ("yes" if truth else "no")
+
+
 class TaskChecker(NamedTuple):
     """The validator's own rules for one task (SPEC §2), shared by eval and training checks."""
 
@@ -256,6 +299,7 @@ CHECKERS: dict[str, TaskChecker] = {
     "listing": TaskChecker(frozenset({"query", "distractor"}), _listing, _derive_listing),
     "common": TaskChecker(frozenset({"context", "query"}), _common, _derive_common),
     "odd_one": TaskChecker(frozenset({"context", "query"}), _odd_one, _derive_odd_one),
+    "existence": TaskChecker(frozenset({"query", "distractor"}), _existence, _derive_existence),
 }
 
 #: Roles each task may use.
