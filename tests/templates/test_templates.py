@@ -9,6 +9,7 @@ import yaml
 from mimicgen.errors import SpecError
 from mimicgen.specs import shipped_templates_dir
 from mimicgen.templates import class_phrase, load_template_set, plural, render_question
+from mimicgen.templates.render import fill_slot
 
 PAPER = shipped_templates_dir() / "paper.yaml"
 
@@ -79,3 +80,34 @@ def test_bad_template_file(tmp_path) -> None:
         load_template_set("nope")
     # training.yaml (multiple-choice wording) and plurals.yaml sit beside the sets but are not sets
     assert "use a shipped set (grammatical, paper) or" in str(err.value)
+
+
+def test_a_set_names_only_the_tasks_it_serves(tmp_path) -> None:
+    """Templates are a mapping keyed by task: a user file with one task is a valid set; using
+    it for another task, or naming a task that does not exist, is a one-line error."""
+    one = tmp_path / "one.yaml"
+    one.write_text(
+        "existence:\n  task: {e1: 'Any <class_id> here?'}\n  connector: {c1: 'Say yes or no.'}\n"
+    )
+    t = load_template_set(str(one))
+    assert list(t.tasks) == ["existence"]
+    q, ids = render_question(t, "existence", np.random.default_rng(0), "an apple")
+    assert q == "Any an apple here? Say yes or no." and ids == {"task": "e1", "connector": "c1"}
+    with pytest.raises(SpecError, match="has no templates for task 'counting'; add a 'counting:'"):
+        render_question(t, "counting", np.random.default_rng(0), "dogs")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(one.read_text().replace("existence:", "existance:"))
+    with pytest.raises(SpecError, match="unknown key.*'existance'.*or a task \\(counting, listing"):
+        load_template_set(str(typo))
+    slotless = tmp_path / "slotless.yaml"
+    slotless.write_text("common:\n  task: {c: 'Which <class_id>?'}\n  connector: {c: 'Name it.'}\n")
+    with pytest.raises(SpecError, match="common template 'c' has a <class_id> placeholder"):
+        load_template_set(str(slotless))
+
+
+def test_existence_slot_takes_the_article() -> None:
+    t = load_template_set("paper")
+    assert fill_slot("article", t, ["Apple"]) == "an apple"
+    assert fill_slot("article", t, ["dog"]) == "a dog"
+    q, _ = render_question(t, "existence", np.random.default_rng(1), "an umbrella")
+    assert "an umbrella" in q and q.endswith(("Answer with yes or no.", "yes or no directly."))
