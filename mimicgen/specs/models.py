@@ -44,8 +44,7 @@ def bounds(value: IntRange) -> tuple[int, int]:
     return value[0], value[1]
 
 
-def check_range(name: str, value: IntRange | None, low: int = 1) -> None:
-    """Raise ``ValueError`` unless ``value`` is None or a non-empty range from ``low`` up."""
+def _check_range(name: str, value: IntRange | None, low: int = 1) -> None:
     if value is None:
         return
     lo, hi = bounds(value)
@@ -55,9 +54,8 @@ def check_range(name: str, value: IntRange | None, low: int = 1) -> None:
         raise ValueError(f"{name} range [{lo}, {hi}] is empty (min > max)")
 
 
-def check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
-    """Raise ``ValueError`` when a per-query count's minimum exceeds the fewest images a query
-    may have."""
+def _check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
+    """A per-query count whose minimum must fit in the fewest images a query may have."""
     if value is not None and bounds(value)[0] > bounds(n_images)[0]:
         raise ValueError(
             f"{name} minimum {bounds(value)[0]} exceeds n_images minimum {bounds(n_images)[0]}"
@@ -112,7 +110,7 @@ class BaseTaskSpec(BaseModel):
     @field_validator("n_images")
     @classmethod
     def _n_images_valid(cls, v: IntRange) -> IntRange:
-        check_range("n_images", v)
+        _check_range("n_images", v)
         return v
 
     @model_validator(mode="after")
@@ -161,10 +159,10 @@ class CountingSpec(BaseTaskSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> CountingSpec:
-        check_range("k", self.k)
-        check_range("spread", self.spread)
-        check_fits("spread", self.spread, self.n_images)
-        check_fits("k", self.k, self.n_images)
+        _check_range("k", self.k)
+        _check_range("spread", self.spread)
+        _check_fits("spread", self.spread, self.n_images)
+        _check_fits("k", self.k, self.n_images)
         if self.balanced:
             if not self.totals or min(self.totals) < 1:
                 raise ValueError("balanced counting needs totals, each >= 1")
@@ -197,9 +195,9 @@ class ListingSpec(BaseTaskSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> ListingSpec:
-        check_range("n_answer", self.n_answer)
-        check_range("spread", self.spread)
-        check_fits("spread", self.spread, self.n_images)
+        _check_range("n_answer", self.n_answer)
+        _check_range("spread", self.spread)
+        _check_fits("spread", self.spread, self.n_images)
         if isinstance(self.category, tuple) and not self.category:
             raise ValueError("category list is empty; omit it to use every node")
         return self
@@ -254,3 +252,7 @@ class OddOneSpec(BaseTaskSpec):
 #: discriminated union of every registered task's ``spec`` model.
 AnyTaskSpec = BaseTaskSpec
 TaskSpec = BaseTaskSpec
+
+#: The range checks of the built-in specs, for task modules' own spec models.
+check_range = _check_range
+check_fits = _check_fits
