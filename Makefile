@@ -1,12 +1,13 @@
 # Two entry points for a fresh machine with only Python installed:
 #   make demo   create .venv, install, build a benchmark from the built-in synthetic source
 #   make test   create .venv, install every extra, run the test suite
+#   make test-fast   the same without the tests marked slow (FiftyOne, Chromium, model passes)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test install install-all lint clean
+.PHONY: demo test test-fast install install-all lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ demo: install
 test: install-all
 	-bash scripts/setup_test_deps.sh
 	$(BIN)/python -m pytest -q
+
+test-fast: install-all
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install-all
 	$(BIN)/ruff check mimicgen tests scripts

@@ -42,6 +42,9 @@ make demo   # create .venv, install, build a benchmark from the built-in synthet
 make test   # create .venv, install every extra, run the test suite
 ```
 
+`make test-fast` skips the tests marked `slow` (FiftyOne, headless Chromium, tiny-model forward
+passes, a live server; the list is in `tests/conftest.py`).
+
 `make demo` prints the folder it wrote (`demo_out/`) and the suite's Table 1 statistics. After it,
 the `mimicgen` command is `.venv/bin/mimicgen` (or activate the environment with
 `source .venv/bin/activate`); the examples below assume it is on your `PATH` and are run from the
