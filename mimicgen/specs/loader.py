@@ -50,7 +50,7 @@ def _adapter() -> TypeAdapter[Any]:
     """The discriminated union over ``task`` of every registered task's spec model."""
     models = tuple(task_spec_types().values())
     union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007
-    return TypeAdapter(Annotated[union, Field(discriminator="task")])
+    return TypeAdapter(Annotated[union, Field(discriminator="task")])  # type: ignore[arg-type]
 
 
 _SOURCE_PATH_KEYS = ("annotations", "image_root", "classes_csv", "hierarchy", "labels_csv")
