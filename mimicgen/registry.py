@@ -108,20 +108,31 @@ def register_task(name: str, **fields: Any) -> Callable[[T], T]:
         if task_field is None or task_field.default != name:
             raise ValueError(f"task {name!r}: its spec model needs task: Literal[{name!r}]")
         _REGISTRY[name] = TaskDef(name=name, sampler=cls, **fields)
+        _ORDERED.clear()
         cls.task = name  # type: ignore[attr-defined]
         return cls
 
     return deco
 
 
+_ORDERED: list[TaskDef] = []
+_LOADED = False
+
+
 def _load_builtins() -> None:
-    import mimicgen.tasks  # noqa: F401  (imports and so registers the built-in task modules)
+    global _LOADED
+    if not _LOADED:
+        import mimicgen.tasks  # noqa: F401  (imports and so registers the built-in task modules)
+
+        _LOADED = True
 
 
 def task_defs() -> list[TaskDef]:
     """Every registered task, in report order."""
     _load_builtins()
-    return sorted(_REGISTRY.values(), key=lambda t: (t.order, t.name))
+    if len(_ORDERED) != len(_REGISTRY):  # a task registered since the last call
+        _ORDERED[:] = sorted(_REGISTRY.values(), key=lambda t: (t.order, t.name))
+    return list(_ORDERED)
 
 
 def task_names() -> tuple[str, ...]:
@@ -141,6 +152,9 @@ def tasks_of_kind(kind: str) -> tuple[str, ...]:
 
 def get_task(name: str) -> TaskDef:
     """The registered task ``name``; KeyError names the known tasks."""
+    hit = _REGISTRY.get(name)
+    if hit is not None:
+        return hit
     _load_builtins()
     try:
         return _REGISTRY[name]
