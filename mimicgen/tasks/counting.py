@@ -93,7 +93,6 @@ class CountingSampler(TaskSampler):
         self._buckets: dict[int, dict[int, np.ndarray]] = {}
         self._countable: dict[int, np.ndarray] = {}
         self._feasible: dict[tuple[int, int], tuple[np.ndarray, list[list[tuple[int, ...]]]]] = {}
-        self._blocked: dict[int, np.ndarray] = {}
         if spec.balanced:
             for total in spec.totals:
                 self._check_total(total, usable)
@@ -317,24 +316,9 @@ class CountingSampler(TaskSampler):
         for t in targets[:j]:
             ok &= prep.absent_mask(imgs, [t])
         for t in targets[j + 1 :]:
-            ok &= ~in_sorted(self._blocked_images(t), imgs)
+            later = prep.countable_images(t, self.group_blocks)[0]
+            ok &= in_sorted(later, imgs) | prep.absent_mask(imgs, [t])
         return imgs[ok], counts[ok]
-
-    def _blocked_images(self, c: int) -> np.ndarray:
-        """Sorted images a query image may not be for class ``c``: present but not countable,
-        or (OpenImages strict) neither countable nor verified absent."""
-        if c not in self._blocked:
-            prep = self.prep
-            cimgs = prep.countable_images(c, self.group_blocks)[0]
-            universe = prep.absence_universe([c])
-            if universe is None:  # closed world: absent = not present
-                pres = prep.present_images(c)
-                blocked = pres[~in_sorted(cimgs, pres)]
-            else:  # every image neither countable nor verified absent
-                free = np.union1d(cimgs, universe)
-                blocked = prep.image_ids[~in_sorted(free, prep.image_ids)]
-            self._blocked[c] = blocked
-        return self._blocked[c]
 
     def _counts(self, targets: list[int], groups: list[np.ndarray]) -> dict[str, int]:
         """Per target: the sum of its countable counts over every query image (an image holds
