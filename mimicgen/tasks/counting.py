@@ -114,6 +114,11 @@ class CountingSampler(TaskSampler):
         why = ""
         for k in range(k_lo, min(k_hi, n_hi) + 1):
             lo, hi = max(s_lo, k), min(s_hi, k * total)
+            if lo > s_hi:
+                why = (
+                    f"k={k} target classes need a spread of at least {k}, spread is at most {s_hi}"
+                )
+                continue
             if lo > hi:
                 why = (
                     f"k={k} target class(es) with a total of {total} each fill at most "
@@ -235,6 +240,9 @@ class CountingSampler(TaskSampler):
                 "spread": s,
                 "distractors": n - s,
                 "balanced": spec.balanced,
+                # total: every target's instances together (k * T when balanced);
+                # total_per_class: balanced only, each target's own total T.
+                **({"total_per_class": total} if total is not None else {}),
                 "total": sum(counts.values()),
             },
             slot="",

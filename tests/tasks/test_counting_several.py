@@ -90,3 +90,45 @@ def test_impossible_k_several_spread_names_a_real_bound(synthetic) -> None:
     msg = str(err.value)
     assert "k=2 target class(es) with a total of 1 each fill at most 2 query images" in msg
     assert "spread is at least 3" in msg and "3-2" not in msg and "\n" not in msg
+
+
+def test_controls_record_total_per_class_and_total(synthetic) -> None:
+    """Balanced: total_per_class is T (each target's own total, re-counted from the raw JSON)
+    and total is k * T; unbalanced queries record only total, the sum of the answer."""
+    index, data = synthetic
+    raw, _ = raw_from_coco_json(data)
+    for k in (1, 2, 3):
+        spec = CountingSpec(
+            name="ct", num_queries=12, n_images=7, k=k, totals=[2, 3], spread=max(k, 2)
+        )
+        for q in sample(spec, index):
+            per_class = _raw_totals(q, raw)
+            (t,) = set(per_class.values())
+            assert q.controls["total_per_class"] == t
+            assert q.controls["total"] == k * t == sum(per_class.values())
+    spec = CountingSpec(name="cu", num_queries=12, n_images=6, k=2, balanced=False)
+    for q in sample(spec, index):
+        assert "total_per_class" not in q.controls
+        assert q.controls["total"] == sum(_raw_totals(q, raw).values())
+
+
+def test_validator_checks_total_and_total_per_class(synthetic, tmp_path) -> None:
+    from mimicgen.index.rules import PresenceRules
+    from mimicgen.sources.synthetic import render_dataset
+    from mimicgen.validate.checks import check_record
+    from mimicgen.validate.facts import collect_facts
+
+    index, _ = synthetic
+    spec = CountingSpec(name="cv", num_queries=1, n_images=6, k=2, totals=[2], spread=3)
+    rec = sample(spec, index)[0].model_dump()
+    for img in rec["images"]:
+        img["path"] = img.pop("file_name")
+    ann = render_dataset(tmp_path / "ds", 200, 7, image_size=64)  # the same scenes (cached)
+    facts = collect_facts(
+        read_coco(ann), PresenceRules(), [str(i["source_id"]) for i in rec["images"]]
+    )
+    assert check_record(rec, facts) == []
+    rec["controls"].update(total_per_class=3, total=5)
+    bad = check_record(rec, facts)
+    assert "controls.total=5 but the images give 4" in bad
+    assert any(v.startswith("controls.total_per_class=3 but the per-class counts") for v in bad)
