@@ -225,6 +225,7 @@ def build(
             placeholders,
             option_ratio,
             extra_turns,
+            paths,
         )
         return
     options = BuildOptions(
@@ -233,6 +234,7 @@ def build(
         overwrite=overwrite,
         shard=parse_shard(shard),
         seed_override=seed,
+        inputs=tuple(paths),  # --out must not hold the spec files
     )
     try:
         result = build_eval_set(
@@ -259,6 +261,7 @@ def _build_training(
     placeholders: str,
     option_ratio: float,
     extra_turns: int,
+    spec_paths: list[Path],
 ) -> None:
     from pydantic import ValidationError
 
@@ -290,6 +293,7 @@ def _build_training(
         overwrite=overwrite,
         seed_override=seed,
         index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
+        inputs=spec_paths,
     )
     console = _console()
     console.print(f"wrote {manifest['num_queries']} conversations to {out}")

@@ -140,11 +140,18 @@ def report_cmd(
     ] = False,
 ) -> None:
     """Write one self-contained HTML file: score tables, figures and filterable sample cards."""
+    from mimicgen.export.reader import benchmark_inputs, read_manifest
+    from mimicgen.outdir import check_out_files
     from mimicgen.plots.html_report import ReportOptions, write_report
 
     _need_matplotlib()
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; pass --overwrite to replace it")
+    inputs = [
+        *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
+        *(predictions or []),
+        *(scores or []),
+        *(probe or []),
+    ]
+    out = check_out_files(out, lambda _: [], inputs, overwrite)  # a symlink writes its target
     if not predictions and not scores:
         raise InputError(
             "nothing to report: pass --predictions PRED.jsonl and/or --scores report.json"

@@ -40,10 +40,10 @@ def export_vlmevalkit(
     if not dataset_name.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
     bench = load_benchmark(bench_dir)
-    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest), "OUT")  # before any write
     check_images(bench)  # fail before writing anything
     out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as stage:
+    with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as stage:
         with open(stage / f"{dataset_name}.tsv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(COLUMNS)
