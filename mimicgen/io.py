@@ -126,8 +126,9 @@ def atomic_output_dir(
     """Yield a staging directory that replaces ``out`` only if the block succeeds.
 
     Refuses to touch an existing non-empty ``out`` unless ``overwrite`` is set, and removes the
-    staging directory on any failure (interrupts included), so an error never leaves a
-    half-written output behind. A symlink ``out`` is followed: the output replaces the folder it
+    staging directory on any failure (interrupts included; SIGTERM too, which the CLI
+    raises as :class:`mimicgen.cli.signals.Terminated`), so an error never leaves a half-written
+    output behind. A symlink ``out`` is followed: the output replaces the folder it
     points to (:func:`mimicgen.outdir.resolve_out`). ``flag`` names ``out`` in messages as the
     user typed it (``--out`` or ``OUT``).
     """

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mimicgen.cli.app import app
 from mimicgen.cli.shard import parse_shard
+from mimicgen.cli.signals import Terminated
 from mimicgen.cli.source_options import (
     SOURCE_HELP,
     ClassesCsvOpt,
@@ -240,7 +241,7 @@ def build(
         result = build_eval_set(
             resolved, options, index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir)
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
         raise
     console = _console()

@@ -119,7 +119,10 @@ def export_vlmevalkit(
     """Write a VLMEvalKit TSV (base64 images) plus a provenance sidecar."""
     from mimicgen.export.vlmevalkit import export_vlmevalkit as run
 
-    path = run(bench_dir, out, dataset_name=dataset_name, overwrite=overwrite)
+    def notify(message: str, warn: bool) -> None:
+        typer.echo(f"warning: {message}" if warn else message, err=warn)
+
+    path = run(bench_dir, out, dataset_name=dataset_name, overwrite=overwrite, notify=notify)
     typer.echo(f"wrote {path}")
 
 

@@ -16,7 +16,11 @@ COCO_TINY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "co
 
 def _mimicgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mimicgen", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "mimicgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
