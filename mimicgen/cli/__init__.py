@@ -61,6 +61,11 @@ def main() -> None:
         # case is told from a real failure.
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             _closed_output()
+        # Click turns Ctrl-C into a silent Exit(130) raised from the KeyboardInterrupt.
+        if exc.code == 130 and isinstance(
+            getattr(exc.__context__, "__cause__", None), KeyboardInterrupt
+        ):
+            print("mimicgen: interrupted", file=sys.stderr)
         raise
     except BrokenPipeError:  # written outside Click's command invocation
         _closed_output()

@@ -108,6 +108,8 @@ def test_signal_removes_the_staging_folder_and_a_rerun_restarts_cleanly(
     expected = 143 if sig == signal.SIGTERM else 130
     assert proc.returncode == expected, (proc.returncode, stderr)
     assert "Traceback" not in stderr, stderr
+    said = "mimicgen: terminated" if sig == signal.SIGTERM else "mimicgen: interrupted"
+    assert stderr.strip().splitlines()[-1] == said, stderr
     assert _leftovers(tmp_path) == []
     assert not (tmp_path / "out").exists()  # nothing half-written in its place either
 
