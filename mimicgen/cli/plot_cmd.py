@@ -81,9 +81,13 @@ def plot_cmd(
     data = gather_inputs(inputs, bench_dir=bench, pipeline=pipeline)
     if "pipeline" in data.notes:
         typer.echo(f"note: {data.notes['pipeline']}")
+    from mimicgen.export.reader import benchmark_inputs
     from mimicgen.outdir import check_out
 
-    out = check_out(out, [*inputs, bench])  # the score reports and benchmark plotted
+    # The score reports and probe folders plotted, and the benchmark (given, or the one the
+    # report names) with its sources.
+    read = benchmark_inputs(data.bench.root, data.bench.manifest) if data.bench else []
+    out = check_out(out, [*inputs, bench, *read])
     with atomic_output_dir(out, overwrite=overwrite) as staging:
         results = make_figures(data, staging, style, only)
     for res in results:

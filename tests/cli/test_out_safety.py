@@ -296,3 +296,19 @@ def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argumen
     assert " is a file;" in line or " lies under the file " in line, line
     assert (tmp_path / "afile").read_text() == "not a folder\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_plot_refuses_out_on_the_benchmark_its_report_names(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, preds = bench_and_preds
+    report = tmp_path / "r.json"
+    assert (
+        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
+        == 0
+    )
+    before = _tree_digest(bench)
+    # No --bench: plot finds the benchmark through the report, and it is an input all the same.
+    res = _mimicgen("plot", str(report), "--out", str(bench), "--overwrite", cwd=tmp_path)
+    assert "choose an --out outside every input" in _one_line_error(res)
+    assert _tree_digest(bench) == before
