@@ -2,7 +2,8 @@
 
 Columns follow VLMEvalKit's TSV convention: ``index`` (0..n-1, benchmark order), ``image``
 (base64 of the file bytes; for several images a JSON list string of base64 strings, which
-VLMEvalKit's ``toliststr`` reads), ``question``, ``answer`` (the canonical answer string),
+VLMEvalKit's ``toliststr`` reads), ``image_path`` (content-hashed cache names, the same shape;
+see :mod:`mimicgen.export.vlmevalkit_compat`), ``question``, ``answer`` (the canonical answer string),
 ``category`` (the task), ``split``; plus mimicgen's ``id`` so ``mimicgen score`` can map
 VLMEvalKit's result file back to queries. ``mimicgen_export.json`` records the manifest hash.
 """
@@ -14,7 +15,6 @@ import csv
 import json
 from pathlib import Path
 
-from mimicgen.errors import InputError
 from mimicgen.export.harness_common import (
     check_images,
     image_file,
@@ -23,6 +23,11 @@ from mimicgen.export.harness_common import (
     write_provenance,
 )
 from mimicgen.export.reader import benchmark_inputs
+from mimicgen.export.vlmevalkit_compat import (
+    DEFAULT_DATASET_NAME,
+    cache_image_name,
+    check_dataset_name,
+)
 from mimicgen.io import atomic_output_dir
 from mimicgen.outdir import check_out
 from mimicgen.progress import track
@@ -30,15 +35,17 @@ from mimicgen.scoring.ingest import load_benchmark
 
 __all__ = ["COLUMNS", "export_vlmevalkit"]
 
-COLUMNS = ("index", "id", "image", "question", "answer", "category", "split")
+COLUMNS = ("index", "id", "image", "image_path", "question", "answer", "category", "split")
 
 
 def export_vlmevalkit(
-    bench_dir: str | Path, out: str | Path, dataset_name: str = "MIMICGEN", overwrite: bool = False
+    bench_dir: str | Path,
+    out: str | Path,
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``OUT/<dataset_name>.tsv`` and ``OUT/mimicgen_export.json``; returns the TSV path."""
-    if not dataset_name.replace("_", "").replace("-", "").isalnum():
-        raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
+    check_dataset_name(dataset_name)
     bench = load_benchmark(bench_dir)
     out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
     check_images(bench)  # fail before writing anything
@@ -48,16 +55,19 @@ def export_vlmevalkit(
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(COLUMNS)
             for index, record in enumerate(track(bench.records, "export vlmevalkit")):
-                encoded = [
-                    base64.b64encode(image_file(bench, rel, record["id"]).read_bytes()).decode()
-                    for rel in image_paths(record)
+                raw = [
+                    image_file(bench, rel, record["id"]).read_bytes() for rel in image_paths(record)
                 ]
+                encoded = [base64.b64encode(data).decode() for data in raw]
+                names = [cache_image_name(data) for data in raw]
                 image = encoded[0] if len(encoded) == 1 else json.dumps(encoded)
+                image_path = names[0] if len(names) == 1 else json.dumps(names)
                 writer.writerow(
                     (
                         index,
                         record["id"],
                         image,
+                        image_path,
                         record["question"],
                         record["answer_text"],
                         record["task"],
