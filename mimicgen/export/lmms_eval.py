@@ -30,6 +30,7 @@ from mimicgen.io import atomic_output_dir, canonical_json, sha256_bytes
 from mimicgen.outdir import check_out
 from mimicgen.scoring.extract import PIPELINES
 from mimicgen.scoring.ingest import load_benchmark
+from mimicgen.scoring.normalize import ClassVocabulary
 
 __all__ = ["DATA_FILE", "MAX_NEW_TOKENS", "SCORER_DIR", "SCORER_MODULES", "export_lmms_eval"]
 
@@ -188,6 +189,26 @@ def _scorer_sources() -> dict[str, str]:
     }
 
 
+def _write_scorer(folder: Path, vocab: ClassVocabulary) -> str:
+    """Write the vendored scorer package and the vocabulary's form table into ``folder``;
+    returns the module name utils.py loads it under (named by the sources' hash)."""
+    from mimicgen import __version__
+
+    sources = _scorer_sources()
+    folder.mkdir()
+    for name, text in sources.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "__init__.py").write_text(
+        _SCORER_INIT.format(version=__version__, modules=",".join(SCORER_MODULES)),
+        encoding="utf-8",
+    )
+    (folder / _FORMS_FILE).write_text(
+        canonical_json({"classes": list(vocab.names), "forms": vocab.forms}) + "\n",
+        encoding="utf-8",
+    )
+    return "mimicgen_scorer_" + sha256_bytes(canonical_json(sources).encode())[:16]
+
+
 _TASK_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -246,24 +267,11 @@ def export_lmms_eval(
             ),
             encoding="utf-8",
         )
-        sources = _scorer_sources()
-        scorer_sha = sha256_bytes(canonical_json(sources).encode())
-        (stage / SCORER_DIR).mkdir()
-        for name, text in sources.items():
-            (stage / SCORER_DIR / name).write_text(text, encoding="utf-8")
-        (stage / SCORER_DIR / "__init__.py").write_text(
-            _SCORER_INIT.format(version=__version__, modules=",".join(SCORER_MODULES)),
-            encoding="utf-8",
-        )
-        vocab = bench.vocabulary
-        (stage / SCORER_DIR / _FORMS_FILE).write_text(
-            canonical_json({"classes": list(vocab.names), "forms": vocab.forms}) + "\n",
-            encoding="utf-8",
-        )
+        scorer_module = _write_scorer(stage / SCORER_DIR, bench.vocabulary)
         (stage / "utils.py").write_text(
             _UTILS.format(
                 pipelines=repr(PIPELINES),
-                scorer_module=repr(f"mimicgen_scorer_{scorer_sha[:16]}"),
+                scorer_module=repr(scorer_module),
                 scorer_dir=repr(SCORER_DIR),
                 forms_file=repr(_FORMS_FILE),
             ),
