@@ -132,9 +132,7 @@ def atomic_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> I
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {shown} is a file; choose a folder path")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(
-            f"{shown} already exists and is not empty; pass --overwrite to replace it"
-        )
+        raise InputError(f"{shown} already exists and is not empty; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
     prefix = f".{out.name}.{os.getpid()}."

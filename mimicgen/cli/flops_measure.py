@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mimicgen.errors import InputError
-from mimicgen.probes.flops import attention_cost
+from mimicgen.probes.flops import attended_pairs, attention_cost
 
 __all__ = ["measure_and_report", "report_lines"]
 
@@ -35,6 +35,9 @@ def report_lines(m: Any, paper_saving: float) -> list[str]:
     """The printed report of a :class:`~mimicgen.train.measure.Measurement`."""
     s = m.shapes
     model = attention_cost(s.n_images, s.text_tokens, s.vision_tokens, s.hidden).saving
+    pairs = 1 - attended_pairs(s.n_images, s.text_tokens, s.vision_tokens, True) / attended_pairs(
+        s.n_images, s.text_tokens, s.vision_tokens, False
+    )
     lines = [
         (
             f"measured: one attention layer, {s.n_images} images x {s.vision_tokens} + "
@@ -47,7 +50,12 @@ def report_lines(m: Any, paper_saving: float) -> list[str]:
         if key in m.forward:
             lines.append(f"{label:<36}{_ms(m.forward[key]):>12}{_ms(m.backward.get(key)):>12}")
     lines += [
-        f"blocks skipped by the mask (beyond causal): {m.block_sparsity:.1%}",
+        f"blocks computed under the mask: {m.blocks_computed:.1%} of the causal mask's",
+        (
+            f"saving, attention forward: measured {_pct(m.saving('blockdiag', 'dense', False, False))}"
+            f" (FlexAttention), {_pct(m.saving('split', 'sdpa', False, False))} (sdpa); FLOPs "
+            f"model {pairs:.1%} (attended pairs)"
+        ),
         (
             f"saving, layer forward (projections + attention): measured "
             f"{_pct(m.saving('blockdiag', 'dense'))} (FlexAttention), "
@@ -119,7 +127,7 @@ def measure_and_report(
         "dtype": m.dtype,
         "forward_seconds": m.forward,
         "backward_seconds": m.backward,
-        "block_sparsity": m.block_sparsity,
+        "blocks_computed": m.blocks_computed,
         "saving_flex": m.saving("blockdiag", "dense"),
         "saving_sdpa": m.saving("split", "sdpa"),
         "model_saving": attention_cost(n_img, n_txt, n_vis, hidden).saving,

@@ -72,16 +72,19 @@ class Measurement:
     """``projections``, ``dense``, ``blockdiag``, ``sdpa``, ``split``."""
     backward: dict[str, float] = field(default_factory=dict)
     """Forward + backward of the attention variants (on CPU ``sdpa`` and ``split`` only)."""
-    block_sparsity: float = 0.0
-    """Share of all blocks the block-diagonal mask skips beyond the causal mask's."""
+    blocks_computed: float = 0.0
+    """Blocks the block-diagonal mask computes, as a share of those the causal mask computes."""
 
-    def saving(self, masked: str, dense: str, with_backward: bool = False) -> float | None:
-        """Measured share of the dense layer time saved (projections included, forward); the
-        attention alone with ``with_backward``. ``None`` when a variant was not timed."""
+    def saving(
+        self, masked: str, dense: str, with_backward: bool = False, layer: bool = True
+    ) -> float | None:
+        """Measured share of the dense time saved: of the whole layer (``layer``: projections
+        included; forward only) or of the attention alone (always with ``with_backward``).
+        ``None`` when a variant was not timed."""
         times = self.backward if with_backward else self.forward
         if masked not in times or dense not in times:
             return None
-        proj = 0.0 if with_backward else self.forward["projections"]
+        proj = self.forward["projections"] if layer and not with_backward else 0.0
         return 1.0 - (proj + times[masked]) / (proj + times[dense])
 
 
@@ -171,7 +174,8 @@ def measure_attention(
     causal_mask, bd_mask = block_mask(spans, None), block_mask(spans, "blockdiag")
     flex = torch.compile(flex_attention, dynamic=False) if compiled else flex_attention
     result = Measurement(shapes, str(dev), str(dtype).removeprefix("torch."))
-    result.block_sparsity = (bd_mask.sparsity() - causal_mask.sparsity()) / 100.0  # type: ignore[attr-defined]
+    dense_blocks = 100.0 - causal_mask.sparsity()  # type: ignore[attr-defined]
+    result.blocks_computed = (100.0 - bd_mask.sparsity()) / dense_blocks  # type: ignore[attr-defined]
 
     def run(attend: Callable[..., torch.Tensor], with_grad: bool) -> Callable[[], object]:
         q, k, v = qkv(with_grad)

@@ -72,7 +72,7 @@ def test_report_puts_measured_saving_beside_the_model():
     m = Measurement(shapes, "cpu", "float32")
     m.forward = {"projections": 1.0, "dense": 9.0, "blockdiag": 1.0, "sdpa": 8.0, "split": 2.0}
     m.backward = {"sdpa": 4.0, "split": 1.0}
-    m.block_sparsity = 0.45
+    m.blocks_computed = 0.14
     text = "\n".join(report_lines(m, 0.807))
     assert "10 images x 730 + 17 text tokens (N = 7317)" in text
     # 1 - (1 + 1) / (1 + 9) = 80.0 %; 1 - (1 + 2) / (1 + 8) = 66.7 %; backward 1 - 1/4 = 75 %.
@@ -81,7 +81,10 @@ def test_report_puts_measured_saving_beside_the_model():
     # masked (pairs 10 * 730^2 + 17 N): 80.0 %; at 10.4 x 730 + 17.4: 80.7 %.
     assert "FLOPs model 80.0% at these shapes, 80.7% at the given ones" in text
     assert "forward + backward: measured 75.0% (sdpa)" in text
-    assert "blocks skipped by the mask (beyond causal): 45.0%" in text
+    assert "blocks computed under the mask: 14.0% of the causal mask's" in text
+    # Attention alone: 1 - 1/9 and 1 - 2/8; pairs 1 - (10 * 730^2 + 17 * 7317) / 7317^2.
+    assert "attention forward: measured 88.9% (FlexAttention), 75.0% (sdpa)" in text
+    assert "FLOPs model 89.8% (attended pairs)" in text
 
 
 def test_flops_measure_passes_the_paper_shapes(monkeypatch):
