@@ -54,7 +54,7 @@ def finetune_cmd(
         float, typer.Option("--max-grad-norm", help="Clipping norm (0: none).")
     ] = 1.0,
     lora_rank: Annotated[int, typer.Option("--lora-rank", help="LoRA rank r.")] = 8,
-    lora_alpha: Annotated[float, typer.Option("--lora-alpha", help="LoRA alpha.")] = 16.0,
+    lora_alpha: Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")] = 16,
     lora_dropout: Annotated[float, typer.Option("--lora-dropout", help="LoRA dropout.")] = 0.05,
     lora_targets: Annotated[
         str,

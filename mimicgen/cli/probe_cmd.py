@@ -198,7 +198,7 @@ def flops_cmd(
 
     if measure:
         _need_torch()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d in hidden or [896, 1536]:
         try:
             cost = attention_cost(images, text_tokens, vision_tokens, d, layers, masked_layers)

@@ -270,6 +270,11 @@ def run_finetune(
         ck = load_checkpoint(path, peft_model, optimizer) if path else Checkpoint(0, 0, 0.0)
         _keep_log(folder, ck.step)
         if ck.step >= total:
+            missing = not (folder / "adapter").exists() or (
+                control.merge and not (folder / "model").exists()
+            )
+            if missing:  # killed while writing the final folders: write them from the checkpoint
+                _save_final(folder, adapter, peft_model, settings.model, control.merge)
             echo(f"{out}: already trained ({ck.step}/{total} steps)")
             return FinetuneSummary(ck.step + 1, ck.step, total, [], 0.0, folder, True)
     run = {"device": device, "backend": backend, "from_step": ck.step, "started": time.time()}

@@ -79,9 +79,9 @@ def load_adapter_weights(peft_model: Any, folder: Path) -> None:
 
     weights = load_file(str(folder / "adapter_model.safetensors"), device="cpu")
     result = set_peft_model_state_dict(peft_model, weights)
-    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
-    if missing:
-        raise InputError(f"{folder}: adapter weights do not fit this model ({missing[0]}, ...)")
+    unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    if unexpected:
+        raise InputError(f"{folder}: adapter weights do not fit this model ({unexpected[0]}, ...)")
 
 
 def load_finetuned(

@@ -24,6 +24,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -192,7 +193,7 @@ def measure_attention(
         q = qkv(False)[0]
         return q.transpose(1, 2).reshape(1, n, h * hd) @ w["o"].T
 
-    def flex_with(mask: object) -> Callable[..., torch.Tensor]:
+    def flex_with(mask: Any) -> Callable[..., torch.Tensor]:
         return lambda q, k, v: flex(q, k, v, block_mask=mask, enable_gqa=h != hk)
 
     def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,7 @@ class FinetuneSettings(BaseModel):
     """Gradient clipping norm (0: no clipping)."""
     lora_rank: int = Field(8, ge=1)
     """LoRA rank r."""
-    lora_alpha: float = Field(16.0, gt=0)
+    lora_alpha: int = Field(16, ge=1)
     """LoRA scaling alpha (the update is scaled by alpha / r)."""
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     """Dropout on the LoRA input."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,12 @@ def test_stop_and_resume_continue_the_same_run(full_run, demo_train, model, tmp_
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     runs = json.loads((out / "finetune.json").read_text())["runs"]
     assert [(r["from_step"], r["to_step"]) for r in runs] == [(0, 12), (12, 24)]
+    # Killed while writing the final folders: a resume writes them from the last checkpoint.
+    shutil.rmtree(out / "adapter")
     again = _finetune(demo_train, model, out, "--steps", str(STEPS), "--resume")
     assert again.exit_code == 0 and "already trained (24/24 steps)" in again.stdout
+    a = _weights(out / "adapter")
+    assert all(torch.equal(a[k], b[k]) for k in b)
 
 
 @pytest.mark.slow

@@ -73,13 +73,16 @@ def test_report_puts_measured_saving_beside_the_model():
     m.forward = {"projections": 1.0, "dense": 9.0, "blockdiag": 1.0, "sdpa": 8.0, "split": 2.0}
     m.backward = {"sdpa": 4.0, "split": 1.0}
     m.blocks_computed = 0.14
-    text = "\n".join(report_lines(m, 0.807))
+    text = "\n".join(report_lines(m, 0.807, paper_shapes=True))
     assert "10 images x 730 + 17 text tokens (N = 7317)" in text
     # 1 - (1 + 1) / (1 + 9) = 80.0 %; 1 - (1 + 2) / (1 + 8) = 66.7 %; backward 1 - 1/4 = 75 %.
     assert "measured 80.0% (FlexAttention), 66.7% (sdpa)" in text
     # The model at 10 x 730 + 17, d 896 (N = 7317): N d^2 + pairs d = 53.84B dense, 10.76B
     # masked (pairs 10 * 730^2 + 17 N): 80.0 %; at 10.4 x 730 + 17.4: 80.7 %.
-    assert "FLOPs model 80.0% at these shapes, 80.7% at the given ones" in text
+    assert (
+        "FLOPs model 80.0% at these shapes, 80.7% at the given ones (the paper's Table 7: 81%)"
+        in text
+    )
     assert "forward + backward: measured 75.0% (sdpa)" in text
     assert "blocks computed under the mask: 14.0% of the causal mask's" in text
     # Attention alone: 1 - 1/9 and 1 - 2/8; pairs 1 - (10 * 730^2 + 17 * 7317) / 7317^2.
@@ -106,6 +109,7 @@ def test_flops_measure_passes_the_paper_shapes(monkeypatch):
     assert seen == [(LayerShapes(10, 730, 17, 896, 14, 2), "cpu", torch.float32, False, 2)]
     assert "58.0B      11.2B   80.7%" in res.stdout  # the model table stays
     assert "measured 50.0% (FlexAttention), 33.3% (sdpa)" in res.stdout
+    assert "80.7% at the given ones (the paper's Table 7: 81%)" in res.stdout
     res = runner.invoke(
         app, ["flops", "--measure", "--json", "-d", "128", "--images", "2", "--vision-tokens", "64"]
     )
