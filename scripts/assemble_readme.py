@@ -76,7 +76,8 @@ Speed and memory targets (SPEC §8) are measured by scripts that print their num
 timed tests: `scripts/bench_index.py` (index build vs parse-only, cached load, peak RSS),
 `scripts/bench_build.py` and `scripts/bench_sampling.py` (Table 1 suite from a cached index),
 `scripts/bench_training.py` (200K training conversations), `scripts/bench_masked_attention.py`
-(one attention layer, dense vs block-sparse), `scripts/bench_score.py` (1M
+(one attention layer, dense vs block-sparse), `scripts/bench_finetune.py` (fine-tuning tokens/s
+and memory with and without the mask, GPU), `scripts/bench_score.py` (1M
 predictions), `scripts/bench_synth.py` (1,000 synthetic images). Run them with
 `.venv/bin/python scripts/NAME.py`; they generate their data under `/tmp/mimicgen-bench`.
 """
