@@ -291,7 +291,7 @@ def run_finetune(
     run_tokens, run_seconds = 0, 0.0
     last = min(total, control.stop_after) if control.stop_after else total
     try:
-        with counter("finetune", last - ck.step, unit="step") as advance:
+        with counter("finetune", max(0, last - ck.step), unit="step") as advance:
             while step < last:
                 step += 1
                 t0 = time.perf_counter()
