@@ -45,7 +45,10 @@ def _need(extra: str, *packages: str) -> None:
 def predict_cmd(
     benchmark: Annotated[Path, typer.Argument(help="Benchmark folder (benchmark.jsonl + images).")],
     model: Annotated[
-        str, typer.Option("--model", help="hf/vllm: hub id or local folder; openai: model name.")
+        str,
+        typer.Option(
+            "--model", help="hf/vllm: hub id, local folder or random:NAME; openai: model name."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (predictions.jsonl, ...).")],
     backend: Annotated[str, typer.Option("--backend", help="hf, openai or vllm.")] = "hf",

@@ -14,11 +14,13 @@ only by :class:`VLLMBackend`, with a one-line install hint when it is missing.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from mimicgen.errors import InputError, MissingExtraError
 from mimicgen.predict.common import Emit, GenerationSettings, Query
+from mimicgen.probes.real_sizes import is_random, write_random_checkpoint
 
 __all__ = ["CHUNK", "VLLMBackend", "engine_args", "sampling_args"]
 
@@ -104,6 +106,11 @@ class VLLMBackend:
             raise MissingExtraError("vllm", "vllm") from None
         self.model = model
         self.args = engine_args(model, queries, **options)
+        if is_random(model):
+            # vLLM makes its own random weights for a config-only folder (load_format="dummy").
+            self._folder = tempfile.TemporaryDirectory(prefix="mimicgen-random-")
+            self.args["model"] = str(write_random_checkpoint(model, self._folder.name))
+            self.args["load_format"] = "dummy"
         self._vllm = vllm
         self.llm = vllm.LLM(**self.args)
 
