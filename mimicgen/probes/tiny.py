@@ -126,14 +126,15 @@ def chat_template(family: str) -> str:
     )
 
 
-def family_token_ids(family: str, vocab: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+def family_token_ids(family: str, vocab: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model config ids, text config ids)``: the family's image/video/vision-boundary token
     ids and the text model's eos/bos/pad ids in :func:`tiny_tokenizer`'s vocabulary."""
-    text = {
+    text: dict[str, Any] = {
         "eos_token_id": vocab["<|im_end|>"],
         "bos_token_id": vocab["<|endoftext|>"],
         "pad_token_id": vocab["<|endoftext|>"],
     }
+    top: dict[str, Any]
     if family in ("qwen2_vl", "qwen2_5_vl"):
         top = {
             "image_token_id": vocab["<|image_pad|>"],
