@@ -49,8 +49,10 @@ def engine_args(
     seed: int = 0,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    enforce_eager: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM`` for a run over ``queries``."""
+    """Keyword arguments for ``vllm.LLM`` for a run over ``queries`` (``enforce_eager`` skips
+    CUDA graph capture: a faster start for short runs)."""
     if dtype not in _DTYPES:
         raise InputError(f"--dtype {dtype!r}: use auto, float16, bfloat16 or float32")
     if not 0 < gpu_memory_utilization <= 1:
@@ -70,6 +72,8 @@ def engine_args(
         args["data_parallel_size"] = data_parallel_size
     if max_model_len is not None:
         args["max_model_len"] = max_model_len
+    if enforce_eager:
+        args["enforce_eager"] = True
     pixels = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v}
     if pixels:
         args["mm_processor_kwargs"] = pixels
@@ -124,6 +128,8 @@ class VLLMBackend:
             "data_parallel_size",
             "gpu_memory_utilization",
             "limit_mm_per_prompt",
+            "enforce_eager",
+            "load_format",
         )
         return {k: self.args[k] for k in keep if k in self.args}
 
