@@ -2,8 +2,9 @@
 
 The architecture values live as data in ``real_sizes.yaml`` (one entry per checkpoint: family,
 hub id, config and image-processor keyword arguments). Nothing is downloaded: the tokenizer is
-:func:`mimicgen.probes.tiny.tiny_tokenizer` (its special-token ids replace the published ones;
-the embedding keeps the published ``vocab_size``), the weights are random (seeded), built
+:func:`mimicgen.probes.tiny.tiny_tokenizer` padded with filler words to the published
+``vocab_size`` (its special-token ids replace the published ones), the weights are random
+(seeded), built
 directly on the target device (``meta`` for shape checks: no memory at all). Speed and memory
 measured on these models are those of the real shapes; their replies are noise.
 """
@@ -129,7 +130,7 @@ def build_random_model(
             attn_implementation=attn or cls.attn_implementation(),
         )
     net.generation_config.eos_token_id = config.text_config.eos_token_id
-    tokenizer, _ = tiny_tokenizer()
+    tokenizer, _ = tiny_tokenizer(config.text_config.vocab_size)
     tokenizer.chat_template = chat_template(entry.family)
     processor = cls.image_processor_class()(**entry.processor)
     return net, tokenizer, processor
@@ -179,7 +180,7 @@ def write_random_checkpoint(model: str, out: str | Path) -> Path:
     config = _config(entry)
     config.architectures = [cls.model_class_name]
     config.save_pretrained(out)
-    tokenizer, _ = tiny_tokenizer()
+    tokenizer, _ = tiny_tokenizer(config.text_config.vocab_size)
     tokenizer.chat_template = chat_template(entry.family)
     tokenizer.save_pretrained(out)
     cls.image_processor_class()(**entry.processor).save_pretrained(out)

@@ -79,14 +79,20 @@ _WORDS = [
 _NUMBERS = [str(i) for i in range(21)]
 
 
-def tiny_tokenizer():
-    """The word-level tokenizer with every family's special tokens, and its vocabulary."""
+def tiny_tokenizer(size: int | None = None):
+    """The word-level tokenizer with every family's special tokens, and its vocabulary.
+
+    ``size`` pads the vocabulary with filler words ``w<id>`` up to that many ids (after the
+    special tokens, whose ids stay put), so every id a model of that vocabulary size can emit
+    decodes (engines such as vLLM refuse ids their tokenizer lacks).
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {w: i for i, w in enumerate(dict.fromkeys(_WORDS + _NUMBERS))}
     for s in _SPECIALS:
         vocab[s] = len(vocab)
+    vocab.update((f"w{i}", i) for i in range(len(vocab), size or 0))
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(

@@ -50,7 +50,8 @@ def test_every_published_model_is_listed():
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_shapes_equal_the_published_values(name):
     hidden, layers, heads, kv, inter, vocab, depth, width, params = PUBLISHED[name]
-    model, _, _ = build_random_model(f"random:{name}", device="meta")
+    model, tokenizer, _ = build_random_model(f"random:{name}", device="meta")
+    assert len(tokenizer) == vocab  # every id the model can emit decodes
     lm = model.model.language_model
     assert lm.embed_tokens.weight.shape == (vocab, hidden)
     assert len(lm.layers) == layers
