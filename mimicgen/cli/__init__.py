@@ -14,6 +14,7 @@ from typing import NoReturn
 from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
     build_cmd,
     fiftyone_cmd,
+    finetune_cmd,
     index_cmd,
     plot_cmd,
     predict_cmd,
