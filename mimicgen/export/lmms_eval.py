@@ -37,8 +37,9 @@ __all__ = ["DATA_FILE", "MAX_NEW_TOKENS", "SCORER_DIR", "SCORER_MODULES", "expor
 DATA_FILE = "data/test.jsonl"
 MAX_NEW_TOKENS = 64
 SCORER_DIR = "mimicgen_scorer"
-# mimicgen.scoring.check and the modules it imports (numpy is its only third-party need).
-SCORER_MODULES = ("check", "extract", "metrics", "normalize", "synonyms")
+# mimicgen.scoring.check and the modules it imports (numpy is its only third-party need);
+# ``kinds`` is written as a literal table of the task registry.
+SCORER_MODULES = ("check", "extract", "kinds", "metrics", "normalize", "synonyms")
 _FORMS_FILE = "vocabulary.json"
 _PACKAGE_IMPORT = re.compile(r"^([ \t]*)from mimicgen\.scoring\.(\w+) import ", re.MULTILINE)
 
@@ -179,14 +180,17 @@ __all__ = ["ClassVocabulary", "check"]
 def _scorer_sources() -> dict[str, str]:
     """File name -> source of the vendored scorer modules, imports made package-relative."""
     from mimicgen import scoring
+    from mimicgen.scoring.kinds import frozen_source
 
     root = Path(scoring.__file__).parent
-    return {
+    out = {
         f"{name}.py": _PACKAGE_IMPORT.sub(
             r"\1from .\2 import ", (root / f"{name}.py").read_text("utf-8")
         )
         for name in SCORER_MODULES
     }
+    out["kinds.py"] = frozen_source()  # the task registry's table, written out
+    return out
 
 
 def _write_scorer(folder: Path, vocab: ClassVocabulary) -> str:

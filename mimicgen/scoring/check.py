@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from mimicgen.registry import get_task
 from mimicgen.scoring.extract import PIPELINES, Extraction, QueryContext, extract
+from mimicgen.scoring.kinds import kind_of
 from mimicgen.scoring.metrics import prf
 from mimicgen.scoring.normalize import ClassVocabulary
 
@@ -54,7 +54,7 @@ def context_from_record(record: Mapping[str, Any], vocab: ClassVocabulary) -> Qu
     """Build the extraction context of a record (targets in question order)."""
     task = record["task"]
     answer = record["answer"]
-    kind = get_task(task).kind
+    kind = kind_of(task)
     if kind == "count":
         counts = {str(k): int(v) for k, v in answer["counts"].items()}
         targets = tuple(counts)
@@ -74,7 +74,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
     value, status = extraction
     parsed = extraction.parsed
     task = ctx.task
-    kind = get_task(task).kind
+    kind = kind_of(task)
     if kind == "set":
         # mimic compares lower-cased raw strings; the other pipelines canonical class names.
         gold = {t.lower() for t in ctx.gold} if pipeline == "mimic" else set(ctx.keys)
@@ -96,7 +96,7 @@ def judge(extraction: Extraction, ctx: QueryContext, pipeline: str) -> SampleRes
 
 def missing_result(ctx: QueryContext, pipeline: str) -> SampleResult:
     """A query with no prediction: wrong, not a parse failure (listing: every gold item missed)."""
-    listing = get_task(ctx.task).kind == "set"
+    listing = kind_of(ctx.task) == "set"
     n_gold = len(ctx.gold) if listing else 0
     f1 = 0.0 if listing else None
     return SampleResult(ctx.task, pipeline, None, "missing", False, False, 0, 0, n_gold, f1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from mimicgen.registry import get_task, task_names
+from mimicgen.scoring.kinds import TASKS, kind_of
 from mimicgen.scoring.normalize import ClassVocabulary, normalize_text
 
 __all__ = [
@@ -30,8 +30,6 @@ __all__ = [
 ]
 
 PIPELINES: tuple[str, ...] = ("strict", "lenient", "mimic")
-#: Every registered task, in report order (``mimicgen.registry``).
-TASKS: tuple[str, ...] = task_names()
 
 # Statuses that mean "an answer was read" (it may still be wrong); all others are parse failures.
 PARSED_STATUSES = frozenset({"ok", "multiple_classes"})
@@ -101,7 +99,7 @@ def get_extractor(pipeline: str, task: str) -> Extractor:
     fn = _REGISTRY.get((pipeline, task))
     if fn is None:
         try:
-            fn = _REGISTRY.get((pipeline, get_task(task).kind))
+            fn = _REGISTRY.get((pipeline, kind_of(task)))
         except KeyError:
             fn = None
     if fn is None:

@@ -5,6 +5,8 @@ pipelines and plotted; training turns validated."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -150,14 +152,45 @@ def test_scored_by_every_pipeline_with_negations(coco_build, tmp_path):  # type:
     assert "<!-- existence · preds -->" in (figs / "query_images.svg").read_text()
 
 
+_NO_MIMICGEN = """
+import importlib.util, json, sys
+sys.modules["mimicgen"] = None  # any import of mimicgen now raises ImportError
+folder, replies = sys.argv[1], json.loads(sys.argv[2])
+spec = importlib.util.spec_from_file_location("utils", folder + "/utils.py")
+utils = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(utils)
+docs = [json.loads(line) for line in open(folder + "/data/test.jsonl", encoding="utf-8")]
+print(json.dumps([utils.process_results(d, [r]) for d, r in zip(docs, replies)]))
+"""
+
+
 def test_exports_carry_the_yes_no_answer(coco_build, tmp_path):  # type: ignore[no-untyped-def]
     out, _, env = coco_build
     res = runner.invoke(app, ["export", "vlmevalkit", str(out), str(tmp_path / "v")], env=env)
     assert res.exit_code == 0, res.output
-    rows = (tmp_path / "v" / "MIMICGEN.tsv").read_text().splitlines()
+    (tsv,) = (tmp_path / "v").glob("*.tsv")
+    rows = tsv.read_text().splitlines()
     header = rows[0].split("\t")
     answers = Counter(line.split("\t")[header.index("answer")] for line in rows[1:])
     assert answers == {"yes": 6, "no": 6}
+    # lmms-eval: the folder's own scorer copy (no mimicgen importable) reads yes/no as we do
+    res = runner.invoke(app, ["export", "lmms-eval", str(out), str(tmp_path / "lm")], env=env)
+    assert res.exit_code == 0, res.output
+    recs = _records(out)
+    replies = ["No, there isn't.", "yes", "There is no such thing here."] * 4
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_MIMICGEN, str(tmp_path / "lm"), json.dumps(replies)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    for rec, reply, scores in zip(recs, replies, got, strict=True):
+        for p in ("strict", "lenient", "mimic"):
+            assert scores[f"{p}_accuracy"] == float(check("existence", reply, rec, p).correct)
+    assert any(s["lenient_accuracy"] == 1.0 for s in got)
 
 
 def test_training_turns_validate(coco_build):  # type: ignore[no-untyped-def]
