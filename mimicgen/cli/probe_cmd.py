@@ -14,6 +14,7 @@ import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.budgets import parse_budgets
+from mimicgen.cli.model_out import check_model_out
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
@@ -83,6 +84,7 @@ def probe_cmd(
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
     budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
+    out = check_model_out(out, benchmark, model, probe_file)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark

@@ -110,13 +110,13 @@ def export_hf(bench_dir: str | Path, out: str | Path, overwrite: bool = False) -
     from mimicgen import __version__
 
     bench = load_benchmark(bench_dir)
-    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest), "OUT")  # before any write
     check_images(bench)  # fail before writing anything
     n = len(bench.records)
     n_shards = max(1, -(-n // SHARD_SIZE))
     hf_meta = json.dumps({"info": {"features": FEATURES}})
     out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as stage:
+    with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as stage:
         (stage / "data").mkdir()
         starts = range(0, n, SHARD_SIZE)
         for shard, start in enumerate(track(starts, "export hf", total=n_shards)):

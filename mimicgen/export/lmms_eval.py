@@ -141,7 +141,7 @@ def export_lmms_eval(
     if not _TASK_NAME.match(task_name):
         raise InputError(f"task name {task_name!r} must be letters, digits, '_', '.', '-'")
     bench = load_benchmark(bench_dir)
-    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest), "OUT")  # before any write
     out = Path(out)
     final = out.resolve()
     lines = []
@@ -163,7 +163,7 @@ def export_lmms_eval(
         )
     from mimicgen import __version__
 
-    with atomic_output_dir(out, overwrite=overwrite) as stage:
+    with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as stage:
         (stage / "data").mkdir()
         (stage / DATA_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
         (stage / f"{task_name}.yaml").write_text(

@@ -36,14 +36,17 @@ from mimicgen.export.benchmark import (
     _load_indexes,
     read_manifest,
     read_records,
+    source_inputs,
 )
 from mimicgen.export.images import ImageMode, materialise_image
 from mimicgen.export.options import answer_position, list_pool_size, place_options
+from mimicgen.export.reader import benchmark_inputs
 from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
 from mimicgen.export.training_records import Encoded, fill
 from mimicgen.export.training_turns import Turner, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
+from mimicgen.outdir import check_out
 from mimicgen.progress import track
 from mimicgen.specs.training import TrainingOptions
 
@@ -174,8 +177,12 @@ def build_training_set(
     seed_override: int | None = None,
     index_loader: IndexLoader | None = None,
     workers: int | None = None,
+    inputs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Sample every spec, turn queries into conversations and write the training set.
+
+    ``inputs``: paths besides the sources and ``exclude`` folders (spec files) that ``out`` must
+    not be, hold or lie inside (:func:`mimicgen.outdir.check_out`).
 
     ``workers``: processes making conversations (default: one per usable core; builds under
     :data:`~mimicgen.export.training_jobs.MIN_PARALLEL` queries always run in-process). The
@@ -192,10 +199,15 @@ def build_training_set(
 
         index_loader = load_index
     image_mode = image_mode or ImageMode()
+    given = [*inputs, *exclude, *source_inputs(specs, [])]
+    check_out(out, given)  # before anything is read
     out = Path(out)
     specs = [_training_templates(s) for s in specs]
     excluded, excl_entries = excluded_source_ids(exclude)
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
+    # Default image roots are known once loaded; excluded eval sets name their own sources.
+    excl_sources = [p for d in exclude for p in benchmark_inputs(d, read_manifest(d))]
+    check_out(out, [*given, *excl_sources, *source_inputs(specs, indexes)])
     indexes = [exclude_images(ix, excluded.get(ix.kind, ())) for ix in indexes]
     header = _header(specs, [spec_hash(s) for s in specs], entries, seed_override)  # type: ignore[arg-type]
     seed = int(header["seed"])
@@ -238,7 +250,7 @@ def build_training_set(
     with gc_paused():  # conversations are acyclic; see gc_paused
         for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
             placer, kind = placers[work.pos], work.index.kind
-            for task, n_images, enc, meta in convs:
+            for task, n_images, enc, meta, _ in convs:
                 rec, man, prov = fill(enc, placer.place(enc))
                 llava.append(rec)
                 if man is not None:

@@ -5,6 +5,11 @@ Columns follow VLMEvalKit's TSV convention: ``index`` (0..n-1, benchmark order),
 VLMEvalKit's ``toliststr`` reads), ``question``, ``answer`` (the canonical answer string),
 ``category`` (the task), ``split``; plus mimicgen's ``id`` so ``mimicgen score`` can map
 VLMEvalKit's result file back to queries. ``mimicgen_export.json`` records the manifest hash.
+
+Every row embeds its images, so the TSV is about 4/3 of the image bytes times the uses of each
+image: its size (:func:`estimate_tsv_bytes`) is reported before writing, with a warning above
+:data:`WARN_BYTES`, and a disk without room for it is refused. Rows are streamed to the file one
+at a time (memory holds one row's images).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from mimicgen.errors import InputError
@@ -26,24 +33,63 @@ from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir
 from mimicgen.outdir import check_out
 from mimicgen.progress import track
-from mimicgen.scoring.ingest import load_benchmark
+from mimicgen.scoring.ingest import Benchmark, load_benchmark
 
-__all__ = ["COLUMNS", "export_vlmevalkit"]
+__all__ = ["COLUMNS", "WARN_BYTES", "estimate_tsv_bytes", "export_vlmevalkit", "human_bytes"]
 
 COLUMNS = ("index", "id", "image", "question", "answer", "category", "split")
+WARN_BYTES = 4 * 10**9
+"""TSV size above which the export warns: VLMEvalKit reads the whole TSV into memory (pandas)
+and decodes every image into ``$LMUData/images/`` before it runs."""
+
+
+def human_bytes(n: int) -> str:
+    """``88.2 MB`` (decimal units, as ``ls -h --si`` and disk vendors count)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def estimate_tsv_bytes(bench: Benchmark) -> int:
+    """Size of the TSV :func:`export_vlmevalkit` writes: exact for the image column (base64 of
+    each file, several images as a CSV-quoted JSON list), the text columns' unquoted UTF-8 length
+    (off only by the quoting of text with quotes or tabs). Reads file sizes, not images."""
+    sizes: dict[str, int] = {}
+    total = len("\t".join(COLUMNS)) + 1
+    for index, record in enumerate(bench.records):
+        b64 = []
+        for rel in image_paths(record):
+            if rel not in sizes:
+                sizes[rel] = image_file(bench, rel, record["id"]).stat().st_size
+            b64.append(4 * -(-sizes[rel] // 3))
+        # One image: bare base64. Several: '["a", "b"]' quoted by csv ('"[""a"", ""b""]"').
+        image = b64[0] if len(b64) == 1 else 4 + sum(n + 4 for n in b64) + 2 * (len(b64) - 1)
+        text = (str(index), str(record["id"]), record["question"], str(record["answer_text"]))
+        total += image + sum(len(t.encode()) for t in text) + len(record["task"]) + 4 + 7
+    return total
 
 
 def export_vlmevalkit(
-    bench_dir: str | Path, out: str | Path, dataset_name: str = "MIMICGEN", overwrite: bool = False
+    bench_dir: str | Path,
+    out: str | Path,
+    dataset_name: str = "MIMICGEN",
+    overwrite: bool = False,
+    notify: Callable[[str, bool], None] | None = None,
 ) -> Path:
-    """Write ``OUT/<dataset_name>.tsv`` and ``OUT/mimicgen_export.json``; returns the TSV path."""
+    """Write ``OUT/<dataset_name>.tsv`` and ``OUT/mimicgen_export.json``; returns the TSV path.
+
+    ``notify(message, is_warning)`` hears the TSV's estimated size before anything is written."""
     if not dataset_name.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
     bench = load_benchmark(bench_dir)
-    out = check_out(out, benchmark_inputs(bench.path, bench.manifest))  # before any write
+    out = check_out(out, benchmark_inputs(bench.path, bench.manifest), "OUT")  # before any write
     check_images(bench)  # fail before writing anything
+    _check_size(bench, out, notify or (lambda message, warn: None))
     out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as stage:
+    with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as stage:
         with open(stage / f"{dataset_name}.tsv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(COLUMNS)
@@ -68,3 +114,23 @@ def export_vlmevalkit(
             stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(COLUMNS))
         )
     return out / f"{dataset_name}.tsv"
+
+
+def _check_size(bench: Benchmark, out: Path, notify: Callable[[str, bool], None]) -> None:
+    """Say how large the TSV will be; warn when large; refuse when the disk cannot hold it."""
+    size = estimate_tsv_bytes(bench)
+    notify(f"VLMEvalKit TSV: about {human_bytes(size)} for {len(bench.records)} queries", False)
+    if size > WARN_BYTES:
+        notify(
+            f"the TSV will be about {human_bytes(size)}: VLMEvalKit loads it whole into memory "
+            "and decodes every image into $LMUData/images/; check RAM and disk, or export a "
+            "smaller benchmark",
+            True,
+        )
+    existing = next(p for p in (out, *out.parents) if p.exists())  # staging sits beside out
+    free = shutil.disk_usage(existing).free
+    if free < size:
+        raise InputError(
+            f"the TSV needs about {human_bytes(size)} but {existing} has {human_bytes(free)} "
+            "free; free space or choose an OUT on a larger disk"
+        )
