@@ -35,7 +35,12 @@ def _need_torch() -> None:
 
 @app.command("probe")
 def probe_cmd(
-    model: Annotated[str, typer.Option("--model", help="Hub id or local folder of the VLM.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Hub id or local folder of the VLM, or random:NAME (real size)."
+        ),
+    ],
     benchmark: Annotated[
         Path, typer.Option("--benchmark", help="Benchmark folder (benchmark.jsonl + images).")
     ],

@@ -112,8 +112,12 @@ def export_vlmevalkit(
     bench_dir: _BENCH,
     out: _OUT,
     dataset_name: Annotated[
-        str, typer.Option(help="VLMEvalKit dataset name (TSV file stem).")
-    ] = "MIMICGEN",
+        str,
+        typer.Option(
+            help="VLMEvalKit dataset name (TSV file stem); must contain 'OpenEnded' so "
+            "VLMEvalKit uses open-ended (VQA) prompts."
+        ),
+    ] = "MIMICGEN_OpenEnded",
     overwrite: _OVERWRITE = False,
 ) -> None:
     """Write a VLMEvalKit TSV (base64 images) plus a provenance sidecar."""

@@ -8,7 +8,8 @@ the annotations only. Questions use the spec's template set, or the set it names
 
 Files written (``docs/training.md``): ``llava.json`` / ``llava.jsonl`` / ``mantis.json``,
 ``provenance.jsonl`` (what each turn asks, its answer, options and source image ids: what
-``mimicgen validate`` re-derives), ``mixture.yaml`` (LLaVA-NeXT data mixture), ``manifest.json``
+``mimicgen validate`` re-derives), ``mixture.yaml`` (LLaVA-NeXT data mixture),
+``mantis_data.yaml`` (Mantis data config, with ``mantis.json``), ``manifest.json``
 (spec, sources, exclusions, Table 9 statistics) and ``images/``.
 """
 
@@ -51,6 +52,7 @@ from mimicgen.progress import track
 from mimicgen.specs.training import TrainingOptions
 
 __all__ = [
+    "MANTIS_DATA_CONFIG",
     "TRAINING_KIND",
     "build_training_set",
     "exclude_images",
@@ -60,6 +62,7 @@ __all__ = [
 ]
 
 TRAINING_KIND = "training"
+MANTIS_DATA_CONFIG = "mantis_data.yaml"
 # ----------------------------------------------------------------------------------------------
 # Disjointness from eval sets
 
@@ -301,16 +304,24 @@ def build_training_set(
             _write_text(stage / "mantis.json", ["[", ", ".join(mantis), "]\n"])
         _write_text(stage / "provenance.jsonl", [r + "\n" for r in prov_rows])
         main = "llava.json" if "llava" in options.formats else "llava.jsonl"
+        # Paths relative to the folder, so a copied folder still works. LLaVA-NeXT and Mantis
+        # open them relative to their working directory (docs/training.md: launch from the
+        # folder, or pass the JSON file itself); mimicgen train resolves them against the YAML.
         mixture = {
-            "datasets": [
-                {
-                    "json_path": str(out.resolve() / main),
-                    "sampling_strategy": options.sampling_strategy,
-                }
-            ]
+            "datasets": [{"json_path": main, "sampling_strategy": options.sampling_strategy}]
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
+        if "mantis" in options.formats:
+            (stage / MANTIS_DATA_CONFIG).write_text(
+                yaml.safe_dump(_mantis_data_config(), sort_keys=False), "utf-8"
+            )
     return manifest
+
+
+def _mantis_data_config() -> dict[str, Any]:
+    """Mantis' ``--data_config_file`` (``load_data_from_config``): one local JSON chat set."""
+    entry = {"name": "mimicgen", "type": "json", "path": "mantis.json", "format": "chat"}
+    return {"data": [{**entry, "split": "train"}]}
 
 
 def _training_templates(spec: TaskSpecLike) -> TaskSpecLike:

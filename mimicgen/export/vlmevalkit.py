@@ -2,7 +2,8 @@
 
 Columns follow VLMEvalKit's TSV convention: ``index`` (0..n-1, benchmark order), ``image``
 (base64 of the file bytes; for several images a JSON list string of base64 strings, which
-VLMEvalKit's ``toliststr`` reads), ``question``, ``answer`` (the canonical answer string),
+VLMEvalKit's ``toliststr`` reads), ``image_path`` (content-hashed cache names, the same shape;
+see :mod:`mimicgen.export.vlmevalkit_compat`), ``question``, ``answer`` (the canonical answer string),
 ``category`` (the task), ``split``; plus mimicgen's ``id`` so ``mimicgen score`` can map
 VLMEvalKit's result file back to queries. ``mimicgen_export.json`` records the manifest hash.
 
@@ -30,6 +31,12 @@ from mimicgen.export.harness_common import (
     write_provenance,
 )
 from mimicgen.export.reader import benchmark_inputs
+from mimicgen.export.vlmevalkit_compat import (
+    CACHE_NAME_CHARS,
+    DEFAULT_DATASET_NAME,
+    cache_image_name,
+    check_dataset_name,
+)
 from mimicgen.io import atomic_output_dir
 from mimicgen.outdir import check_out
 from mimicgen.progress import track
@@ -37,7 +44,7 @@ from mimicgen.scoring.ingest import Benchmark, load_benchmark
 
 __all__ = ["COLUMNS", "WARN_BYTES", "estimate_tsv_bytes", "export_vlmevalkit", "human_bytes"]
 
-COLUMNS = ("index", "id", "image", "question", "answer", "category", "split")
+COLUMNS = ("index", "id", "image", "image_path", "question", "answer", "category", "split")
 WARN_BYTES = 4 * 10**9
 """TSV size above which the export warns: VLMEvalKit reads the whole TSV into memory (pandas)
 and decodes every image into ``$LMUData/images/`` before it runs."""
@@ -65,25 +72,33 @@ def estimate_tsv_bytes(bench: Benchmark) -> int:
             if rel not in sizes:
                 sizes[rel] = image_file(bench, rel, record["id"]).stat().st_size
             b64.append(4 * -(-sizes[rel] // 3))
-        # One image: bare base64. Several: '["a", "b"]' quoted by csv ('"[""a"", ""b""]"').
-        image = b64[0] if len(b64) == 1 else 4 + sum(n + 4 for n in b64) + 2 * (len(b64) - 1)
+        image = _cell_bytes(b64)
+        image_path = _cell_bytes([CACHE_NAME_CHARS] * len(b64))
         text = (str(index), str(record["id"]), record["question"], str(record["answer_text"]))
-        total += image + sum(len(t.encode()) for t in text) + len(record["task"]) + 4 + 7
+        # "test" (split), then one tab per column gap and the newline.
+        total += image + image_path + sum(len(t.encode()) for t in text) + len(record["task"])
+        total += 4 + len(COLUMNS)
     return total
+
+
+def _cell_bytes(lengths: list[int]) -> int:
+    """One string: bare. Several: '["a", "b"]' quoted by csv ('"[""a"", ""b""]"')."""
+    if len(lengths) == 1:
+        return lengths[0]
+    return 4 + sum(n + 4 for n in lengths) + 2 * (len(lengths) - 1)
 
 
 def export_vlmevalkit(
     bench_dir: str | Path,
     out: str | Path,
-    dataset_name: str = "MIMICGEN",
+    dataset_name: str = DEFAULT_DATASET_NAME,
     overwrite: bool = False,
     notify: Callable[[str, bool], None] | None = None,
 ) -> Path:
     """Write ``OUT/<dataset_name>.tsv`` and ``OUT/mimicgen_export.json``; returns the TSV path.
 
     ``notify(message, is_warning)`` hears the TSV's estimated size before anything is written."""
-    if not dataset_name.replace("_", "").replace("-", "").isalnum():
-        raise InputError(f"dataset name {dataset_name!r} must be letters, digits, '_' or '-'")
+    check_dataset_name(dataset_name)
     bench = load_benchmark(bench_dir)
     out = check_out(out, benchmark_inputs(bench.path, bench.manifest), "OUT")  # before any write
     check_images(bench)  # fail before writing anything
@@ -94,16 +109,19 @@ def export_vlmevalkit(
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(COLUMNS)
             for index, record in enumerate(track(bench.records, "export vlmevalkit")):
-                encoded = [
-                    base64.b64encode(image_file(bench, rel, record["id"]).read_bytes()).decode()
-                    for rel in image_paths(record)
+                raw = [
+                    image_file(bench, rel, record["id"]).read_bytes() for rel in image_paths(record)
                 ]
+                encoded = [base64.b64encode(data).decode() for data in raw]
+                names = [cache_image_name(data) for data in raw]
                 image = encoded[0] if len(encoded) == 1 else json.dumps(encoded)
+                image_path = names[0] if len(names) == 1 else json.dumps(names)
                 writer.writerow(
                     (
                         index,
                         record["id"],
                         image,
+                        image_path,
                         record["question"],
                         record["answer_text"],
                         record["task"],

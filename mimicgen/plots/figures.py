@@ -392,6 +392,7 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
     notes: list[str] = []
     # model -> kind -> [(factor, entry)]
     curves: dict[str, dict[str, list[tuple[int, dict[str, Any]]]]] = {}
+    baselines: dict[str, list[dict[str, Any]]] = {}
     for model, model_runs in _runs_by_model(runs).items():
         for run in model_runs:
             entry, why = data.probe_model(run)
@@ -400,13 +401,19 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
                 continue
             if cov := _coverage_note(run.label, entry):
                 notes.append(cov)
-            targets = (
-                ("pool", "pixel") if run.setting.kind in ("none", "attn") else (run.setting.kind,)
+            if run.setting.kind in ("none", "attn"):
+                baselines.setdefault(model, []).append(entry)
+                continue
+            curve: str = run.setting.kind
+            if run.setting.variant:  # pixel:F:area, pool:F:row: curves of their own
+                curve = f"{curve}:{run.setting.variant}"
+            curves.setdefault(model, {}).setdefault(curve, []).append(
+                (run.setting.factor or 1, entry)
             )
-            for kind in targets:
-                curves.setdefault(model, {}).setdefault(kind, []).append(
-                    (run.setting.factor or 1, entry)
-                )
+    for model, entries_ in baselines.items():  # F = 1 on every curve of the model
+        by_kind = curves.setdefault(model, {})
+        for kind in {"pool", "pixel", *by_kind}:
+            by_kind.setdefault(kind, []).extend((1, e) for e in entries_)
     curves = {m: k for m, k in curves.items() if any(len(v) >= 1 for v in k.values())}
     if not curves:
         return FigureResult(name, skipped="; ".join(notes) or "no scored pool/pixel runs")
@@ -438,8 +445,8 @@ def pooling(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
                     *_metric_cols([m for _, m in got]),
                     color_for(i),
                     f"{model} {kind}",
-                    "-" if kind == "pool" else "--",
-                    "o" if kind == "pool" else "s",
+                    "-" if kind.startswith("pool") else "--",
+                    "o" if kind.startswith("pool") else "s",
                 )
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({f for k in curves.values() for v in k.values() for f, _ in v}))

@@ -72,7 +72,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 CASES = {
-    "export vlmevalkit": (["export", "vlmevalkit", "BENCH", "out"], "MIMICGEN.tsv"),
+    "export vlmevalkit": (["export", "vlmevalkit", "BENCH", "out"], "MIMICGEN_OpenEnded.tsv"),
     "export hf": (["export", "hf", "BENCH", "out"], "README.md"),
     "export lmms-eval": (["export", "lmms-eval", "BENCH", "out"], "mimicgen.yaml"),
     "synth": (["synth", "--out", "out", "--images", "2", "--size", "64"], "annotations.json"),
