@@ -21,6 +21,7 @@ import json
 import os
 import queue
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,11 @@ def _worker(adapter: Any, jobs: queue.Queue[_Job], max_batch: int) -> None:
 
 
 def make_handler(
-    model_name: str, jobs: queue.Queue[_Job], key: str | None, exit_after: int | None = None
+    model_name: str,
+    jobs: queue.Queue[_Job],
+    key: str | None,
+    exit_after: int | None = None,
+    reply_delay: float = 0.0,
 ) -> type:
     served = [0]
     lock = threading.Lock()
@@ -137,6 +142,8 @@ def make_handler(
                 return
             jobs.put(job)
             job.done.wait()
+            if reply_delay:
+                time.sleep(reply_delay)  # a slow server, so clients can be stopped mid-run
             if isinstance(job.result, Exception) or job.result is None:
                 self._send(500, {"error": {"message": f"generation failed: {job.result}"}})
                 return
@@ -180,6 +187,7 @@ def main() -> None:
     ap.add_argument(
         "--exit-after", type=int, help="die (like a killed server) after this many replies"
     )
+    ap.add_argument("--reply-delay", type=float, default=0.0, help="seconds before each reply")
     args = ap.parse_args()
     import torch
 
@@ -192,7 +200,7 @@ def main() -> None:
     name = args.name or Path(args.model).name
     key = os.environ[args.api_key_env] if args.api_key_env else None
     server = ThreadingHTTPServer(
-        ("127.0.0.1", args.port), make_handler(name, jobs, key, args.exit_after)
+        ("127.0.0.1", args.port), make_handler(name, jobs, key, args.exit_after, args.reply_delay)
     )
     print(f"listening on http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
     server.serve_forever()

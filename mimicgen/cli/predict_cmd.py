@@ -13,6 +13,7 @@ import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.budgets import parse_budgets
+from mimicgen.cli.model_out import check_model_out
 from mimicgen.errors import InputError, MissingExtraError, first_problem
 
 __all__ = ["predict_cmd"]
@@ -45,7 +46,10 @@ def _need(extra: str, *packages: str) -> None:
 def predict_cmd(
     benchmark: Annotated[Path, typer.Argument(help="Benchmark folder (benchmark.jsonl + images).")],
     model: Annotated[
-        str, typer.Option("--model", help="hf/vllm: hub id or local folder; openai: model name.")
+        str,
+        typer.Option(
+            "--model", help="hf/vllm: hub id, local folder or random:NAME; openai: model name."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (predictions.jsonl, ...).")],
     backend: Annotated[str, typer.Option("--backend", help="hf, openai or vllm.")] = "hf",
@@ -116,6 +120,9 @@ def predict_cmd(
     gpu_memory_utilization: Annotated[
         float, typer.Option("--gpu-memory-utilization", help="vllm: share of GPU memory.")
     ] = 0.9,
+    enforce_eager: Annotated[
+        bool, typer.Option("--enforce-eager", help="vllm: no CUDA graphs (faster start).")
+    ] = False,
 ) -> None:
     """Run a model on a benchmark (hf, an OpenAI-compatible endpoint, or vLLM): predictions.jsonl."""
     from mimicgen.predict.prompts import PROMPT_FORMS
@@ -136,6 +143,7 @@ def predict_cmd(
     from mimicgen.predict.runner import run_predict
 
     queries = load_queries(benchmark, prompt_form, limit)  # validate before loading a model
+    out = check_model_out(out, benchmark, model)
     engine: Any
     if backend == "hf":
         _need("probes", "torch", "transformers")
@@ -165,6 +173,7 @@ def predict_cmd(
             gpu_memory_utilization=gpu_memory_utilization,
             min_pixels=min_pixels,
             max_pixels=max_pixels,
+            enforce_eager=enforce_eager,
         )
     summary = run_predict(engine, benchmark, out, settings, limit, force_mix)
     errors = f", {summary.errors} errors (see {out / 'errors.jsonl'})" if summary.errors else ""

@@ -70,6 +70,9 @@ class ProbeSetting(BaseModel):
     """(rows, cols) of the composite image (``stitch``)."""
     mask: str | None = None
     """Mask kind and layers, e.g. ``blockdiag@12-23`` (``mask``)."""
+    variant: str | None = None
+    """``area`` for ``pixel:F:area`` (1/F of the pixels, the control matched to ``pool:F``),
+    ``row`` for ``pool:F:row``; None for the default forms."""
 
 
 def parse_probe(text: str) -> ProbeSetting:
@@ -90,8 +93,12 @@ def parse_probe(text: str) -> ProbeSetting:
     if len(items) > 1:
         return ProbeSetting(text=t, kind="other")
     item = items[0]
-    if isinstance(item, (PoolProbe, PixelProbe)):
-        return ProbeSetting(text=t, kind=item.kind, factor=item.factor)
+    if isinstance(item, PoolProbe):
+        row = "row" if item.layout == "row" else None
+        return ProbeSetting(text=t, kind="pool", factor=item.factor, variant=row)
+    if isinstance(item, PixelProbe):
+        area = "area" if item.mode == "area" else None
+        return ProbeSetting(text=t, kind="pixel", factor=item.factor, variant=area)
     if isinstance(item, StitchProbe):
         grid = (item.rows, item.cols) if item.rows is not None and item.cols is not None else None
         return ProbeSetting(text=t, kind="stitch", grid=grid)

@@ -14,11 +14,13 @@ only by :class:`VLLMBackend`, with a one-line install hint when it is missing.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from mimicgen.errors import InputError, MissingExtraError
 from mimicgen.predict.common import Emit, GenerationSettings, Query
+from mimicgen.probes.real_sizes import is_random, write_random_checkpoint
 
 __all__ = ["CHUNK", "VLLMBackend", "engine_args", "sampling_args"]
 
@@ -47,8 +49,10 @@ def engine_args(
     seed: int = 0,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    enforce_eager: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM`` for a run over ``queries``."""
+    """Keyword arguments for ``vllm.LLM`` for a run over ``queries`` (``enforce_eager`` skips
+    CUDA graph capture: a faster start for short runs)."""
     if dtype not in _DTYPES:
         raise InputError(f"--dtype {dtype!r}: use auto, float16, bfloat16 or float32")
     if not 0 < gpu_memory_utilization <= 1:
@@ -68,6 +72,8 @@ def engine_args(
         args["data_parallel_size"] = data_parallel_size
     if max_model_len is not None:
         args["max_model_len"] = max_model_len
+    if enforce_eager:
+        args["enforce_eager"] = True
     pixels = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v}
     if pixels:
         args["mm_processor_kwargs"] = pixels
@@ -104,6 +110,11 @@ class VLLMBackend:
             raise MissingExtraError("vllm", "vllm") from None
         self.model = model
         self.args = engine_args(model, queries, **options)
+        if is_random(model):
+            # vLLM makes its own random weights for a config-only folder (load_format="dummy").
+            self._folder = tempfile.TemporaryDirectory(prefix="mimicgen-random-")
+            self.args["model"] = str(write_random_checkpoint(model, self._folder.name))
+            self.args["load_format"] = "dummy"
         self._vllm = vllm
         self.llm = vllm.LLM(**self.args)
 
@@ -117,6 +128,8 @@ class VLLMBackend:
             "data_parallel_size",
             "gpu_memory_utilization",
             "limit_mm_per_prompt",
+            "enforce_eager",
+            "load_format",
         )
         return {k: self.args[k] for k in keep if k in self.args}
 

@@ -6,6 +6,8 @@ Layout under ``--out`` (one folder per configuration, named :attr:`ProbeConfig.n
                                  match all but the benchmark path; --limit may change)
     <config>/predictions.jsonl   {"id", "prediction"}: what ``mimicgen score`` reads
     <config>/samples.jsonl       {"id", "index", "task", "n_images", "vision_tokens", ...}
+    <config>/tokens.json         vision tokens and sequence length over the queries, and per
+                                 number of benchmark images
     <config>/attn.jsonl          per-sample attention statistics (``attn`` probe)
     <config>/attn_summary.json   per-layer means over all samples (``attn`` probe)
     <config>/maps/<id>.npz       answer-to-image attention maps (``attn`` probe)
@@ -86,11 +88,16 @@ def run_sample(
     """Run one query under one configuration; returns prediction, token counts, statistics."""
     images = [Image.open(p).convert("RGB") for p in item.image_paths]
     if (pixel := config.get("pixel")) is not None:
-        images = [pixel_degrade(im, pixel.factor) for im in images]
+        images = [pixel_degrade(im, pixel.factor, pixel.mode) for im in images]
     if (stitch := config.get("stitch")) is not None:
         images = [stitch_images(images, stitch.rows, stitch.cols, stitch.resize)]
     pool = config.get("pool")
-    prepared = adapter.prepare(images, item.question, pool=pool.factor if pool else 1)
+    prepared = adapter.prepare(
+        images,
+        item.question,
+        pool=pool.factor if pool else 1,
+        pool_layout=pool.layout if pool else "grid",
+    )
     tokens = prepared.tokens
     mask, layers = None, frozenset[int]()
     if (mprobe := config.get("mask")) is not None:
@@ -107,8 +114,10 @@ def run_sample(
             "index": item.index,
             "task": item.task,
             "n_images": len(images),
+            "n_query_images": len(item.image_paths),
             "vision_tokens": tokens.n_vision,
             "text_tokens": tokens.n_text,
+            "prompt_tokens": len(tokens),
             "vision_tokens_per_image": tokens.vision_counts(),
             "generated_tokens": len(ids),
         },
@@ -156,7 +165,7 @@ def _config_dir(out: Path, config: ProbeConfig, shard: tuple[int, int] | None) -
     return base / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else base
 
 
-_RESUME_KEYS = ("model", "adapter", "probes", "max_new_tokens")
+_RESUME_KEYS = ("model", "adapter", "probes", "max_new_tokens", "pool_layout")
 """run.json keys a resumed run must share with the earlier one (the benchmark path may move)."""
 
 
@@ -208,6 +217,10 @@ def run_probes(
             "max_new_tokens": options.max_new_tokens,
             "benchmark": str(Path(benchmark).resolve()),
         }
+        if (pool := config.get("pool")) is not None:
+            # Recorded apart from the probe string: runs made before pooled tokens kept their
+            # 2-D positions say "pool:F" too, and must not be resumed as grid runs.
+            meta["pool_layout"] = pool.layout
         done = _prepare_dir(folder, meta)
         todo = [it for it in items if it.id not in done]
         files = {n: _Appender(folder / f"{n}.jsonl") for n in ("samples", "attn", "predictions")}
@@ -225,6 +238,7 @@ def run_probes(
                 f.close()
         if config.get("attn"):
             _write_attn_summary(folder)
+        _write_tokens_summary(folder)
         attn = folder / "attn.jsonl"
         if attn.exists() and attn.stat().st_size == 0:
             attn.unlink()
@@ -256,6 +270,41 @@ def _write_attn_summary(folder: Path) -> None:
         entry["image_entropy_mean"] = round(float(np.mean(ents)), 6) if ents else None
         summary["layers"].append(entry)
     atomic_write_text(folder / "attn_summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def _stats(values: list[int]) -> dict[str, float]:
+    a = np.asarray(values, dtype=float)
+    return {
+        "mean": round(float(a.mean()), 3),
+        "median": float(np.median(a)),
+        "min": float(a.min()),
+        "max": float(a.max()),
+    }
+
+
+def _write_tokens_summary(folder: Path) -> None:
+    """``tokens.json``: vision-token and sequence-length statistics of this configuration, over
+    all queries and per number of benchmark images (the x-axis of sequence-length plots)."""
+    rows = _read_jsonl(folder / "samples.jsonl")
+    if not rows:
+        return
+    vision = np.array([r["vision_tokens"] for r in rows])
+    prompt = vision + np.array([r["text_tokens"] for r in rows])
+    n_query = np.array([r.get("n_query_images", r["n_images"]) for r in rows])
+    summary: dict[str, Any] = {
+        "n_samples": len(rows),
+        "vision_tokens": _stats(vision.tolist()),
+        "prompt_tokens": _stats(prompt.tolist()),
+        "by_n_images": {
+            str(n): {
+                "n_samples": int((n_query == n).sum()),
+                "vision_tokens": _stats(vision[n_query == n].tolist()),
+                "prompt_tokens": _stats(prompt[n_query == n].tolist()),
+            }
+            for n in np.unique(n_query).tolist()
+        },
+    }
+    atomic_write_text(folder / "tokens.json", json.dumps(summary, indent=2) + "\n")
 
 
 def merge_shards(out: str | Path) -> dict[str, int]:
@@ -297,6 +346,7 @@ def merge_shards(out: str | Path) -> dict[str, int]:
                     shutil.copy2(f, folder / "maps" / f.name)
         if rows["attn"]:
             _write_attn_summary(folder)
+        _write_tokens_summary(folder)
         merged[folder.name] = len(rows["predictions"])
     if not merged:
         raise InputError(

@@ -2,9 +2,12 @@
 
 Grammar (one ``--probe`` value = one *configuration*; items joined by ``+`` compose)::
 
-    none | pool:F | pixel:F | stitch:RxC[:resize] | stitch:auto[:resize]
+    none | pool:F[:grid|:row] | pixel:F[:area] | stitch:RxC[:resize] | stitch:auto[:resize]
     | mask:KIND@LAYERS | attn          KIND  = blockdiag|invisible|invisible-strict|bidirectional
                                        LAYERS = all | 12-23 | 3 | 0,2,5-7
+
+``pool:F`` keeps 1/F of each image's tokens; ``pixel:F`` keeps 1/F**2 of its pixels (F per
+side), ``pixel:F:area`` 1/F (sqrt(F) per side): the control that matches ``pool:F``.
 
 e.g. ``pool:4+mask:blockdiag@12-23+attn``. A probe YAML holds ``configs: [...]``, each entry a
 string of that grammar or a mapping ``{name: str, probes: [str | {kind: ..., ...}]}``.
@@ -27,7 +30,9 @@ __all__ = [
     "MaskKind",
     "MaskProbe",
     "NoneProbe",
+    "PixelMode",
     "PixelProbe",
+    "PoolLayout",
     "PoolProbe",
     "Probe",
     "ProbeConfig",
@@ -53,6 +58,10 @@ class NoneProbe(BaseModel):
         return "none"
 
 
+PoolLayout = Literal["grid", "row"]
+PixelMode = Literal["side", "area"]
+
+
 class PoolProbe(BaseModel):
     """1-D average pooling of each image's vision tokens by ``factor`` (sequence length / F)."""
 
@@ -61,22 +70,35 @@ class PoolProbe(BaseModel):
     """Discriminator."""
     factor: int = Field(ge=1)
     """Pooling window and stride, in tokens."""
+    layout: PoolLayout = "grid"
+    """Rotary positions of pooled tokens (Qwen's M-RoPE; 1-D families count on either way):
+    ``grid`` puts each at its window's first cell, so the image keeps its rows x cols extent;
+    ``row`` lays an image's pooled tokens out as one row of consecutive positions."""
 
     def token(self) -> str:
-        return f"pool:{self.factor}"
+        return f"pool:{self.factor}" + (":row" if self.layout == "row" else "")
 
 
 class PixelProbe(BaseModel):
-    """Pixel control: down- then up-sample each image by ``factor`` (token count unchanged)."""
+    """Pixel control: down- then up-sample each image (token count unchanged)."""
 
     model_config = _FROZEN
     kind: Literal["pixel"] = "pixel"
     """Discriminator."""
     factor: int = Field(ge=1)
-    """Down-sampling factor per side."""
+    """``side``: down-sampling factor per side (1/F**2 of the pixels kept); ``area``: the kept
+    share of pixels is 1/F (each side by sqrt(F)), matching the share of tokens ``pool:F``
+    keeps."""
+    mode: PixelMode = "side"
+    """How ``factor`` is read (``side`` or ``area``)."""
 
     def token(self) -> str:
-        return f"pixel:{self.factor}"
+        return f"pixel:{self.factor}" + (":area" if self.mode == "area" else "")
+
+    @property
+    def side_factor(self) -> float:
+        """Down-sampling factor per side."""
+        return float(self.factor) if self.mode == "side" else self.factor**0.5
 
 
 class StitchProbe(BaseModel):
@@ -233,8 +255,8 @@ def _parse_layers(text: str) -> tuple[int, ...] | None:
 _PATTERNS = {
     "none": re.compile(r"none"),
     "attn": re.compile(r"attn(?::(?P<nomaps>nomaps))?"),
-    "pool": re.compile(r"pool:(?P<f>\d+)"),
-    "pixel": re.compile(r"pixel:(?P<f>\d+)"),
+    "pool": re.compile(r"pool:(?P<f>\d+)(?::(?P<layout>grid|row))?"),
+    "pixel": re.compile(r"pixel:(?P<f>\d+)(?::(?P<mode>area))?"),
     "stitch": re.compile(r"stitch:(?:(?P<r>\d+)x(?P<c>\d+)|auto)(?P<resize>:resize)?"),
     "mask": re.compile(r"mask:(?P<kind>[a-z-]+)@(?P<layers>[\d,\- ]+|all)"),
 }
@@ -248,7 +270,7 @@ def parse_probe(text: str) -> Probe:
     m = pattern.fullmatch(text) if pattern else None
     if m is None:
         raise SpecError(
-            f"unknown probe {text!r}; use none, pool:F, pixel:F, stitch:RxC[:resize], "
+            f"unknown probe {text!r}; use none, pool:F[:row], pixel:F[:area], stitch:RxC[:resize], "
             "stitch:auto, mask:blockdiag|invisible|invisible-strict|bidirectional@LAYERS or attn"
         )
     try:
@@ -256,9 +278,10 @@ def parse_probe(text: str) -> Probe:
             return NoneProbe()
         if head == "attn":
             return AttnProbe(maps=m.group("nomaps") is None)
-        if head in ("pool", "pixel"):
-            cls = PoolProbe if head == "pool" else PixelProbe
-            return cls(factor=int(m.group("f")))
+        if head == "pool":
+            return PoolProbe(factor=int(m.group("f")), layout=m.group("layout") or "grid")
+        if head == "pixel":
+            return PixelProbe(factor=int(m.group("f")), mode="area" if m.group("mode") else "side")
         if head == "stitch":
             r, c = m.group("r"), m.group("c")
             return StitchProbe(

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "build_tiny_model", "chat_template"]
+__all__ = ["FAMILIES", "build_tiny_model", "chat_template", "family_token_ids", "tiny_tokenizer"]
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "internvl")
 
@@ -79,13 +79,20 @@ _WORDS = [
 _NUMBERS = [str(i) for i in range(21)]
 
 
-def _tokenizer():
+def tiny_tokenizer(size: int | None = None):
+    """The word-level tokenizer with every family's special tokens, and its vocabulary.
+
+    ``size`` pads the vocabulary with filler words ``w<id>`` up to that many ids (after the
+    special tokens, whose ids stay put), so every id a model of that vocabulary size can emit
+    decodes (engines such as vLLM refuse ids their tokenizer lacks).
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {w: i for i, w in enumerate(dict.fromkeys(_WORDS + _NUMBERS))}
     for s in _SPECIALS:
         vocab[s] = len(vocab)
+    vocab.update((f"w{i}", i) for i in range(len(vocab), size or 0))
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(
@@ -125,6 +132,29 @@ def chat_template(family: str) -> str:
     )
 
 
+def family_token_ids(family: str, vocab: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model config ids, text config ids)``: the family's image/video/vision-boundary token
+    ids and the text model's eos/bos/pad ids in :func:`tiny_tokenizer`'s vocabulary."""
+    text: dict[str, Any] = {
+        "eos_token_id": vocab["<|im_end|>"],
+        "bos_token_id": vocab["<|endoftext|>"],
+        "pad_token_id": vocab["<|endoftext|>"],
+    }
+    top: dict[str, Any]
+    if family in ("qwen2_vl", "qwen2_5_vl"):
+        top = {
+            "image_token_id": vocab["<|image_pad|>"],
+            "video_token_id": vocab["<|video_pad|>"],
+            "vision_start_token_id": vocab["<|vision_start|>"],
+            "vision_end_token_id": vocab["<|vision_end|>"],
+        }
+    elif family == "llava_onevision":
+        top = {"image_token_index": vocab["<image>"], "video_token_index": vocab["<video>"]}
+    else:
+        top = {"image_token_id": vocab["<IMG_CONTEXT>"]}
+    return top, text
+
+
 def build_tiny_model(
     family: str,
     out: str | Path,
@@ -147,17 +177,15 @@ def build_tiny_model(
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")
     out = Path(out)
-    tokenizer, vocab = _tokenizer()
+    tokenizer, vocab = tiny_tokenizer()
     text_cfg = {
         "vocab_size": len(vocab),
+        **family_token_ids(family, vocab)[1],
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_hidden_layers": layers,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-        "eos_token_id": vocab["<|im_end|>"],
-        "bos_token_id": vocab["<|endoftext|>"],
-        "pad_token_id": vocab["<|endoftext|>"],
         **(text or {}),
     }
     torch.manual_seed(seed)
@@ -181,12 +209,7 @@ def build_tiny_model(
 
 def _qwen(family: str, text: dict, vocab: dict, vision: dict, image_px: int | None):
     rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
-    ids = {
-        "image_token_id": vocab["<|image_pad|>"],
-        "video_token_id": vocab["<|video_pad|>"],
-        "vision_start_token_id": vocab["<|vision_start|>"],
-        "vision_end_token_id": vocab["<|vision_end|>"],
-    }
+    ids = family_token_ids(family, vocab)[0]
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )
@@ -251,8 +274,7 @@ def _llava_onevision(text: dict, vocab: dict, vision: dict, image_px: int | None
             "vision_use_head": False,
             **vision,
         },
-        image_token_index=vocab["<image>"],
-        video_token_index=vocab["<video>"],
+        **family_token_ids("llava_onevision", vocab)[0],
         image_grid_pinpoints=pinpoints,
         vision_feature_layer=-1,
         vision_feature_select_strategy="full",
@@ -281,7 +303,7 @@ def _internvl(text: dict, vocab: dict, vision: dict, image_px: int | None):
             "patch_size": [14, 14],
             **vision,
         },
-        image_token_id=vocab["<IMG_CONTEXT>"],
+        **family_token_ids("internvl", vocab)[0],
         downsample_ratio=0.5,
     )
     px = image_px or 56

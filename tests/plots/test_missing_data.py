@@ -318,3 +318,12 @@ def test_partial_probe_runs_are_flagged(synthetic, tmp_path):
     assert res.exit_code == 0, res.output
     note = _lines(res.stdout, "note: ")["pooling"]
     assert note.count("7 of 58 queries have no prediction") == 2
+
+
+def test_parse_probe_variants():
+    assert (parse_probe("pixel:4:area").kind, parse_probe("pixel:4:area").variant) == (
+        "pixel",
+        "area",
+    )
+    assert parse_probe("pool:2:row").variant == "row"
+    assert parse_probe("pool:2").variant is None and parse_probe("pixel:2").variant is None

@@ -293,3 +293,80 @@ def test_real_server_killed_mid_run_resumes_and_equals_hf(tmp_path, bench, templ
     )
     assert res.exit_code == 0, res.output
     assert '"n_predicted": 10' in report.read_text()
+
+
+def _whole_rows(path):
+    """Rows of the complete lines only (the writer may be mid-line)."""
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
+
+
+@pytest.mark.slow
+def test_predict_process_killed_mid_run_resumes_to_the_hf_replies(
+    tmp_path, bench, templated_checkpoints
+):
+    """SIGKILL the ``mimicgen predict --backend openai`` process itself after a few rows (a
+    slow server keeps the run going), rerun: every query once, replies equal ``--backend hf``."""
+    pytest.importorskip("torch")
+    import signal
+
+    model = templated_checkpoints["qwen2_vl"]
+    budget = ["--max-new-tokens", "8"]
+    proc, url = _start_server(model, "--reply-delay", "0.3")
+    out = tmp_path / "openai"
+    args = [
+        "predict",
+        str(bench),
+        "--backend",
+        "openai",
+        "--model",
+        "tiny",
+        "--base-url",
+        url,
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+        *budget,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "mimicgen", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while len(_whole_rows(out / "predictions.jsonl")) < 3 and time.monotonic() < deadline:
+            assert client.poll() is None, "the client ended before it was killed"
+            time.sleep(0.05)
+        client.send_signal(signal.SIGKILL)
+        assert client.wait(timeout=30) == -signal.SIGKILL
+        partial = _whole_rows(out / "predictions.jsonl")  # a kill mid-line leaves a torn tail
+        assert 3 <= len(partial) < 10
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert f"{10 - len(partial)} predicted, {len(partial)} already done" in res.output
+    finally:
+        proc.kill()
+        proc.wait()
+    res = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(bench),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "hf"),
+            "--dtype",
+            "float32",
+            *budget,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    via_api = _rows(out / "predictions.jsonl")
+    assert sorted(r["id"] for r in via_api) == sorted(f"q-{i}" for i in range(10))  # each once
+    via_hf = {r["id"]: r["prediction"] for r in _rows(tmp_path / "hf/predictions.jsonl")}
+    assert {r["id"]: r["prediction"] for r in via_api} == via_hf

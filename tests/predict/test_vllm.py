@@ -44,6 +44,8 @@ def test_engine_args_from_the_largest_query(bench):
     }
     assert most == 4
     assert "data_parallel_size" not in engine_args("m", queries)
+    assert "enforce_eager" not in args
+    assert engine_args("m", queries, enforce_eager=True)["enforce_eager"] is True
     with pytest.raises(InputError, match="--dtype"):
         engine_args("m", queries, dtype="int4")
 

@@ -12,6 +12,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from mimicgen.probes.memory import PeakTensorBytes
+
+__all__ = ["DeviceMixCheck", "DeviceMixError", "PeakTensorBytes"]
+
 
 class DeviceMixError(RuntimeError):
     pass
@@ -31,44 +35,3 @@ class DeviceMixCheck(TorchDispatchMode):
         if len(devices) > 1:
             raise DeviceMixError(f"{func} mixes devices {sorted(map(str, devices))}")
         return func(*args, **kwargs)
-
-
-class PeakTensorBytes(TorchDispatchMode):
-    """Peak bytes of live tensor storage created by ops inside the block (exact, deterministic).
-
-    Each op output's storage is counted while any tensor created on it is alive (views share
-    their base's storage); the memory a kernel uses internally during one op is not seen.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, list[int]] = {}  # storage ptr -> [bytes, tensors alive]
-        self.now = 0
-        self.peak = 0
-
-    def _release(self, ptr: int) -> None:
-        entry = self.live.get(ptr)
-        if entry is None:
-            return
-        entry[1] -= 1
-        if entry[1] == 0:
-            self.now -= entry[0]
-            del self.live[ptr]
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        import weakref
-
-        out = func(*args, **(kwargs or {}))
-        flat, _ = tree_flatten(out)
-        for t in flat:
-            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
-                continue
-            storage = t.untyped_storage()
-            ptr = storage.data_ptr()
-            if ptr not in self.live:
-                self.live[ptr] = [storage.nbytes(), 0]
-                self.now += storage.nbytes()
-                self.peak = max(self.peak, self.now)
-            self.live[ptr][1] += 1
-            weakref.finalize(t, self._release, ptr)
-        return out

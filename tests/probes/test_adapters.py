@@ -63,6 +63,49 @@ def test_qwen_token_cells_agree_with_mrope(adapters, family):
     assert prepared.tokens.grids == ((2, 2), (2, 1))
 
 
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl"])
+def test_mrope_from_cells_is_qwens_rule(adapters, family):
+    """Our M-RoPE from token cells equals the model's own get_rope_index on unpooled prompts."""
+    from mimicgen.probes.adapters.qwen2_vl import mrope_from_cells
+
+    adapter = adapters[family]
+    images = [noise_image(0, (56, 84)), noise_image(1, (28, 56)), noise_image(2, (84, 28))]
+    prepared = adapter.prepare(images, QUESTION)
+    cells = [
+        np.stack([prepared.tokens.row[p], prepared.tokens.col[p]], axis=1)
+        for p in (prepared.tokens.positions(i) for i in range(3))
+    ]
+    pos, nxt = mrope_from_cells(prepared.input_ids, adapter.image_token_id, cells)
+    torch.testing.assert_close(pos, prepared.position_ids, rtol=0, atol=0)
+    assert nxt == prepared.next_position
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl"])
+def test_pooled_qwen_positions_keep_the_2d_extent_or_one_row(adapters, family):
+    adapter = adapters[family]
+    # 84 wide x 56 high -> 2 rows x 3 cols of merged tokens; 112x112 -> 4x4.
+    images = [noise_image(0, (84, 56)), noise_image(1, (112, 112))]
+    full = adapter.prepare(images, QUESTION)
+    grid = adapter.prepare(images, QUESTION, pool=2)
+    row = adapter.prepare(images, QUESTION, pool=2, pool_layout="row")
+    # grid: windows (0,0)(0,1) | (0,2)(1,0) | (1,1)(1,2) sit at their first cells; the 4x4
+    # image's windows are pairs along each row.
+    rope = _rope_cells(grid.position_ids, grid.input_ids, adapter.image_token_id)
+    second = [[r, c] for r in range(4) for c in (0, 2)]
+    np.testing.assert_array_equal(rope, [[0, 0], [0, 2], [1, 1], *second])
+    # ... so the text keeps the positions it has without pooling (same extent per image).
+    text_full = full.position_ids[:, 0, ~full.tokens.is_vision]
+    text_grid = grid.position_ids[:, 0, ~grid.tokens.is_vision]
+    torch.testing.assert_close(text_grid, text_full, rtol=0, atol=0)
+    assert grid.next_position == full.next_position
+    # row: one row of consecutive width positions per image, so the 4x4 image (extent 4)
+    # becomes 1 x 8 (extent 8) and the text after it moves 4 positions on.
+    rope = _rope_cells(row.position_ids, row.input_ids, adapter.image_token_id)
+    np.testing.assert_array_equal(rope, [[0, c] for c in range(3)] + [[0, c] for c in range(8)])
+    assert row.next_position == full.next_position + 4
+    assert torch.equal(row.inputs_embeds, grid.inputs_embeds)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_blockdiag_isolates_images_and_text_sees_all(adapters, family):
     adapter = adapters[family]

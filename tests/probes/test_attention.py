@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.probes.conftest import noise_image
-from tests.probes.devices import DeviceMixCheck, DeviceMixError, PeakTensorBytes
+from tests.probes.devices import DeviceMixCheck, DeviceMixError
 
 torch = pytest.importorskip("torch")
 
@@ -18,6 +18,7 @@ from mimicgen.probes.attention import (
     probe_state,
 )
 from mimicgen.probes.masks import additive_mask, allowed_pairs
+from mimicgen.probes.memory import recorded_attention_peak
 from mimicgen.probes.tokens import grid_cells, token_map_from_ids
 
 QUESTION = "how many dog are there ?"
@@ -118,31 +119,38 @@ def test_recorder_sums_hand_computed():
 
 
 def _recorded_attention_peak(chunk_bytes: int) -> int:
-    """Peak live tensor bytes of one recorded prompt forward of a 2048-token layer, 8 heads."""
-    L, H, D, side = 2048, 8, 16, 16
-    n_img = 7  # 7 images of 16 x 16 tokens between text
-    ids = np.ones(L, dtype=np.int64)
-    ids[32 : 32 + n_img * side * side] = 7
-    tokens = token_map_from_ids(ids, 7, [grid_cells(side, side)] * n_img, [(side, side)] * n_img)
-    module = torch.nn.Module()
-    q = torch.randn(1, H, L, D, generator=torch.Generator().manual_seed(0))
-    state = ProbeState({id(module): 0}, L, recorder=AttentionRecorder(tokens, 1))
-    state.chunk_bytes = chunk_bytes
-    with torch.no_grad(), PeakTensorBytes() as meter, probe_state(state):
-        probe_attention_forward(module, q, q, q, None)
-    assert state.recorder is not None and np.isfinite(state.recorder.shares).all()
-    return meter.peak
+    """Peak live tensor bytes of one recorded prompt forward of a 2048-token layer, 8 heads
+    (7 images of 16 x 16 tokens), fp32 on the CPU: real arithmetic."""
+    return recorded_attention_peak(
+        2048, 8, 16, 7, 256, chunk_bytes, device="cpu", dtype=torch.float32
+    )
 
 
 def test_recorded_attention_peak_memory_is_bounded_by_the_chunk():
     dense = 8 * 2048 * 2048 * 4  # one fp32 heads x L x L weight tensor: 128 MiB
     budget = 8 * 2**20
     peak = _recorded_attention_peak(budget)
-    # The chunks (plus the (1, H, L, D) output, 1 MiB) stay within the budget, far below dense.
-    assert peak <= budget + 2 * 2**20, peak
+    # The chunks plus q, k, v and the output ((1, H, L, D) fp32, 1 MiB each) stay within the
+    # budget, far below dense.
+    assert peak <= budget + 4 * 2**20 + 2**20, peak
     assert peak < dense / 10
     # The meter sees the dense path: one chunk holding all rows costs over 2x the dense tensor.
     assert _recorded_attention_peak(2**40) > 2 * dense
+
+
+def test_attn_peak_at_the_7b_shape_on_meta():
+    """Qwen2.5-VL-7B (28 heads of 128) with 10 images of 34 x 34 tokens: L = 12,000. One dense
+    fp32 weight tensor is 15.0 GiB; the recorded layer stays within q, k, v, the output and the
+    256 MiB chunk budget. On meta: the real shapes, no memory, no arithmetic."""
+    from mimicgen.probes.attention import CHUNK_BYTES
+
+    L, H, D = 12000, 28, 128
+    dense = H * L * L * 4
+    io = 4 * H * L * D * 2  # q, k, v and the output in bf16
+    peak = recorded_attention_peak(L, H, D, 10, 34 * 34)
+    assert io < peak <= io + CHUNK_BYTES + 2**20, peak
+    assert peak < dense / 25
+    assert recorded_attention_peak(L, H, D, 10, 34 * 34, chunk_bytes=2**50) > 2 * dense
 
 
 def test_model_without_probe_attention_refuses_masks(tiny_checkpoints, adapters):

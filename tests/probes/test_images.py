@@ -55,3 +55,25 @@ def test_pixel_degrade_keeps_size_and_loses_detail():
     block_b = b.reshape(4, 4, 4, 4, 3).mean(axis=(1, 3))
     assert np.abs(block_a - block_b).mean() < np.abs(a - b).mean() / 2
     np.testing.assert_array_equal(np.asarray(pixel_degrade(im, 1)), a.astype(np.uint8))
+
+
+def test_pixel_area_keeps_the_share_of_tokens_pool_keeps():
+    from mimicgen.probes.pixel import kept_pixel_share
+    from mimicgen.probes.pooling import pooled_length
+
+    # A 448x448 Qwen image is 16x16 = 256 merged tokens; pool:4 keeps 64 of them (1/4).
+    assert pooled_length(256, 4) / 256 == 0.25
+    assert kept_pixel_share((448, 448), 4, "area") == 0.25  # 224 x 224 px left
+    assert kept_pixel_share((448, 448), 4, "side") == 1 / 16  # 112 x 112: pixel:4 keeps 1/16
+    assert kept_pixel_share((640, 480), 16, "area") == 1 / 16  # 160 x 120
+    # sqrt(2) per side, sizes rounded down: 100 / 1.414 -> 70 px, 4900 of 10000 pixels.
+    assert kept_pixel_share((100, 100), 2, "area") == 0.49
+    im = _noise(3, (16, 12))
+    # pixel:F:area is pixel:sqrt(F) when F is a square.
+    np.testing.assert_array_equal(
+        np.asarray(pixel_degrade(im, 4, "area")), np.asarray(pixel_degrade(im, 2))
+    )
+    np.testing.assert_array_equal(
+        np.asarray(pixel_degrade(im, 9, "area")), np.asarray(pixel_degrade(im, 3))
+    )
+    assert pixel_degrade(im, 2, "area").size == im.size

@@ -158,3 +158,44 @@ def test_tiny_model_cli_writes_a_loadable_checkpoint(tmp_path):
     assert cfg.model_type == "qwen2_5_vl" and cfg.text_config.num_hidden_layers == 3
     res = CliRunner().invoke(app, ["probe-tiny-model", str(out)])
     assert isinstance(res.exception, InputError)  # refuses a non-empty folder
+
+
+def test_token_counts_per_query_and_configuration(tmp_path, bench, model):
+    """samples.jsonl and tokens.json carry vision tokens and sequence length per configuration;
+    hand counts on the 3-query benchmark (56x56 -> 4 tokens, 28x56 / 56x28 -> 2)."""
+    out = tmp_path / "out"
+    probes = ["--probe", "none", "--probe", "pool:2:row", "--probe", "stitch:auto"]
+    res = _probe(*_run_args(model, bench, out), *probes, "--max-new-tokens", "1")
+    assert res.exit_code == 0, res.output
+    per_query = {"none": [6, 8, 4], "pool-2-row": [3, 4, 2], "stitch-auto": [8, 16, 8]}
+    # stitch: q-0 -> 1x2 grid of 56x56 cells (4x2 tokens); q-1 (3 images) -> 2x2 grid of
+    # 56x56 = 4x4 = 16; q-2 (28x56 + 56x28) -> 1x2 grid of 56x56 cells = 8.
+    for name, vision in per_query.items():
+        rows = _rows(out / name / "samples.jsonl")
+        assert [r["vision_tokens"] for r in rows] == vision, name
+        assert [r["n_query_images"] for r in rows] == [2, 3, 2]
+        for r in rows:
+            assert r["prompt_tokens"] == r["vision_tokens"] + r["text_tokens"]
+        summary = json.loads((out / name / "tokens.json").read_text())
+        assert summary["n_samples"] == 3
+        assert summary["vision_tokens"]["mean"] == round(sum(vision) / 3, 3)
+        assert summary["by_n_images"]["2"]["vision_tokens"]["mean"] == (vision[0] + vision[2]) / 2
+        assert summary["by_n_images"]["3"]["n_samples"] == 1
+        prompt = [r["prompt_tokens"] for r in rows]
+        assert summary["prompt_tokens"]["max"] == max(prompt)
+    assert json.loads((out / "pool-2-row/run.json").read_text())["pool_layout"] == "row"
+    assert "pool_layout" not in json.loads((out / "none/run.json").read_text())
+
+
+def test_pool_run_without_recorded_layout_is_not_resumed(tmp_path, bench, model):
+    """A pool folder from before pooled tokens kept their 2-D positions says only 'pool:2'."""
+    out = tmp_path / "out"
+    args = [*_run_args(model, bench, out), "--probe", "pool:2", "--max-new-tokens", "1"]
+    assert _probe(*args, "--limit", "1").exit_code == 0
+    run = out / "pool-2/run.json"
+    meta = json.loads(run.read_text())
+    assert meta["pool_layout"] == "grid"
+    del meta["pool_layout"]
+    run.write_text(json.dumps(meta))
+    res = _probe(*args)
+    assert isinstance(res.exception, InputError) and "pool_layout" in str(res.exception)

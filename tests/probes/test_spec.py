@@ -27,6 +27,23 @@ def test_parse_each_probe_kind():
     assert parse_probe("attn").maps and not parse_probe("attn:nomaps").maps
 
 
+def test_pool_layout_and_pixel_mode():
+    from mimicgen.probes.spec import PixelProbe
+
+    assert parse_probe("pool:4") == PoolProbe(factor=4, layout="grid") == parse_probe("pool:4:grid")
+    assert parse_probe("pool:4:row") == PoolProbe(factor=4, layout="row")
+    assert parse_probe("pixel:4") == PixelProbe(factor=4, mode="side")
+    assert parse_probe("pixel:4:area").side_factor == 2.0
+    assert parse_probe("pixel:3").side_factor == 3.0
+    c = parse_config("pool:4:row+pixel:2:area")
+    assert c.spec_string == "pool:4:row+pixel:2:area" and parse_config(c.spec_string) == c
+    assert c.name == "pool-4-row_pixel-2-area"
+    assert parse_config("pool:4:grid").spec_string == "pool:4"  # grid is the default
+    for bad in ("pool:4:col", "pixel:4:side", "pixel:4:row"):
+        with pytest.raises(SpecError):
+            parse_probe(bad)
+
+
 def test_config_composes_and_round_trips():
     c = parse_config("pool:4+mask:blockdiag@12-23+attn")
     assert [p.kind for p in c.probes] == ["pool", "mask", "attn"]

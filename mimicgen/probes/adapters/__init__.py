@@ -38,11 +38,18 @@ def load_adapter(
 ) -> VLMAdapter:
     """Read ``config.json`` of a hub id / local folder and load it with the matching adapter
     (``attn``: the language model's attention, ``None`` = the probe function;
-    ``processor_kwargs``: image processor options such as Qwen's ``min_pixels``)."""
+    ``processor_kwargs``: image processor options such as Qwen's ``min_pixels``).
+    ``random:NAME`` builds a random-weight model at a published size instead
+    (:mod:`mimicgen.probes.real_sizes`)."""
     from transformers import AutoConfig
 
     from mimicgen.errors import InputError
+    from mimicgen.probes.real_sizes import is_random, random_adapter, real_size
 
+    if is_random(path):
+        model_type = real_size(path)[1].family
+        _check_pixels(model_type, processor_kwargs)
+        return random_adapter(path, dtype, device, device_map, attn, processor_kwargs)
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as exc:
@@ -50,9 +57,15 @@ def load_adapter(
             f"cannot load a model config from {path!r} ({exc.__class__.__name__}); "
             "pass a local model folder or a cached hub id"
         ) from None
+    _check_pixels(config.model_type, processor_kwargs)
     cls = adapter_for(config.model_type)
-    if processor_kwargs and not cls.pixel_budget:
-        raise InputError(
-            f"--min-pixels/--max-pixels apply to Qwen2-VL/Qwen2.5-VL only, not {config.model_type}"
-        )
     return cls.from_pretrained(path, dtype, device, device_map, attn, processor_kwargs)
+
+
+def _check_pixels(model_type: str, processor_kwargs: dict | None) -> None:
+    from mimicgen.errors import InputError
+
+    if processor_kwargs and not adapter_for(model_type).pixel_budget:
+        raise InputError(
+            f"--min-pixels/--max-pixels apply to Qwen2-VL/Qwen2.5-VL only, not {model_type}"
+        )

@@ -253,11 +253,13 @@ class VLMAdapter(ABC):
         return [p for p in parts if p != ""]
 
     def positions(
-        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool
+        self, input_ids: torch.Tensor, enc: EncodedImages, pooled: bool, layout: str = "grid"
     ) -> tuple[torch.Tensor, int]:
         """Position ids for the prompt and the position of the first generated token.
 
-        Default: plain 1-D positions ``0..L-1`` (families with 1-D RoPE); Qwen overrides it.
+        ``layout`` places pooled tokens (``grid`` or ``row``, see ``PoolProbe.layout``).
+        Default: plain 1-D positions ``0..L-1`` (families with 1-D RoPE, where the layout
+        changes nothing); Qwen overrides it.
         """
         n = input_ids.shape[1]
         return torch.arange(n, device=self.device)[None], n
@@ -300,9 +302,11 @@ class VLMAdapter(ABC):
         question: str,
         pool: int = 1,
         user: list[str | int] | None = None,
+        pool_layout: str = "grid",
     ) -> PreparedInput:
-        """Build decoder inputs for ``images`` + ``question``, pooling vision tokens by ``pool``;
-        ``user`` gives the user turn's segments (default: images first, see ``user_segments``)."""
+        """Build decoder inputs for ``images`` + ``question``, pooling vision tokens by ``pool``
+        (pooled tokens placed by ``pool_layout``, ``grid`` or ``row``); ``user`` gives the user
+        turn's segments (default: images first, see ``user_segments``)."""
         enc = self.encode_images(images)
         if pool > 1:
             enc.features = [avg_pool_tokens(f, pool) for f in enc.features]
@@ -322,7 +326,9 @@ class VLMAdapter(ABC):
             where = torch.from_numpy(np.flatnonzero(tokens.is_vision)).to(self.device)
             feats = torch.cat(enc.features).to(embeds.device, embeds.dtype)
             embeds[0, where] = feats
-        position_ids, next_position = self.positions(input_ids, enc, pooled=pool > 1)
+        position_ids, next_position = self.positions(
+            input_ids, enc, pooled=pool > 1, layout=pool_layout
+        )
         return PreparedInput(input_ids, embeds, position_ids, tokens, next_position)
 
     @torch.no_grad()
