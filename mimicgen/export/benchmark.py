@@ -600,9 +600,11 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False)
         for _, d, _ in loaded:
             if (d / "images").is_dir():
                 _copy_tree_links(d / "images", final / "images")
-        if len(records) != int(first["shard"]["total"]):
+        # Shards split base queries; twins (``variants:``) come with their base.
+        n_base = sum(1 for r in records if r.get("variant", "base") == "base")
+        if n_base != int(first["shard"]["total"]):
             raise InputError(
-                f"shards hold {len(records)} queries but the build has {first['shard']['total']}"
+                f"shards hold {n_base} queries but the build has {first['shard']['total']}"
             )
         manifest = _manifest(header, records, first["images"]["mode"], None)
         atomic_write_text(final / MANIFEST_FILE, _dump_manifest(manifest))

@@ -121,6 +121,11 @@ class BaseTaskSpec(BaseModel):
     @model_validator(mode="after")
     def _variants_fit_task(self) -> BaseTaskSpec:
         if self.variants is not None:
+            if self.split != "eval":
+                raise ValueError(
+                    "variants makes paired eval twins; remove it or set split: eval (training "
+                    "builds have no twins)"
+                )
             k = getattr(self, "k", None)
             self.variants.check_task(getattr(self, "task", ""), bounds(k) if k else None)
         return self

@@ -136,6 +136,8 @@ class FamilyBuilder:
         if 0 < len(evidence) < n:
             for start in range(n - len(evidence) + 1):
                 order = others[:start] + evidence + others[start:]
+                if order == list(range(n)):
+                    continue  # the base's own order: the base is this position's member
                 variant = f"permute-p{start}"
                 detail = {"control": "permute", "order": order, "evidence_start": start}
                 out.append(Twin(_twin(base, variant, images=_reorder(images, order)), base.id, variant, detail))
