@@ -66,8 +66,12 @@ def _rng(seed: int, q: int, control: str) -> np.random.Generator:
 
 
 def _reorder(images: Sequence[QueryImage], order: Sequence[int]) -> list[QueryImage]:
-    """``order[p]`` = the base position of the image shown at position ``p``."""
-    return [images[j].model_copy(update={"position": p}) for p, j in enumerate(order)]
+    """``order[p]`` = the base position of the image shown at position ``p``. The entries are
+    already validated: ``model_construct`` only moves them (several times cheaper than a copy)."""
+    return [
+        QueryImage.model_construct(**{**images[j].__dict__, "position": p})
+        for p, j in enumerate(order)
+    ]
 
 
 def _twin(base: Query, variant: str, **update: Any) -> Query:
