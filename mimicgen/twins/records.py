@@ -7,7 +7,8 @@ Added keys only (SPEC §4 keys keep their meaning):
 * a generated image's entry keeps ``source_id``, ``role`` and ``position`` of the image it
   replaces, points ``path`` at ``images/twins/<family>/<variant>-<position>.png`` and says
   ``content: blank | noise``; the stitched twin has one image entry (``content: stitch``,
-  ``source_id`` null) whose ``cells`` list the base images in grid order.
+  ``source_id`` null; ``stitch.jpg`` when the base images are JPEGs, else ``stitch.png``) whose
+  ``cells`` list the base images in grid order.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ __all__ = ["generated_relpath", "twin_record", "twin_sources"]
 def generated_relpath(twin: Twin, position: int) -> str:
     """Output path of a generated image of ``twin`` (relative to the output folder)."""
     name = "stitch" if twin.detail["control"] == "stitch" else f"{twin.variant}-{position}"
-    return f"{IMAGES_DIR}/twins/{twin.family}/{name}.png"
+    ext = "jpg" if twin.generated[position].get("format") == "jpeg" else "png"
+    return f"{IMAGES_DIR}/twins/{twin.family}/{name}.{ext}"
 
 
 def twin_sources(twins: Sequence[Twin], image_root: Path | None) -> dict[str, dict[str, Any]]:

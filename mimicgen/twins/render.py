@@ -1,4 +1,5 @@
-"""Generated twin images: blank, seeded noise and stitched grids, written as deterministic PNGs.
+"""Generated twin images: blank, seeded noise and stitched grids, written as deterministic files
+(PNG; a stitched grid of JPEG photographs as JPEG, quality 95).
 
 A recipe (``Twin.generated`` plus the source paths the writer resolves) fully determines the
 bytes: blank is uniform grey (128, 128, 128), noise is uniform RGB from
@@ -17,14 +18,9 @@ import numpy as np
 from mimicgen.errors import InputError
 from mimicgen.export.images import ImageMode, _write_via_temp
 
-__all__ = ["BLANK_RGB", "is_recipe", "output_size", "render_recipe"]
+__all__ = ["BLANK_RGB", "output_size", "render_recipe"]
 
 BLANK_RGB = (128, 128, 128)
-
-
-def is_recipe(src: object) -> bool:
-    """Is a resume-folder image source a generated-image recipe (not a source file path)?"""
-    return isinstance(src, dict) and "kind" in src
 
 
 def output_size(size: tuple[int, int], mode: ImageMode) -> tuple[int, int]:
@@ -71,8 +67,12 @@ def _make(recipe: dict[str, Any], mode: ImageMode) -> Any:
 
 
 def render_recipe(recipe: dict[str, Any], dest: Path, mode: ImageMode) -> None:
-    """Write the recipe's image at ``dest`` (PNG, no metadata); a no-op if it exists (resume)."""
+    """Write the recipe's image at ``dest`` (no metadata); a no-op if it exists (resume)."""
     if mode.kind == "none" or dest.exists():
         return
     image = _make(recipe, mode)
-    _write_via_temp(dest, lambda tmp: image.save(tmp, format="PNG", optimize=False))
+    if recipe.get("format") == "jpeg":
+        save = {"format": "JPEG", "quality": 95}
+    else:  # noise does not compress: the fastest level costs nothing in size
+        save = {"format": "PNG", "optimize": False, "compress_level": 1}
+    _write_via_temp(dest, lambda tmp: image.save(tmp, **save))

@@ -292,3 +292,29 @@ def test_coco_tiny_twins_match_the_raw_json(coco_tiny: Path, tmp_path) -> None:
             if r["twin"]["control"] == "permute":
                 assert sorted(ids(r)) == sorted(ids(base)) and ids(r) != ids(base)
     assert kinds["distractors"] == 90 and kinds["spread"] > 10 and kinds["permute"] > 60
+
+
+def test_coco_stitched_twin_is_a_jpeg_grid_of_the_photos(coco_tiny: Path, tmp_path) -> None:
+    from PIL import Image
+
+    ann = coco_tiny / "annotations" / "instances_val2017.json"
+    source = SourceSpec(kind="coco", annotations=ann, image_root=coco_tiny / "val2017")
+    spec = CountingSpec(
+        name="cs", num_queries=2, n_images=3, totals=(2,), source=source,
+        variants={"stitch": True, "blank": "all"},
+    )  # fmt: skip
+    build_eval_set([spec], BuildOptions(out=tmp_path / "b"))
+    recs = read_jsonl(tmp_path / "b" / "benchmark.jsonl")
+    for base in (r for r in recs if r["variant"] == "base"):
+        (img,) = next(r for r in recs if r["id"] == f"{base['id']}~stitch")["images"]
+        assert img["path"].endswith("/stitch.jpg")
+        sizes = []
+        for cell in base["images"]:
+            with Image.open(tmp_path / "b" / cell["path"]) as im:
+                sizes.append(im.size)
+        with Image.open(tmp_path / "b" / img["path"]) as grid:
+            assert grid.format == "JPEG"
+            # 3 images: a 2x2 grid of cells the size of the largest photo
+            assert grid.size == (2 * max(w for w, _ in sizes), 2 * max(h for _, h in sizes))
+        blank = next(r for r in recs if r["id"] == f"{base['id']}~blank-all")
+        assert all(i["path"].endswith(".png") for i in blank["images"])
