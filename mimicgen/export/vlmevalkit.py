@@ -44,9 +44,12 @@ def export_vlmevalkit(
     check_images(bench)  # fail before writing anything
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as stage:
+        # Twin builds (variants:) add each record's family and variant (families are contiguous).
+        twins = any("family" in r for r in bench.records)
+        columns = (*COLUMNS, "family", "variant") if twins else COLUMNS
         with open(stage / f"{dataset_name}.tsv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(columns)
             for index, record in enumerate(track(bench.records, "export vlmevalkit")):
                 encoded = [
                     base64.b64encode(image_file(bench, rel, record["id"]).read_bytes()).decode()
@@ -62,9 +65,10 @@ def export_vlmevalkit(
                         record["answer_text"],
                         record["task"],
                         "test",
+                        *((record.get("family", ""), record.get("variant", "")) if twins else ()),
                     )
                 )
         write_provenance(
-            stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(COLUMNS))
+            stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(columns))
         )
     return out / f"{dataset_name}.tsv"
