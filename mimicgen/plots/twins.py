@@ -7,7 +7,7 @@ distractors on identical evidence. One line (or bar) per model, one panel per ta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,42 @@ from mimicgen.plots.inputs import PlotData
 from mimicgen.plots.report_io import TASKS, sort_values
 from mimicgen.plots.style import FigureStyle, color_for, new_figure, save_figure
 
-__all__ = ["TWIN_FIGURES", "has_paired", "twin_distractors", "twin_flips", "twin_position"]
+__all__ = [
+    "TWIN_FIGURES",
+    "has_paired",
+    "pick_families",
+    "twin_distractors",
+    "twin_flips",
+    "twin_position",
+]
 
 
 def has_paired(data: PlotData) -> bool:
     """Does any model entry carry paired twin scores?"""
     return any(m.get("paired") for m in data.models)
+
+
+def pick_families(records: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """Sample cards of the HTML report for a twin build: whole families (base first, as in the
+    file), round-robin over tasks, until ``n`` records are shown (at least one family)."""
+    if n <= 0:
+        return []
+    families: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        families.setdefault(str(r.get("family", r["id"])), []).append(r)
+    queues: dict[str, list[list[dict[str, Any]]]] = {}
+    for fam in families.values():
+        queues.setdefault(fam[0]["task"], []).append(fam)
+    picked: list[dict[str, Any]] = []
+    depth = 0
+    while any(depth < len(q) for q in queues.values()):
+        for q in queues.values():
+            if depth < len(q):
+                if picked and len(picked) + len(q[depth]) > n:
+                    return picked
+                picked += q[depth]
+        depth += 1
+    return picked
 
 
 def _tasks(data: PlotData, key: str) -> dict[str, list[tuple[int, str, dict[str, Any]]]]:

@@ -70,3 +70,33 @@ def test_generated_images_get_no_source_boxes(twin_build: Path) -> None:
     rows = _image_rows(recs, manifest)
     want = sum(1 for r in recs for i in r["images"] if "content" not in i)
     assert rows.height == want < sum(len(r["images"]) for r in recs)
+
+
+def test_html_report_cards_show_whole_families_side_by_side(twin_build: Path, tmp_path) -> None:
+    import re
+
+    from typer.testing import CliRunner
+
+    from mimicgen.cli.app import app
+
+    recs = read_jsonl(twin_build / "benchmark.jsonl")
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": r["id"], "prediction": "3"}) + "\n" for r in recs))
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(
+        app, ["report", str(twin_build), "--out", str(out), "-p", str(preds), "--max-samples", "40",
+              "--no-figures"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    cards = re.findall(r'<article class="card" data-id="([^"]+)" data-task="[^"]+" data-family="([^"]+)"', out.read_text())
+    by_family: dict[str, list[str]] = {}
+    for r in recs:
+        by_family.setdefault(r["family"], []).append(r["id"])
+    shown = list(dict.fromkeys(f for _, f in cards))
+    assert len(shown) >= 2 and _contiguous([f for _, f in cards])
+    assert [rid for rid, _ in cards] == [rid for f in shown for rid in by_family[f]]  # whole
+    assert len(cards) <= 40 and {recs_task(recs, f) for f in shown} >= {"counting", "listing"}
+
+
+def recs_task(recs: list[dict], family: str) -> str:
+    return next(r["task"] for r in recs if r["id"] == family)

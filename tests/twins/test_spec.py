@@ -69,3 +69,17 @@ def test_cli_reports_a_bad_variants_key_in_one_line(tmp_path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown key 'variants.shuffle'" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_training_formats_refuse_twin_specs(tmp_path) -> None:
+    spec = tmp_path / "tw.yaml"
+    spec.write_text("task: common\nnum_queries: 2\nvariants: {permute: true}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mimicgen", "build", str(spec), "--format", "llava",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "spec(s) tw set variants" in lines[0]
+    assert not (tmp_path / "out").exists()
