@@ -13,6 +13,7 @@ Each twin is compared with its own family's base on the same predictions file an
   content) are left out of flips and consistency; content-free counting twins (correct answer
   0) are scored as flips too and report their accuracy beside the prior.
 
+Members without a reply are left out (``n_unanswered``): a missing reply is no flip.
 Nothing here changes the rest of the report; the ``paired`` key is added only when the
 benchmark has families.
 """
@@ -216,22 +217,32 @@ def _task_block(
     table: FamilyTable,
     members: np.ndarray,
     correct: np.ndarray,
+    answered: np.ndarray,
     pipeline: str,
 ) -> dict[str, Any]:
-    """The paired metrics of one task's members (``members``: positions in ``table``)."""
+    """The paired metrics of one task's members (``members``: positions in ``table``).
+
+    A member without a reply is left out (a missing reply is no flip): pairs need both
+    replies, consistency counts families whose every scored member has one."""
     ok = correct[table.rows[members]]
     base_ok = correct[table.base_row[members]]
+    has = answered[table.rows[members]]
+    pair_has = has & answered[table.base_row[members]]
     control = np.asarray(table.control, object)[members]
     variant = np.asarray(table.variant, object)[members]
     answer = np.asarray(table.answer, object)[members]
     scored = answer != GUESS
-    twins = scored & (control != "base")
-    out: dict[str, Any] = {"n_families": int(np.unique(table.family[members]).size)}
-    fam = table.family[members[scored]]
-    uniq, inv = np.unique(fam, return_inverse=True)
+    twins = scored & (control != "base") & pair_has
+    out: dict[str, Any] = {
+        "n_families": int(np.unique(table.family[members]).size),
+        "n_unanswered": int((~has).sum()),
+    }
+    uniq, inv = np.unique(table.family[members[scored]], return_inverse=True)
     all_right = np.ones(uniq.size, bool)
+    complete = np.ones(uniq.size, bool)
     np.logical_and.at(all_right, inv, ok[scored])
-    out["consistency"] = rate_block(int(all_right.sum()), int(uniq.size))
+    np.logical_and.at(complete, inv, has[scored])
+    out["consistency"] = rate_block(int((all_right & complete).sum()), int(complete.sum()))
     out["variants"] = {
         v: pair_block(base_ok[twins & (variant == v)], ok[twins & (variant == v)])
         for v in _variant_order(list(variant), list(control), twins)
@@ -242,16 +253,16 @@ def _task_block(
     }
     starts = table.evidence_start[members]
     has_permute = np.isin(table.family[members], table.family[members][control == "permute"])
-    pos = (starts >= 0) & has_permute & ((control == "base") | (control == "permute"))
+    pos = (starts >= 0) & has_permute & ((control == "base") | (control == "permute")) & has
     if pos.any():
         out["evidence_position"] = _accuracy_by(starts[pos], ok[pos])
     added = table.added[members]
     with_added = np.isin(table.family[members], table.family[members][control == "distractors"])
-    dis = (added >= 0) & with_added
+    dis = (added >= 0) & with_added & has
     if dis.any():
         out["added_distractors"] = _accuracy_by(added[dis], ok[dis])
     scope = np.asarray(table.scope, object)[members]
-    blind = np.isin(control, ["blank", "noise"]) & (scope == "all")
+    blind = np.isin(control, ["blank", "noise"]) & (scope == "all") & has
     if blind.any():
         matches = _base_matches(bench, preds, table, members[blind], pipeline)
         prior: dict[str, Any] = {}
@@ -278,6 +289,8 @@ def paired_report(
     if table is None:
         return None
     tasks = np.asarray(table.task, object)
+    by_id = preds.by_id
+    answered = np.fromiter((str(i) in by_id for i in bench.ids), bool, len(bench.ids))
     out: dict[str, Any] = {}
     for pipeline, correct in correct_by.items():
         blocks = {}
@@ -285,7 +298,7 @@ def paired_report(
             members = np.flatnonzero(tasks == task)
             if members.size:
                 blocks[task] = _task_block(
-                    bench, preds, table, members, np.asarray(correct, bool), pipeline
+                    bench, preds, table, members, np.asarray(correct, bool), answered, pipeline
                 )
         out[pipeline] = {"tasks": blocks}
     return out

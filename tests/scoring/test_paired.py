@@ -3,8 +3,8 @@
 Six counting families F1..F6 (answer 3 dogs; the evidence image at position 2 in the base):
 ``permute-p0`` (evidence at 0) answered like the base, ``permute-p1`` (evidence at 1),
 ``distractors-2`` and ``blank-all`` (every image blank: the correct answer is 0). Two common
-families G1, G2 with a ``noise-all`` twin that only measures guessing. Expected numbers are
-worked out below by hand.
+families G1, G2 with a ``noise-all`` twin that only measures guessing. F7 has replies for its base
+only. Expected numbers are worked out below by hand.
 """
 
 from __future__ import annotations
@@ -61,6 +61,13 @@ def _records() -> tuple[list[dict[str, Any]], dict[str, str]]:
         preds[f"{f}~permute-p1"] = RIGHT if f in P1_RIGHT else WRONG
         preds[f"{f}~distractors-2"] = RIGHT if f in D2_RIGHT else WRONG
         preds[f"{f}~blank-all"] = BLANK_REPLY[f]
+    # F7: only the base has a reply; its twins are missing (left out, not counted as flips)
+    recs += [
+        _member(_counting("F7", 2), "F7", "base"),
+        _member(_counting("F7~permute-p1", 1), "F7", "permute-p1", order=[0, 2, 1]),
+        _member(_counting("F7~distractors-2", 2, n=5), "F7", "distractors-2", added=2),
+    ]
+    preds["F7"] = RIGHT
     for g, reply in (("G1", "dog"), ("G2", "cat")):
         images = [{"position": p, "role": "query", "class_counts": {"dog": 1}} for p in range(2)]
         base = make_record(g, "common", {"class": "dog"}, "dog", images, {"n_images": 2})
@@ -125,15 +132,15 @@ def test_flip_rates_wilson_bounds_and_mcnemar(paired) -> None:
 def test_consistency_positions_distractors_and_blind_prior(paired) -> None:
     c = paired["counting"]
     # Only F1 has every member right (base, p0, p1, d2, blank-all "0").
-    assert c["n_families"] == 6
+    assert c["n_families"] == 7 and c["n_unanswered"] == 2  # F7's two twins
     cons = c["consistency"]
     assert (cons["k"], cons["n"]) == (1, 6)
     # k=1, n=6: centre (1/6 + z^2/12) / (1 + z^2/6) = 0.29678, half 0.26673
     assert (cons["ci_low"], cons["ci_high"]) == pytest.approx((0.0301, 0.5635), abs=1e-4)
     pos = {k: (b["k"], b["n"]) for k, b in c["evidence_position"].items()}
-    assert pos == {"0": (4, 6), "1": (2, 6), "2": (4, 6)}
+    assert pos == {"0": (4, 6), "1": (2, 6), "2": (5, 7)}  # F7's base at 2 is right
     dis = {k: (b["k"], b["n"]) for k, b in c["added_distractors"].items()}
-    assert dis == {"0": (4, 6), "2": (1, 6)}
+    assert dis == {"0": (5, 7), "2": (1, 6)}
     blank = c["blind_prior"]["blank-all"]
     # replies "3" (the base answer) in F2, F3; "0" (correct without content) in F1, F4, F6
     assert (blank["k"], blank["n"], blank["answer"]) == (2, 6, "content_free")
