@@ -109,7 +109,9 @@ def twin_position(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRe
     name = "twin_position"
     paths = _lines(data, out_dir, style, name, "evidence_position", "first evidence position")
     if paths is None:
-        return FigureResult(name, skipped=_skip(data, "order twins (permute) with a movable evidence block"))
+        return FigureResult(
+            name, skipped=_skip(data, "order twins (permute) with a movable evidence block")
+        )
     return FigureResult(name, paths)
 
 

@@ -20,9 +20,9 @@ benchmark has families.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import re
 from math import comb
 from typing import Any
 
@@ -148,7 +148,9 @@ def family_table(bench: Benchmark) -> FamilyTable | None:
         task.append(str(r["task"]))
         ev = evidence_positions(r) if ctl in ("base", "permute") else []
         starts.append(ev[0] if ev and len(ev) < len(r["images"]) else -1)
-        added.append(0 if ctl == "base" else int(twin.get("added", -1)) if ctl == "distractors" else -1)
+        added.append(
+            0 if ctl == "base" else int(twin.get("added", -1)) if ctl == "distractors" else -1
+        )
     return FamilyTable(
         np.asarray(keep, np.int64),
         np.asarray(base_row, np.int64),
@@ -327,11 +329,15 @@ def paired_markdown(report: Mapping[str, Any]) -> list[str]:
             lines += ["", f"## Paired twins: {model['name']}, {pipeline} pipeline", ""]
             for task, tb in block["tasks"].items():
                 lines += [
-                    f"### {task}: {tb['n_families']} families; consistency (every scored "
-                    f"member right) % [95% CI]: {_rate(tb['consistency'])}",
+                    (
+                        f"### {task}: {tb['n_families']} families; consistency (every scored "
+                        f"member right) % [95% CI]: {_rate(tb['consistency'])}"
+                    ),
                     "",
-                    "| variant | pairs | base acc | twin acc | right->wrong % [95% CI] | "
-                    "wrong->right % [95% CI] | McNemar p |",
+                    (
+                        "| variant | pairs | base acc | twin acc | right->wrong % [95% CI] | "
+                        "wrong->right % [95% CI] | McNemar p |"
+                    ),
                     "|---|---|---|---|---|---|---|",
                 ]
                 for kind in ("variants", "controls"):
@@ -352,8 +358,10 @@ def paired_markdown(report: Mapping[str, Any]) -> list[str]:
                 if "blind_prior" in tb:
                     lines += [
                         "",
-                        "| content-free twin | answer | replies matching the base answer % "
-                        "[95% CI] | accuracy % |",
+                        (
+                            "| content-free twin | answer | replies matching the base answer % "
+                            "[95% CI] | accuracy % |"
+                        ),
                         "|---|---|---|---|",
                     ]
                     for name, b in tb["blind_prior"].items():

@@ -62,7 +62,9 @@ def family_of(query: Query) -> Twin:
 
 
 def _rng(seed: int, q: int, control: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, q, TWIN_STREAM, CONTROL_CODES[control]]))
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, q, TWIN_STREAM, CONTROL_CODES[control]])
+    )
 
 
 def _reorder(images: Sequence[QueryImage], order: Sequence[int]) -> list[QueryImage]:
@@ -113,45 +115,47 @@ class FamilyBuilder:
         self.group_blocks = spec.presence.group_blocks_counting
 
     def fail(self, base: Query, message: str) -> SamplingError:
-        return SamplingError(f"{self.spec.task} spec '{self.spec.name}' twins of {base.id}: {message}")
+        return SamplingError(
+            f"{self.spec.task} spec '{self.spec.name}' twins of {base.id}: {message}"
+        )
 
     # --- controls ---------------------------------------------------------------------------
     def permute(self, base: Query, q: int) -> list[Twin]:
         assert self.variants.permute is not None
         images = sorted(base.images, key=lambda i: i.position)
         n = len(images)
-        out: list[Twin] = []
-        if self.variants.permute.n is not None:
-            rng = _rng(self.spec.seed, q, "permute")
-            seen = {tuple(range(n))}
-            for _ in range(20 * self.variants.permute.n):
-                if len(out) == self.variants.permute.n:
-                    break
-                order = tuple(rng.permutation(n).tolist())
-                if order in seen:
-                    continue
-                seen.add(order)
-                variant = f"permute-s{len(out) + 1}"
-                detail = {"control": "permute", "order": list(order)}
-                out.append(Twin(_twin(base, variant, images=_reorder(images, order)), base.id, variant, detail))
-            return out
+        # (variant, order, extra detail); order[p] = the base position shown at p
+        orders: list[tuple[str, list[int], dict[str, Any]]] = []
+        wanted = self.variants.permute.n
         evidence = [i.position for i in images if i.role == "query"]
         others = [i.position for i in images if i.role != "query"]
-        if 0 < len(evidence) < n:
+        if wanted is not None:
+            rng = _rng(self.spec.seed, q, "permute")
+            seen = {tuple(range(n))}
+            for _ in range(20 * wanted):  # n! - 1 orders may be fewer than asked
+                if len(orders) == wanted:
+                    break
+                order = rng.permutation(n).tolist()
+                if tuple(order) not in seen:
+                    seen.add(tuple(order))
+                    orders.append((f"permute-s{len(orders) + 1}", order, {}))
+        elif 0 < len(evidence) < n:
             for start in range(n - len(evidence) + 1):
                 order = others[:start] + evidence + others[start:]
-                if order == list(range(n)):
-                    continue  # the base's own order: the base is this position's member
-                variant = f"permute-p{start}"
-                detail = {"control": "permute", "order": order, "evidence_start": start}
-                out.append(Twin(_twin(base, variant, images=_reorder(images, order)), base.id, variant, detail))
+                if order != list(range(n)):  # the base's own order: the base is that member
+                    orders.append((f"permute-p{start}", order, {"evidence_start": start}))
         else:  # every image is evidence: rotate through every offset
             for r in range(1, n):
-                order = [(p + r) % n for p in range(n)]
-                variant = f"permute-r{r}"
-                detail = {"control": "permute", "order": order, "rotation": r}
-                out.append(Twin(_twin(base, variant, images=_reorder(images, order)), base.id, variant, detail))
-        return out
+                orders.append((f"permute-r{r}", [(p + r) % n for p in range(n)], {"rotation": r}))
+        return [
+            Twin(
+                _twin(base, variant, images=_reorder(images, order)),
+                base.id,
+                variant,
+                {"control": "permute", "order": order, **extra},
+            )
+            for variant, order, extra in orders
+        ]
 
     def add_distractors(self, base: Query, q: int) -> list[Twin]:
         added = sorted(d for d in self.variants.distractors if d > 0)
@@ -187,7 +191,7 @@ class FamilyBuilder:
         """Spread twins; a spread the total or the source cannot realise goes into
         ``skipped`` (variant -> reason), which the base record lists."""
         prep = self.prep
-        (cls, total), = base.answer["counts"].items()
+        ((cls, total),) = base.answer["counts"].items()
         c = prep.name_to_idx[cls]
         images = sorted(base.images, key=lambda i: i.position)
         n = len(images)
@@ -201,10 +205,14 @@ class FamilyBuilder:
             if s == base_s:
                 continue
             if s > min(total, n):
-                skipped[f"spread-{s}"] = f"{s} query images cannot hold a total of {total} in {n} images"
+                skipped[f"spread-{s}"] = (
+                    f"{s} query images cannot hold a total of {total} in {n} images"
+                )
                 continue
             feasible = [
-                p for p in partitions(total, s) if all(sizes.get(v, 0) >= p.count(v) for v in set(p))
+                p
+                for p in partitions(total, s)
+                if all(sizes.get(v, 0) >= p.count(v) for v in set(p))
             ]
             if not feasible:
                 skipped[f"spread-{s}"] = f"no {s} countable images of '{cls}' hold {total} in all"
@@ -220,7 +228,9 @@ class FamilyBuilder:
                 if isinstance(more, str):
                     raise self.fail(base, f"cannot fill spread {s} with distractors: {more}")
                 taken = set(base_d) | set(chosen)
-                distract += [int(i) for i in more.tolist() if int(i) not in taken][: n - s - len(distract)]
+                distract += [int(i) for i in more.tolist() if int(i) not in taken][
+                    : n - s - len(distract)
+                ]
                 if len(distract) < n - s:
                     raise self.fail(base, f"too few distractor images for spread {s}")
             roles = ["query"] * s + ["distractor"] * (n - s)

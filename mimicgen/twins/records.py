@@ -85,4 +85,3 @@ def twin_record(
     rec["variant"] = twin.variant
     rec["twin"] = twin.detail
     return rec
-

@@ -35,7 +35,9 @@ def _open(path: str) -> Any:
     from PIL import Image
 
     if not Path(path).is_file():
-        raise InputError(f"image {path} does not exist; fix the source's image_root or build with --no-images")
+        raise InputError(
+            f"image {path} does not exist; fix the source's image_root or build with --no-images"
+        )
     return Image.open(path)
 
 

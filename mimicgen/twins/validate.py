@@ -138,7 +138,9 @@ def _stitch(rec: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
         return ["a stitched twin has one generated image"]
     img = rec["images"][0]
     cells = img.get("cells") or []
-    want = [{k: i[k] for k in ("source_id", "position", "role", "class_counts")} for i in _entries(base)]
+    want = [
+        {k: i[k] for k in ("source_id", "position", "role", "class_counts")} for i in _entries(base)
+    ]
     out = []
     if cells != want:
         out.append("the stitched grid's cells are not the base's images in order")

@@ -61,7 +61,9 @@ def test_twin_figures_are_drawn_from_the_paired_section(tmp_path) -> None:
         assert size == (400, 240) and std > MIN_PIXEL_STD, kind
         assert (out / f"{kind}.svg").is_file() and f"skipped: {kind}" not in stdout
     again = tmp_path / "again"
-    _plot(_report(tmp_path / "r.json", True), again, *sum((["--only", k] for k in TWIN_KINDS), []))
+    _plot(
+        _report(tmp_path / "r.json", True), again, *[a for k in TWIN_KINDS for a in ("--only", k)]
+    )
     for kind in TWIN_KINDS:  # byte-identical redraw
         assert (again / f"{kind}.png").read_bytes() == (out / f"{kind}.png").read_bytes()
 
@@ -71,4 +73,7 @@ def test_reports_without_twins_draw_no_twin_figure(tmp_path) -> None:
     stdout = _plot(_report(tmp_path / "r.json", False), out)
     assert not any(k in stdout for k in TWIN_KINDS)
     stdout = _plot(_report(tmp_path / "r.json", False), tmp_path / "only", "--only", "twin_flips")
-    assert "skipped: twin_flips: the score report has no twin families (build with variants:)" in stdout
+    assert (
+        "skipped: twin_flips: the score report has no twin families (build with variants:)"
+        in stdout
+    )

@@ -13,10 +13,10 @@ import json
 from typing import Any
 
 import pytest
-from scoring.benchfiles import make_record, write_benchmark, write_predictions
 
 from mimicgen.scoring import score_files
 from mimicgen.scoring.paired import mcnemar_exact
+from scoring.benchfiles import make_record, write_benchmark, write_predictions
 
 RIGHT, WRONG = "3", "5"
 BASE_RIGHT = {"F1", "F2", "F3", "F4"}  # F5, F6 wrong
@@ -30,7 +30,9 @@ def _im(position: int, role: str, dogs: int) -> dict[str, Any]:
 
 
 def _counting(rid: str, query_at: int, n: int = 3, answer: int = 3) -> dict[str, Any]:
-    images = [_im(p, "query" if p == query_at else "distractor", 3 * (p == query_at)) for p in range(n)]
+    images = [
+        _im(p, "query" if p == query_at else "distractor", 3 * (p == query_at)) for p in range(n)
+    ]
     return make_record(
         rid, "counting", {"counts": {"dog": answer}}, str(answer), images,
         {"n_images": n, "k": 1, "spread": 1, "distractors": n - 1},
@@ -106,7 +108,9 @@ def test_flip_rates_wilson_bounds_and_mcnemar(paired) -> None:
     assert (p1["both_right"], p1["right_to_wrong"], p1["wrong_to_right"], p1["both_wrong"]) == (
         1, 3, 1, 1,
     )  # fmt: skip
-    assert p1["base_accuracy"] == pytest.approx(4 / 6) and p1["twin_accuracy"] == pytest.approx(2 / 6)
+    assert p1["base_accuracy"] == pytest.approx(4 / 6) and p1["twin_accuracy"] == pytest.approx(
+        2 / 6
+    )
     rw = p1["flip_right_to_wrong"]
     # Wilson k=3, n=4, z=1.96: centre (0.75 + z^2/8) / (1 + z^2/4) = 0.62752,
     # half z*sqrt(0.75*0.25/4 + z^2/64) / (1 + z^2/4) = 0.32689
@@ -160,7 +164,10 @@ def test_markdown_and_no_paired_key_without_families(tmp_path, paired) -> None:
     write_report(score_files(bench, [path]), tmp_path / "r.json")
     md = (tmp_path / "r.md").read_text()
     assert "## Paired twins: p, strict pipeline" in md
-    assert "| permute-p1 | 6 | 66.7 | 33.3 | 75.0 [30.1, 95.4] (3/4) | 50.0 [9.5, 90.5] (1/2) | 0.625 |" in md
+    assert (
+        "| permute-p1 | 6 | 66.7 | 33.3 | 75.0 [30.1, 95.4] (3/4) | 50.0 [9.5, 90.5] (1/2) | 0.625 |"
+        in md
+    )
     plain = [{k: v for k, v in r.items() if k not in ("family", "variant", "twin")} for r in recs]
     bench2 = write_benchmark(tmp_path / "plain", plain)
     write_report(score_files(bench2, [path]), tmp_path / "plain.json")

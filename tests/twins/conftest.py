@@ -25,19 +25,35 @@ ALL_CONTROLS = {
 def twin_specs(source: SourceSpec, n: int = 12) -> list[Any]:
     return [
         CountingSpec(
-            name="tc", num_queries=n, n_images=5, spread=(1, 3), totals=(2, 3),
-            source=source, variants=ALL_CONTROLS,
+            name="tc",
+            num_queries=n,
+            n_images=5,
+            spread=(1, 3),
+            totals=(2, 3),
+            source=source,
+            variants=ALL_CONTROLS,
         ),
         CountingSpec(
-            name="tu", num_queries=n, n_images=(3, 6), balanced=False, spread=(1, 3),
-            source=source, variants={"spread": [1, 2], "distractors": [3], "permute": {"n": 3}},
+            name="tu",
+            num_queries=n,
+            n_images=(3, 6),
+            balanced=False,
+            spread=(1, 3),
+            source=source,
+            variants={"spread": [1, 2], "distractors": [3], "permute": {"n": 3}},
         ),
         ListingSpec(
-            name="tl", num_queries=n, n_images=(3, 5), source=source,
+            name="tl",
+            num_queries=n,
+            n_images=(3, 5),
+            source=source,
             variants={"permute": True, "distractors": [2], "blank": "all", "stitch": True},
         ),
         CommonSpec(
-            name="tm", num_queries=n, n_images=(2, 4), source=source,
+            name="tm",
+            num_queries=n,
+            n_images=(2, 4),
+            source=source,
             variants={"permute": True, "noise": "all"},
         ),
     ]

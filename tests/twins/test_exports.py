@@ -88,7 +88,10 @@ def test_html_report_cards_show_whole_families_side_by_side(twin_build: Path, tm
               "--no-figures"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    cards = re.findall(r'<article class="card" data-id="([^"]+)" data-task="[^"]+" data-family="([^"]+)"', out.read_text())
+    cards = re.findall(
+        r'<article class="card" data-id="([^"]+)" data-task="[^"]+" data-family="([^"]+)"',
+        out.read_text(),
+    )
     by_family: dict[str, list[str]] = {}
     for r in recs:
         by_family.setdefault(r["family"], []).append(r["id"])

@@ -14,7 +14,6 @@ from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
 from mimicgen.export.images import ImageMode
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.specs import CountingSpec, ListingSpec
-
 from tests.tasks.rawcheck import check_query, raw_from_coco_json
 from tests.twins.conftest import read_jsonl, twin_specs
 
@@ -108,8 +107,12 @@ def test_permuted_twins_hold_the_same_images_in_another_order(records) -> None:
             assert r["answer"] == base["answer"] and r["question"] == base["question"]
             if "evidence_start" in r["twin"]:
                 ev = sorted(i["position"] for i in r["images"] if i["role"] == "query")
-                assert ev == list(range(ev[0], ev[0] + len(ev))) == list(
-                    range(r["twin"]["evidence_start"], r["twin"]["evidence_start"] + len(ev))
+                assert (
+                    ev
+                    == list(range(ev[0], ev[0] + len(ev)))
+                    == list(
+                        range(r["twin"]["evidence_start"], r["twin"]["evidence_start"] + len(ev))
+                    )
                 )
                 starts.add(ev[0])
         if base["spec"] == "tc":  # block slides through every start (the base's own included)
@@ -156,7 +159,7 @@ def test_spread_twins_have_the_same_total(records, raw) -> None:
             if r["twin"]["control"] != "spread":
                 continue
             n += 1
-            (cls, total), = base["answer"]["counts"].items()
+            ((cls, total),) = base["answer"]["counts"].items()
             per_image = [len(boxes[sid].get(cls, [])) for sid in ids(r)]
             assert sum(per_image) == total == r["answer"]["counts"][cls]
             assert sum(v > 0 for v in per_image) == r["twin"]["spread"] == r["controls"]["spread"]
@@ -192,9 +195,10 @@ def test_content_free_twins(records, twin_build: Path) -> None:
                     assert new == old
                     continue
                 assert new["content"] == control and new["path"] != old["path"]
-                with Image.open(twin_build / new["path"]) as im, Image.open(
-                    twin_build / old["path"]
-                ) as src:
+                with (
+                    Image.open(twin_build / new["path"]) as im,
+                    Image.open(twin_build / old["path"]) as src,
+                ):
                     assert im.size == src.size
                     colours = im.convert("RGB").getcolors(1 << 16)
                     if control == "blank":
@@ -264,11 +268,19 @@ def test_coco_tiny_twins_match_the_raw_json(coco_tiny: Path, tmp_path) -> None:
     source = SourceSpec(kind="coco", annotations=ann, image_root=coco_tiny / "val2017")
     specs = [
         CountingSpec(
-            name="cc", num_queries=30, n_images=5, totals=(2, 3), spread=(1, 2), source=source,
+            name="cc",
+            num_queries=30,
+            n_images=5,
+            totals=(2, 3),
+            spread=(1, 2),
+            source=source,
             variants={"permute": True, "distractors": [2, 4], "spread": [1, 2, 3]},
         ),
         ListingSpec(
-            name="cl", num_queries=30, n_images=(2, 4), source=source,
+            name="cl",
+            num_queries=30,
+            n_images=(2, 4),
+            source=source,
             variants={"permute": {"n": 2}, "distractors": [3]},
         ),
     ]
@@ -287,7 +299,7 @@ def test_coco_tiny_twins_match_the_raw_json(coco_tiny: Path, tmp_path) -> None:
                 for sid in ids(r)[len(base["images"]) :]:
                     assert not set(boxes[sid]) & targets(base, members)
             if r["twin"]["control"] == "spread":
-                (cls, total), = base["answer"]["counts"].items()
+                ((cls, total),) = base["answer"]["counts"].items()
                 assert sum(len(boxes[s].get(cls, [])) for s in ids(r)) == total
             if r["twin"]["control"] == "permute":
                 assert sorted(ids(r)) == sorted(ids(base)) and ids(r) != ids(base)

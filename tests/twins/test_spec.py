@@ -14,8 +14,13 @@ from mimicgen.specs.variants import VariantsSpec
 
 def test_shorthands_and_family_order() -> None:
     v = VariantsSpec.model_validate(
-        {"stitch": True, "noise": "all", "blank": ["all", "distractors"], "permute": True,
-         "distractors": [0, 2]}
+        {
+            "stitch": True,
+            "noise": "all",
+            "blank": ["all", "distractors"],
+            "permute": True,
+            "distractors": [0, 2],
+        }
     )
     assert v.permute is not None and v.permute.n is None
     assert v.blank == ("all", "distractors") and v.noise == ("all",)
@@ -63,7 +68,9 @@ def test_cli_reports_a_bad_variants_key_in_one_line(tmp_path) -> None:
     spec.write_text("task: counting\nnum_queries: 2\nvariants: {permute: true, shuffle: 2}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "mimicgen", "build", str(spec), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
