@@ -330,3 +330,18 @@ def test_coco_stitched_twin_is_a_jpeg_grid_of_the_photos(coco_tiny: Path, tmp_pa
             assert grid.size == (2 * max(w for w, _ in sizes), 2 * max(h for _, h in sizes))
         blank = next(r for r in recs if r["id"] == f"{base['id']}~blank-all")
         assert all(i["path"].endswith(".png") for i in blank["images"])
+
+
+def test_too_few_distractor_images_stop_with_the_family_named(synth_source, tmp_path) -> None:
+    from mimicgen.errors import SamplingError
+
+    spec = CountingSpec(
+        name="big", num_queries=2, n_images=4, source=synth_source,
+        variants={"distractors": [500]},
+    )  # fmt: skip
+    with pytest.raises(
+        SamplingError, match=r"twins of big-000000: cannot add 500 distractors: only \d+ "
+    ):
+        build_eval_set([spec], BuildOptions(out=tmp_path / "b", image_mode=ImageMode(kind="none")))
+    assert not (tmp_path / "b").exists()
+    assert not list(tmp_path.glob(".b.resume-*"))  # nothing half-written left behind
