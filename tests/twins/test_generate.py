@@ -345,3 +345,20 @@ def test_too_few_distractor_images_stop_with_the_family_named(synth_source, tmp_
         build_eval_set([spec], BuildOptions(out=tmp_path / "b", image_mode=ImageMode(kind="none")))
     assert not (tmp_path / "b").exists()
     assert not list(tmp_path.glob(".b.resume-*"))  # nothing half-written left behind
+
+
+def test_one_control_never_changes_another_controls_twins(synth_source, tmp_path) -> None:
+    def build(name: str, variants: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        spec = CountingSpec(
+            name="x", num_queries=6, n_images=5, spread=(1, 3), source=synth_source,
+            variants=variants,
+        )  # fmt: skip
+        build_eval_set([spec], BuildOptions(out=tmp_path / name, image_mode=ImageMode(kind="none")))
+        return {r["id"]: r for r in read_jsonl(tmp_path / name / "benchmark.jsonl")}
+
+    alone = build("alone", {"distractors": [3], "spread": [1, 2]})
+    mixed = build(
+        "mixed", {"permute": {"n": 2}, "distractors": [3], "spread": [1, 2], "noise": "all"}
+    )
+    assert alone and all(mixed[rid] == rec for rid, rec in alone.items())
+    assert len(mixed) > len(alone)
