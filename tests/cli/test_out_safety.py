@@ -124,18 +124,31 @@ def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def scored(bench_and_preds: tuple[Path, Path]) -> Path:
+    """A score report of the oracle predictions."""
+    bench, preds = bench_and_preds
+    report = bench.parent / "scores" / "r.json"
+    res = _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=bench.parent)
+    assert res.returncode == 0, res.stderr
+    return report
+
+
 @pytest.mark.parametrize(
-    "case", ["score in bench", "score over preds", "report over scores", "predict", "probe"]
+    "case",
+    [
+        "score in bench",
+        "score over preds",
+        "report over scores",
+        "predict",
+        pytest.param("probe", marks=pytest.mark.slow),  # imports torch before the check
+    ],
 )
 def test_score_report_predict_probe_refuse_out_on_an_input(
-    bench_and_preds: tuple[Path, Path], tmp_path: Path, case: str
+    bench_and_preds: tuple[Path, Path], scored: Path, tmp_path: Path, case: str
 ) -> None:
     bench, preds = bench_and_preds
-    report = tmp_path / "r.json"
-    assert (
-        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
-        == 0
-    )
+    report = scored
     before = {**_tree_digest(bench), "preds": hashlib.sha256(preds.read_bytes()).hexdigest()}
     report_before = report.read_bytes()
     args = {
@@ -299,14 +312,10 @@ def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argumen
 
 
 def test_plot_refuses_out_on_the_benchmark_its_report_names(
-    bench_and_preds: tuple[Path, Path], tmp_path: Path
+    bench_and_preds: tuple[Path, Path], scored: Path, tmp_path: Path
 ) -> None:
-    bench, preds = bench_and_preds
-    report = tmp_path / "r.json"
-    assert (
-        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
-        == 0
-    )
+    bench, _ = bench_and_preds
+    report = scored
     before = _tree_digest(bench)
     # No --bench: plot finds the benchmark through the report, and it is an input all the same.
     res = _mimicgen("plot", str(report), "--out", str(bench), "--overwrite", cwd=tmp_path)
