@@ -250,7 +250,7 @@ def build_training_set(
     with gc_paused():  # conversations are acyclic; see gc_paused
         for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
             placer, kind = placers[work.pos], work.index.kind
-            for task, n_images, enc, meta in convs:
+            for task, n_images, enc, meta, _ in convs:
                 rec, man, prov = fill(enc, placer.place(enc))
                 llava.append(rec)
                 if man is not None:

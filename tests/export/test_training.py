@@ -277,3 +277,16 @@ def test_worker_processes_give_identical_files(env, tmp_path, monkeypatch):
         assert one == two, name
     # ... and the in-process build equals the module-scoped one (same specs and options).
     assert (builds[1] / "llava.json").read_bytes() == (root / "train" / "llava.json").read_bytes()
+
+
+def test_no_image_set_repeats_within_a_spec(env):
+    """Training conversations follow the eval rule: within a spec no two queries use the same
+    set of images (the odd-one spec's first draws do repeat on this small source)."""
+    root, specs, _ = env
+    prov = [json.loads(x) for x in (root / "train" / "provenance.jsonl").read_text().splitlines()]
+    by_spec: dict[str, list[tuple]] = {}
+    for p in prov:
+        by_spec.setdefault(p["spec"], []).append(tuple(sorted(i["source_id"] for i in p["images"])))
+    assert sorted(by_spec) == sorted(s.name for s in specs)
+    for name, sets in by_spec.items():
+        assert len(set(sets)) == len(sets), name
