@@ -121,6 +121,9 @@ def probe_tiny_model_cmd(
     ] = False,
 ) -> None:
     """Write a tiny random VLM checkpoint (for trying 'mimicgen probe'/'predict' offline)."""
+    from mimicgen.outdir import resolve_out
+
+    out = resolve_out(out, "OUT")  # a file (or a path under one) is one line, not a traceback
     _need_torch()
     from mimicgen.probes.tiny import FAMILIES, build_tiny_model
 

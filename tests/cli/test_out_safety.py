@@ -291,6 +291,7 @@ def test_synth_out_symlink_writes_the_target(tmp_path: Path) -> None:
         ["export", "lmms-eval", "BENCH", "afile/sub/deeper"],
         ["merge", "afile/sub", "BENCH"],
         ["synth", "--out", "afile/sub", "--images", "2"],
+        ["probe-tiny-model", "afile"],
         ["score", "BENCH", "PREDS", "--out", "afile/r.json"],
     ],
     ids=lambda a: " ".join(a[:2]),
@@ -303,7 +304,7 @@ def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argumen
     args = [{"BENCH": str(bench), "PREDS": str(preds)}.get(a, a) for a in args]
     line = _one_line_error(_mimicgen(*args, cwd=tmp_path))
     out = next(a for a in args if a.startswith("afile"))
-    positional = args[0] in ("export", "merge")
+    positional = args[0] in ("export", "merge", "probe-tiny-model")
     # OUT is positional for exports and merge: the message names it as the usage line does.
     assert line.startswith(f"mimicgen: error: {'OUT' if positional else '--out'} {out} "), line
     assert " is a file;" in line or " lies under the file " in line, line
