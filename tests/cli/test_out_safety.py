@@ -183,20 +183,25 @@ def test_score_report_predict_probe_refuse_out_on_an_input(
     assert after == before and report.read_bytes() == report_before
 
 
-@pytest.mark.parametrize("form", ["eval", "training"])
-def test_build_refuses_out_that_holds_its_spec_file(tmp_path: Path, form: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "out"), [("eval", "specs"), ("training", "specs"), ("eval", "specs/base")]
+)
+def test_build_refuses_out_that_holds_a_spec_file_or_an_include(
+    tmp_path: Path, form: str, out: str
+) -> None:
     shipped = Path(__file__).resolve().parents[2] / "task_specs"
     specs = tmp_path / "specs"
     for part in ("demo", "base"):  # demo/common.yaml includes base/demo.yaml
         shutil.copytree(shipped / part, specs / part)
-    spec = shipped / "demo" / "common.yaml"
+    before = _tree_digest(specs)
     extra = ["--format", "llava"] if form == "training" else []
     res = _mimicgen(
-        "build", "specs/demo/common.yaml", *extra, "--out", "specs", "--overwrite", cwd=tmp_path
+        "build", "specs/demo/common.yaml", *extra, "--out", out, "--overwrite", cwd=tmp_path
     )
     line = _one_line_error(res)
-    assert "holds the input specs/demo/common.yaml" in line, line
-    assert (specs / "demo" / "common.yaml").read_bytes() == spec.read_bytes()
+    held = "specs/demo/common.yaml" if out == "specs" else str(specs / "base" / "demo.yaml")
+    assert f"holds the input {held}" in line, line
+    assert _tree_digest(specs) == before
 
 
 def test_training_build_refuses_out_inside_an_excluded_eval_set(
