@@ -152,7 +152,7 @@ def report_cmd(
     from mimicgen.plots.html_report import ReportOptions, write_report
 
     _need_matplotlib()
-    inputs = [
+    inputs: list[Path | str] = [
         *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
         *(predictions or []),
         *(scores or []),
