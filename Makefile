@@ -19,7 +19,7 @@ $(VENV)/.core-stamp: pyproject.toml | $(BIN)/python
 
 # torch is pinned to 2.13.0 inside the 'probes' extra: that pin takes the local CPU wheel.
 $(VENV)/.all-stamp: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[probes,plots,train,dev]'
+	$(BIN)/pip install -q -e '.[probes,plots,train,consumers,dev]'
 	touch $@
 
 install: $(VENV)/.core-stamp

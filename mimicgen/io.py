@@ -120,20 +120,22 @@ def remove_tree(path: Path) -> None:
 
 
 @contextmanager
-def atomic_output_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+def atomic_output_dir(
+    out: str | os.PathLike[str], overwrite: bool = False, flag: str = "--out"
+) -> Iterator[Path]:
     """Yield a staging directory that replaces ``out`` only if the block succeeds.
 
     Refuses to touch an existing non-empty ``out`` unless ``overwrite`` is set, and removes the
-    staging directory on any failure (interrupts included), so an error never leaves a
-    half-written output behind. A symlink ``out`` is followed: the output replaces the folder it
-    points to (:func:`mimicgen.outdir.resolve_out`).
+    staging directory on any failure (interrupts included; SIGTERM too, which the CLI
+    raises as :class:`mimicgen.cli.signals.Terminated`), so an error never leaves a half-written
+    output behind. A symlink ``out`` is followed: the output replaces the folder it
+    points to (:func:`mimicgen.outdir.resolve_out`). ``flag`` names ``out`` in messages as the
+    user typed it (``--out`` or ``OUT``).
     """
-    shown, out = out, resolve_out(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {shown} is a file; choose a folder path")
+    shown, out = out, resolve_out(out, flag)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError(
-            f"{shown} already exists and is not empty; pass --overwrite to replace it"
+            f"{flag} {shown} already exists and is not empty; pass --overwrite to replace it"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)

@@ -21,6 +21,7 @@ ORDER = [
     "predict",
     "score",
     "probes",
+    "finetune",
     "plots",
     "fiftyone",
 ]
@@ -61,7 +62,7 @@ FOOTER = """## Documentation
 | the synthetic renderer | [docs/synthetic.md](docs/synthetic.md) |
 | task definitions, controls, invariants | [docs/tasks.md](docs/tasks.md) |
 | eval-set files (`benchmark.jsonl`, `manifest.json`) | [docs/outputs.md](docs/outputs.md) |
-| training sets | [docs/training.md](docs/training.md) |
+| training sets, masked fine-tuning | [docs/training.md](docs/training.md) |
 | predictions (hf, OpenAI-compatible, vLLM) | [docs/predict.md](docs/predict.md) |
 | scoring rules | [docs/scoring.md](docs/scoring.md) |
 | harness exports | [docs/exports.md](docs/exports.md) |
@@ -74,7 +75,9 @@ FOOTER = """## Documentation
 Speed and memory targets (SPEC §8) are measured by scripts that print their numbers, not by
 timed tests: `scripts/bench_index.py` (index build vs parse-only, cached load, peak RSS),
 `scripts/bench_build.py` and `scripts/bench_sampling.py` (Table 1 suite from a cached index),
-`scripts/bench_training.py` (200K training conversations), `scripts/bench_score.py` (1M
+`scripts/bench_training.py` (200K training conversations), `scripts/bench_masked_attention.py`
+(one attention layer, dense vs block-sparse), `scripts/bench_finetune.py` (fine-tuning tokens/s
+and memory with and without the mask, GPU), `scripts/bench_score.py` (1M
 predictions), `scripts/bench_synth.py` (1,000 synthetic images). Run them with
 `.venv/bin/python scripts/NAME.py`; they generate their data under `/tmp/mimicgen-bench`.
 """

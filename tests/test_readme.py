@@ -32,6 +32,7 @@ def test_readme_quick_start_and_command_sections():
         "export",
         "probe",
         "flops",
+        "finetune",
         "plot",
         "report",
         "view",

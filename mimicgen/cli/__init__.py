@@ -14,6 +14,7 @@ from typing import NoReturn
 from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
     build_cmd,
     fiftyone_cmd,
+    finetune_cmd,
     index_cmd,
     plot_cmd,
     predict_cmd,
@@ -22,6 +23,7 @@ from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
     synth_cmd,
 )
 from mimicgen.cli.app import app
+from mimicgen.cli.signals import Terminated, install_sigterm_handler
 from mimicgen.errors import MimicgenError
 
 __all__ = ["app", "main"]
@@ -44,12 +46,14 @@ def _raise_broken_pipe(console: object) -> None:
 
 
 def main() -> None:
-    """Run the CLI; user errors become one line on stderr and exit status 2, never a traceback."""
+    """Run the CLI; user errors become one line on stderr and exit status 2, never a traceback;
+    Ctrl-C exits 130 and SIGTERM 143, each after the clean-up an error gets."""
     from rich.console import Console
 
     # rich answers a closed stdout with its own SystemExit(1), in our tables and in typer's help
     # alike; its documented hook is overridden so the pipe error reaches the handling below.
     Console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
+    install_sigterm_handler()  # SIGTERM then cleans up (staging folders) as Ctrl-C does
     try:
         app()
     except SystemExit as exc:
@@ -58,12 +62,20 @@ def main() -> None:
         # case is told from a real failure.
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             _closed_output()
+        # Click turns Ctrl-C into a silent Exit(130) raised from the KeyboardInterrupt.
+        if exc.code == 130 and isinstance(
+            getattr(exc.__context__, "__cause__", None), KeyboardInterrupt
+        ):
+            print("mimicgen: interrupted", file=sys.stderr)
         raise
     except BrokenPipeError:  # written outside Click's command invocation
         _closed_output()
     except MimicgenError as exc:
         print(f"mimicgen: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Terminated:
+        print("mimicgen: terminated", file=sys.stderr)
+        sys.exit(Terminated.exit_code)
     except KeyboardInterrupt:
         print("mimicgen: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mimicgen.cli.app import app
 from mimicgen.cli.shard import parse_shard
+from mimicgen.cli.signals import Terminated
 from mimicgen.cli.source_options import (
     SOURCE_HELP,
     ClassesCsvOpt,
@@ -225,6 +226,7 @@ def build(
             placeholders,
             option_ratio,
             extra_turns,
+            paths,
         )
         return
     options = BuildOptions(
@@ -233,12 +235,13 @@ def build(
         overwrite=overwrite,
         shard=parse_shard(shard),
         seed_override=seed,
+        inputs=tuple(paths),  # --out must not hold the spec files
     )
     try:
         result = build_eval_set(
             resolved, options, index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir)
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
         raise
     console = _console()
@@ -259,6 +262,7 @@ def _build_training(
     placeholders: str,
     option_ratio: float,
     extra_turns: int,
+    spec_paths: list[Path],
 ) -> None:
     from pydantic import ValidationError
 
@@ -290,6 +294,7 @@ def _build_training(
         overwrite=overwrite,
         seed_override=seed,
         index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
+        inputs=spec_paths,
     )
     console = _console()
     console.print(f"wrote {manifest['num_queries']} conversations to {out}")

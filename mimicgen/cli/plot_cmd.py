@@ -81,9 +81,13 @@ def plot_cmd(
     data = gather_inputs(inputs, bench_dir=bench, pipeline=pipeline)
     if "pipeline" in data.notes:
         typer.echo(f"note: {data.notes['pipeline']}")
+    from mimicgen.export.reader import benchmark_inputs
     from mimicgen.outdir import check_out
 
-    out = check_out(out, [*inputs, bench])  # the score reports and benchmark plotted
+    # The score reports and probe folders plotted, and the benchmark (given, or the one the
+    # report names) with its sources.
+    read = benchmark_inputs(data.bench.root, data.bench.manifest) if data.bench else []
+    out = check_out(out, [*inputs, bench, *read])
     with atomic_output_dir(out, overwrite=overwrite) as staging:
         results = make_figures(data, staging, style, only)
     for res in results:
@@ -140,11 +144,18 @@ def report_cmd(
     ] = False,
 ) -> None:
     """Write one self-contained HTML file: score tables, figures and filterable sample cards."""
+    from mimicgen.export.reader import benchmark_inputs, read_manifest
+    from mimicgen.outdir import check_out_files
     from mimicgen.plots.html_report import ReportOptions, write_report
 
     _need_matplotlib()
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; pass --overwrite to replace it")
+    inputs = [
+        *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
+        *(predictions or []),
+        *(scores or []),
+        *(probe or []),
+    ]
+    out = check_out_files(out, lambda _: [], inputs, overwrite)  # a symlink writes its target
     if not predictions and not scores:
         raise InputError(
             "nothing to report: pass --predictions PRED.jsonl and/or --scores report.json"

@@ -13,6 +13,7 @@ import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.budgets import parse_budgets
+from mimicgen.cli.model_out import check_model_out
 from mimicgen.errors import InputError, MissingExtraError, first_problem
 
 __all__ = ["predict_cmd"]
@@ -142,6 +143,7 @@ def predict_cmd(
     from mimicgen.predict.runner import run_predict
 
     queries = load_queries(benchmark, prompt_form, limit)  # validate before loading a model
+    out = check_model_out(out, benchmark, model)
     engine: Any
     if backend == "hf":
         _need("probes", "torch", "transformers")

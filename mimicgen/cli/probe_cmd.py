@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.budgets import parse_budgets
+from mimicgen.cli.model_out import check_model_out
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
 from mimicgen.probes.flops import attention_cost
@@ -88,6 +89,7 @@ def probe_cmd(
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
     budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
+    out = check_model_out(out, benchmark, model, probe_file)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
@@ -158,9 +160,52 @@ def flops_cmd(
         typer.Option("--masked-layers", help="How many layers carry the mask (default: all)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure", help="Also time one attention layer, dense vs block-sparse (torch)."
+        ),
+    ] = False,
+    backward: Annotated[
+        bool, typer.Option("--backward", help="--measure: time forward + backward too.")
+    ] = False,
+    device: Annotated[str, typer.Option("--device", help="--measure: cpu or cuda:N.")] = "cpu",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="--measure: float32, bfloat16 or float16.")
+    ] = "float32",
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="--measure: timed runs (median).")
+    ] = 3,
+    heads: Annotated[
+        int | None, typer.Option("--heads", min=1, help="--measure: query heads.")
+    ] = None,
+    kv_heads: Annotated[
+        int | None, typer.Option("--kv-heads", min=1, help="--measure: key/value heads.")
+    ] = None,
 ) -> None:
-    """Dense vs block-diagonal attention cost (reproduces the MIMIC paper's Table 7 by default)."""
-    rows = []
+    """Dense vs block-diagonal attention cost (reproduces the MIMIC paper's Table 7 by default);
+    with --measure, timed on one attention layer beside the model."""
+
+    def _measure(d: int, echo: Any) -> dict[str, Any]:
+        from mimicgen.cli.flops_measure import measure_and_report
+
+        return measure_and_report(
+            d,
+            images,
+            text_tokens,
+            vision_tokens,
+            heads,
+            kv_heads,
+            device,
+            dtype,
+            backward,
+            repeats,
+            echo,
+        )
+
+    if measure:
+        _need_torch()
+    rows: list[dict[str, Any]] = []
     for d in hidden or [896, 1536]:
         try:
             cost = attention_cost(images, text_tokens, vision_tokens, d, layers, masked_layers)
@@ -170,6 +215,9 @@ def flops_cmd(
             {"hidden": d, "dense": cost.dense, "masked": cost.masked, "saving": cost.saving}
         )
     if as_json:
+        if measure:
+            for row in rows:
+                row["measured"] = _measure(row["hidden"], None)
         typer.echo(json.dumps(rows, indent=2))
         return
     typer.echo(f"{'d':>6} {'dense':>10} {'masked':>10} {'saving':>7}")
@@ -178,3 +226,6 @@ def flops_cmd(
             f"{r['hidden']:>6} {r['dense'] / 1e9:>9.1f}B {r['masked'] / 1e9:>9.1f}B "
             f"{r['saving']:>7.1%}"
         )
+    for r in rows if measure else []:
+        typer.echo("")
+        _measure(r["hidden"], typer.echo)

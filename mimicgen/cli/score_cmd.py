@@ -49,10 +49,21 @@ def score(
     samples: Annotated[
         bool, typer.Option(help="Also write per-sample results (.samples.jsonl).")
     ] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing report (and its twins).")
+    ] = False,
 ) -> None:
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
+    from mimicgen.export.reader import benchmark_inputs, read_manifest
+    from mimicgen.outdir import check_out_files
     from mimicgen.scoring import SampleRows, score_files, write_report
+    from mimicgen.scoring.report import markdown_path, samples_path
 
+    def beside(report: Path) -> list[Path]:
+        return [markdown_path(report), *([samples_path(report)] if samples else [])]
+
+    inputs = [*benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)), *predictions]
+    out = check_out_files(out, beside, inputs, overwrite)  # before the (long) scoring
     rows = SampleRows() if samples else None
     report = score_files(
         bench_dir, list(predictions), seed=seed, names=name, strict_ids=strict_ids, samples=rows
@@ -101,14 +112,21 @@ def export_vlmevalkit(
     bench_dir: _BENCH,
     out: _OUT,
     dataset_name: Annotated[
-        str, typer.Option(help="VLMEvalKit dataset name (TSV file stem).")
-    ] = "MIMICGEN",
+        str,
+        typer.Option(
+            help="VLMEvalKit dataset name (TSV file stem); must contain 'OpenEnded' so "
+            "VLMEvalKit uses open-ended (VQA) prompts."
+        ),
+    ] = "MIMICGEN_OpenEnded",
     overwrite: _OVERWRITE = False,
 ) -> None:
     """Write a VLMEvalKit TSV (base64 images) plus a provenance sidecar."""
     from mimicgen.export.vlmevalkit import export_vlmevalkit as run
 
-    path = run(bench_dir, out, dataset_name=dataset_name, overwrite=overwrite)
+    def notify(message: str, warn: bool) -> None:
+        typer.echo(f"warning: {message}" if warn else message, err=warn)
+
+    path = run(bench_dir, out, dataset_name=dataset_name, overwrite=overwrite, notify=notify)
     typer.echo(f"wrote {path}")
 
 

@@ -331,11 +331,12 @@ def source_inputs(specs: Sequence[TaskSpecLike], indexes: Sequence[AnnotationInd
     return paths
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; choose a folder path")
+def _check_out(out: Path, overwrite: bool, flag: str = "--out") -> None:
+    # ``out`` comes from resolve_out, which refuses a file (or a path under one).
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+        raise InputError(
+            f"{flag} {out} already exists and is not empty; pass --overwrite to replace it"
+        )
 
 
 class _ChunkWriter:
@@ -527,8 +528,9 @@ def _copy_tree_links(src_root: Path, dst_root: Path) -> None:
 
 def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False) -> BuildResult:
     """Join shard outputs into the eval set an unsharded build writes, byte for byte."""
-    given, out = Path(out), check_out(out, shard_dirs)
-    _check_out(out, overwrite)
+    # OUT is merge's positional argument: messages name it so.
+    given, out = Path(out), check_out(out, shard_dirs, "OUT")
+    _check_out(out, overwrite, "OUT")
     if not shard_dirs:
         raise InputError("give the shard folders to merge, e.g. mimicgen merge OUT shard0 shard1")
     loaded = []
@@ -548,10 +550,10 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False)
     for _, d, m in loaded:
         if m["spec_hash"] != first["spec_hash"] or m["images"] != first["images"]:
             raise InputError(f"{d} comes from a different build (spec hash or image mode differs)")
-    check_out(given, [p for _, d, m in loaded for p in benchmark_inputs(d, m)])
+    check_out(given, [p for _, d, m in loaded for p in benchmark_inputs(d, m)], "OUT")
     header = {k: first[k] for k in HEADER_KEYS}
     records: list[dict[str, Any]] = []
-    with atomic_output_dir(out, overwrite=overwrite) as final:
+    with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as final:
         with open(final / BENCHMARK_FILE, "wb") as dst:
             for _, d, _ in loaded:
                 dst.write((d / BENCHMARK_FILE).read_bytes())

@@ -8,7 +8,8 @@ the annotations only. Questions use the spec's template set, or the set it names
 
 Files written (``docs/training.md``): ``llava.json`` / ``llava.jsonl`` / ``mantis.json``,
 ``provenance.jsonl`` (what each turn asks, its answer, options and source image ids: what
-``mimicgen validate`` re-derives), ``mixture.yaml`` (LLaVA-NeXT data mixture), ``manifest.json``
+``mimicgen validate`` re-derives), ``mixture.yaml`` (LLaVA-NeXT data mixture),
+``mantis_data.yaml`` (Mantis data config, with ``mantis.json``), ``manifest.json``
 (spec, sources, exclusions, Table 9 statistics) and ``images/``.
 """
 
@@ -36,18 +37,22 @@ from mimicgen.export.benchmark import (
     _load_indexes,
     read_manifest,
     read_records,
+    source_inputs,
 )
 from mimicgen.export.images import ImageMode, materialise_image
 from mimicgen.export.options import answer_position, list_pool_size, place_options
+from mimicgen.export.reader import benchmark_inputs
 from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
 from mimicgen.export.training_records import Encoded, fill
 from mimicgen.export.training_turns import Turner, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
+from mimicgen.outdir import check_out
 from mimicgen.progress import track
 from mimicgen.specs.training import TrainingOptions
 
 __all__ = [
+    "MANTIS_DATA_CONFIG",
     "TRAINING_KIND",
     "build_training_set",
     "exclude_images",
@@ -57,6 +62,7 @@ __all__ = [
 ]
 
 TRAINING_KIND = "training"
+MANTIS_DATA_CONFIG = "mantis_data.yaml"
 # ----------------------------------------------------------------------------------------------
 # Disjointness from eval sets
 
@@ -174,8 +180,12 @@ def build_training_set(
     seed_override: int | None = None,
     index_loader: IndexLoader | None = None,
     workers: int | None = None,
+    inputs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Sample every spec, turn queries into conversations and write the training set.
+
+    ``inputs``: paths besides the sources and ``exclude`` folders (spec files) that ``out`` must
+    not be, hold or lie inside (:func:`mimicgen.outdir.check_out`).
 
     ``workers``: processes making conversations (default: one per usable core; builds under
     :data:`~mimicgen.export.training_jobs.MIN_PARALLEL` queries always run in-process). The
@@ -192,10 +202,15 @@ def build_training_set(
 
         index_loader = load_index
     image_mode = image_mode or ImageMode()
+    given = [*inputs, *exclude, *source_inputs(specs, [])]
+    check_out(out, given)  # before anything is read
     out = Path(out)
     specs = [_training_templates(s) for s in specs]
     excluded, excl_entries = excluded_source_ids(exclude)
     indexes, spec_index, entries, spec_entry = _load_indexes(specs, index_loader)
+    # Default image roots are known once loaded; excluded eval sets name their own sources.
+    excl_sources = [p for d in exclude for p in benchmark_inputs(d, read_manifest(d))]
+    check_out(out, [*given, *excl_sources, *source_inputs(specs, indexes)])
     indexes = [exclude_images(ix, excluded.get(ix.kind, ())) for ix in indexes]
     header = _header(specs, [spec_hash(s) for s in specs], entries, seed_override)  # type: ignore[arg-type]
     seed = int(header["seed"])
@@ -238,7 +253,7 @@ def build_training_set(
     with gc_paused():  # conversations are acyclic; see gc_paused
         for work, convs in track(chunks, "conversation chunks", total=len(chunks)):
             placer, kind = placers[work.pos], work.index.kind
-            for task, n_images, enc, meta in convs:
+            for task, n_images, enc, meta, _ in convs:
                 rec, man, prov = fill(enc, placer.place(enc))
                 llava.append(rec)
                 if man is not None:
@@ -289,16 +304,24 @@ def build_training_set(
             _write_text(stage / "mantis.json", ["[", ", ".join(mantis), "]\n"])
         _write_text(stage / "provenance.jsonl", [r + "\n" for r in prov_rows])
         main = "llava.json" if "llava" in options.formats else "llava.jsonl"
+        # Paths relative to the folder, so a copied folder still works. LLaVA-NeXT and Mantis
+        # open them relative to their working directory (docs/training.md: launch from the
+        # folder, or pass the JSON file itself); mimicgen train resolves them against the YAML.
         mixture = {
-            "datasets": [
-                {
-                    "json_path": str(out.resolve() / main),
-                    "sampling_strategy": options.sampling_strategy,
-                }
-            ]
+            "datasets": [{"json_path": main, "sampling_strategy": options.sampling_strategy}]
         }
         (stage / "mixture.yaml").write_text(yaml.safe_dump(mixture, sort_keys=False), "utf-8")
+        if "mantis" in options.formats:
+            (stage / MANTIS_DATA_CONFIG).write_text(
+                yaml.safe_dump(_mantis_data_config(), sort_keys=False), "utf-8"
+            )
     return manifest
+
+
+def _mantis_data_config() -> dict[str, Any]:
+    """Mantis' ``--data_config_file`` (``load_data_from_config``): one local JSON chat set."""
+    entry = {"name": "mimicgen", "type": "json", "path": "mantis.json", "format": "chat"}
+    return {"data": [{**entry, "split": "train"}]}
 
 
 def _training_templates(spec: TaskSpecLike) -> TaskSpecLike:

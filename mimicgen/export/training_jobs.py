@@ -6,13 +6,15 @@ conversation from another (``[spec seed, spec position, conversation number, 7]`
 gives the same conversations in any process and order; chunks are returned in order and only
 the option placement (:class:`~mimicgen.export.training._OptionPlacer`) runs sequentially after.
 Workers are forked after every sampler is built, so they share the index and its arrays.
+Workers make each query's first draw; the parent redraws, in query order, the few whose image
+set an earlier query of the spec holds (:mod:`mimicgen.tasks.distinct`).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from mimicgen.export.training_records import Encoded, encode
 from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.tasks.derive import ImageFacts
+from mimicgen.tasks.distinct import DistinctSets, image_set
 from mimicgen.tasks.multiturn import default_min_members
 from mimicgen.tasks.query import Query
 from mimicgen.tasks.shared import TaskSampler
@@ -44,8 +47,9 @@ MIN_PARALLEL = 4 * CHUNK
 """Builds with fewer queries run in-process (forking costs more than it saves)."""
 
 #: One conversation before option placement: (task, number of images, its records as JSON
-#: pieces, and (source_id, image path, file name) per image when the writer asked for them).
-Conversation = tuple[str, int, Encoded, list[tuple[Any, str, str]] | None]
+#: pieces, (source_id, image path, file name) per image when the writer asked for them, and
+#: the query's image set, :func:`mimicgen.tasks.distinct.image_set`).
+Conversation = tuple[str, int, Encoded, list[tuple[Any, str, str]] | None, tuple[Any, ...]]
 
 
 @dataclass
@@ -114,15 +118,30 @@ def converse(
             if work.keep_images
             else None
         )
-        out.append((query.task, len(paths), enc, meta))
+        out.append((query.task, len(paths), enc, meta, image_set(imgs)))
     return out
 
 
 def _chunk(work: SpecWork, numbers: range) -> list[Conversation]:
     from mimicgen.tasks.sampling import sample_with_facts
 
-    pairs = sample_with_facts(work.spec, work.index, numbers, sampler=work.sampler)
+    # First draws only: repeated image sets are redrawn in query order by the parent
+    # (:meth:`Conversations.__iter__`), so chunks stay independent of each other.
+    pairs = sample_with_facts(work.spec, work.index, numbers, sampler=work.sampler, distinct=False)
     return converse(work, pairs, numbers.start)
+
+
+def _distinct(
+    work: SpecWork, sets: DistinctSets, start: int, convs: list[Conversation]
+) -> list[Conversation]:
+    """The chunk's conversations with each repeat of an earlier image set redrawn (in the
+    parent, in query order: :mod:`mimicgen.tasks.distinct`)."""
+    from mimicgen.tasks.sampling import redraw_query
+
+    def redraw(q: int) -> Callable[[int], Conversation]:
+        return lambda r: converse(work, [redraw_query(work.sampler, work.spec, q, r)], q)[0]
+
+    return [sets.accept(q, conv, lambda c: c[4], redraw(q)) for q, conv in enumerate(convs, start)]
 
 
 _WORKS: list[SpecWork] = []
@@ -150,16 +169,18 @@ class Conversations:
 
     def __iter__(self) -> Iterator[tuple[SpecWork, list[Conversation]]]:
         works, jobs = self.works, self.jobs
+        sets = [DistinctSets(w.spec.task, w.spec.name, w.spec.num_queries) for w in works]
         total = sum(work.spec.num_queries for work in works)
         if self.workers <= 1 or total < MIN_PARALLEL or "fork" not in mp.get_all_start_methods():
             for w, numbers in jobs:
-                yield works[w], _chunk(works[w], numbers)
+                convs = _chunk(works[w], numbers)
+                yield works[w], _distinct(works[w], sets[w], numbers.start, convs)
             return
         global _WORKS
         _WORKS = works
         try:
             with mp.get_context("fork").Pool(min(self.workers, len(jobs))) as pool:
-                for (w, _), convs in zip(jobs, pool.imap(_job, jobs), strict=True):
-                    yield works[w], convs
+                for (w, numbers), convs in zip(jobs, pool.imap(_job, jobs), strict=True):
+                    yield works[w], _distinct(works[w], sets[w], numbers.start, convs)
         finally:
             _WORKS = []

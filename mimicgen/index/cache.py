@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Bump whenever a reader or the index layout changes meaning: old cache entries stop matching.
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 2: small/recognisable decided on float64 box areas
 
 _TABLES = ("images", "classes", "table", "labels")
 

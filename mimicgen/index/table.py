@@ -31,7 +31,8 @@ __all__ = [
 
 #: Per-(image, class) facts. ``n_small`` = boxes below ``min_box_area_frac`` that are not group
 #: boxes; ``n_group`` = group/crowd boxes (any size); ``n_recognisable`` = the rest, so
-#: ``n_instances = n_recognisable + n_small + n_group``. Area fractions cover all boxes of the pair.
+#: ``n_instances = n_recognisable + n_small + n_group``. Area fractions cover all boxes of the pair
+#: (Float32, for display: the counts above were decided on the float64 areas of the boxes).
 INDEX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "image_idx": pl.UInt32,
     "class_idx": pl.UInt32,
@@ -83,7 +84,8 @@ def aggregate_boxes(
     before dense indices exist; ``extra`` adds aggregations such as a bad-row count. ``sort=False``
     skips the final sort by ``keys`` (costly on string keys; the caller sorts dense ids later).
     """
-    small = (pl.col("area_frac") < rules.min_box_area_frac) & ~pl.col("is_group")
+    # area_frac is Float64 (BOX_SCHEMA): compared exactly with the threshold.
+    small = (pl.col("area_frac").cast(pl.Float64) < rules.min_box_area_frac) & ~pl.col("is_group")
     grouped = boxes.group_by(*keys).agg(
         *extra,
         pl.len().cast(pl.UInt32).alias("n_instances"),
@@ -168,15 +170,16 @@ def _aggregate(boxes: pl.DataFrame, rules: PresenceRules, by_image: bool) -> pl.
     area = boxes.get_column("area_frac").to_numpy()[order]
     group = boxes.get_column("is_group").to_numpy()[order]
     starts = np.flatnonzero(run_starts(key))
-    # The threshold as Float32, like polars compares a Float32 column with a Python float.
-    small = area < np.float32(rules.min_box_area_frac)
+    # float64 areas against the float64 threshold: exact at the boundary (a float32 area of
+    # 0.04999999925 would round to 0.05 and count as recognisable).
+    small = area.astype(np.float64, copy=False) < rules.min_box_area_frac
     small[group] = False  # group boxes count as group, never as small
     n_instances = np.diff(starts, append=key.size).astype(np.uint32)
     if key.size:
         n_small = np.add.reduceat(small, starts, dtype=np.uint32)
         n_group = np.add.reduceat(group, starts, dtype=np.uint32)
-        min_area = np.minimum.reduceat(area, starts)
-        max_area = np.maximum.reduceat(area, starts)
+        min_area = np.minimum.reduceat(area, starts).astype(np.float32)
+        max_area = np.maximum.reduceat(area, starts).astype(np.float32)
     else:
         n_small = n_group = np.zeros(0, np.uint32)
         min_area = max_area = np.zeros(0, np.float32)

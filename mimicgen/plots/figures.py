@@ -53,14 +53,21 @@ class FigureResult:
     """Why nothing was written; None when written."""
     note: str | None = None
     """Caveat about what was drawn (e.g. a missing control run)."""
+    skipped_panels: tuple[str, ...] = ()
+    """Panels left out of a drawn figure, each ``"<panel>: <reason>"`` (a task whose control
+    never varies), so a missing panel is never silent."""
 
     def lines(self) -> list[str]:
         """Human-readable lines for the CLI: ``wrote: ...``, ``note: ...`` or ``skipped: ...``."""
         if self.skipped:
             return [f"skipped: {self.name}: {self.skipped}"]
         out = [f"wrote: {p}" for p in self.paths]
-        if self.note:
-            out.append(f"note: {self.name}: {self.note}")
+        notes = [self.note] if self.note else []
+        for panel in self.skipped_panels:
+            what, _, why = panel.partition(": ")
+            notes.append(f"skipped the {what} panel: {why}")
+        if notes:  # one note line per kind
+            out.append(f"note: {self.name}: {'; '.join(notes)}")
         return out
 
 
@@ -126,10 +133,16 @@ def _model_order(data: PlotData, df: pl.DataFrame) -> list[str]:
     return order + sorted(present - set(order))
 
 
+ACCURACY_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Accuracy axes always carry these ticks, labelled in percent (as report.md and the HTML
+report print accuracy): short panels would otherwise get only 0 and 1."""
+
+
 def _finish_axes(ax: Any, xlabel: str, title: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
+    ax.set_yticks(ACCURACY_TICKS, [f"{100 * t:.0f}%" for t in ACCURACY_TICKS])
     ax.set_title(title)
 
 
@@ -137,6 +150,32 @@ def _legend(ax: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(handles, labels, frameon=False, loc="best")
+
+
+def _figure_legend(fig: Any, axes: Any, title: str) -> None:
+    """One legend for all panels, outside them on the right: with many lines a per-panel
+    legend covers the lines and spills into the next panel. Entries in first-seen order."""
+    entries: dict[str, Any] = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(
+            list(entries.values()),
+            list(entries),
+            loc="outside right upper",
+            title=title,
+            frameon=False,
+        )
+
+
+def _constant_panels(values: dict[str, list[str]]) -> tuple[str, ...]:
+    """``"<task>: ..."`` for each task whose number of query images never varies."""
+    return tuple(
+        f"{task}: the number of query images is always {vals[0]} there"
+        for task, vals in values.items()
+        if len(vals) == 1
+    )
 
 
 # ------------------------------------------------------------------------------ report figures
@@ -147,20 +186,25 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
     name = "query_images"
     if data.samples is not None and data.samples.height:
         ct = crosstab(data.samples, ["model", "task", "n_images", "n_query_images"])
-        tasks = [
-            t for t in TASKS if ct.filter(pl.col("task") == t)["n_query_images"].n_unique() >= 2
-        ]
+        values = {
+            t: sort_values(sub["n_query_images"].unique().to_list())
+            for t in TASKS
+            if (sub := ct.filter(pl.col("task") == t)).height
+        }
+        tasks = [t for t, vals in values.items() if len(vals) >= 2]
         if not tasks:
             return FigureResult(name, skipped="the number of query images never varies in any task")
         models = _model_order(data, ct)
+        shown = ct.filter(pl.col("task").is_in(tasks))
+        # One colour per total image count across every panel, so one legend serves them all.
+        totals = sort_values(shown["n_images"].unique().to_list())
         fig, axes = new_figure(style, len(tasks), len(models), sharey=True)
         for r, task in enumerate(tasks):
             for c, model in enumerate(models):
                 ax = axes[r][c]
                 sub = ct.filter((pl.col("task") == task) & (pl.col("model") == model))
-                totals = sort_values(sub["n_images"].unique().to_list())
                 order = sort_values(sub["n_query_images"].unique().to_list())
-                for i, total in enumerate(totals):
+                for total in sort_values(sub["n_images"].unique().to_list()):
                     rows = {
                         row["n_query_images"]: row
                         for row in sub.filter(pl.col("n_images") == total).iter_rows(named=True)
@@ -170,16 +214,27 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
                         ax,
                         vals,
                         *_metric_cols([rows[v] for v in vals]),
-                        color_for(i),
+                        color_for(totals.index(total)),
                         f"{total} images",
                         order=order,
                     )
                 _finish_axes(ax, "query images", f"{task} · {model}")
-                _legend(ax)
-        return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)))
+        _figure_legend(fig, axes, "total images")
+        return FigureResult(
+            name,
+            tuple(save_figure(fig, out_dir, name, style)),
+            skipped_panels=_constant_panels(values),
+        )
     # Fallback: the report's one-way breakdown (total image count cannot be crossed in).
     if not data.models:
         return FigureResult(name, skipped="no score report given")
+    values = {}
+    for t in TASKS:
+        seen = {
+            v for m in data.models for v, _ in control_series(m, data.pipeline, t, "n_query_images")
+        }
+        if seen:
+            values[t] = sort_values(list(seen))
     tasks = [
         t
         for t in TASKS
@@ -203,12 +258,13 @@ def query_images(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureRes
                     order=order,
                 )
         _finish_axes(ax, "query images", task)
-        _legend(ax)
+    _figure_legend(fig, axes, "model")
     reason = data.notes.get("samples", "per-sample results unavailable")
     return FigureResult(
         name,
         tuple(save_figure(fig, out_dir, name, style)),
         note=f"one line per model, not per total image count ({reason})",
+        skipped_panels=_constant_panels({t: v for t, v in values.items() if t not in tasks}),
     )
 
 
@@ -250,7 +306,7 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
             ax.text(
                 spreads.index(row[spread]),
                 counts.index(row["true_count"]),
-                f"{row['accuracy']:.2f}\nn={row['n']}",
+                f"{100 * row['accuracy']:.0f}%\nn={row['n']}",
                 ha="center",
                 va="center",
                 fontsize=7,
@@ -263,7 +319,8 @@ def count_spread_heatmap(data: PlotData, out_dir: Path, style: FigureStyle) -> F
         ax.set_ylabel("true count")
         ax.set_title(f"counting · {model}")
         ax.grid(False)
-    fig.colorbar(drawn[-1], ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
+    bar = fig.colorbar(drawn[-1], ax=axes.ravel().tolist(), label="accuracy", shrink=0.8)
+    bar.set_ticks(ACCURACY_TICKS, labels=[f"{100 * t:.0f}%" for t in ACCURACY_TICKS])
     return FigureResult(name, tuple(save_figure(fig, out_dir, name, style)), note=note)
 
 

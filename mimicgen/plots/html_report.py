@@ -59,7 +59,9 @@ class ReportOptions(BaseModel):
 
 
 def fmt_value(value: Any) -> str:
-    """How every table number is printed: ints as is, floats with 3 decimals, missing as '–'."""
+    """How every table number is printed: ints (counts) as is, floats (accuracies, CIs, rates,
+    baselines: all in [0, 1]) in percent with one decimal as report.md prints them, missing
+    as '–'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, bool):
@@ -67,7 +69,7 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{100 * value:.1f}%"
     return str(value)
 
 
@@ -218,11 +220,14 @@ def _figures_html(data: PlotData) -> str:
             if res.skipped:
                 skipped.append(f"<li>{_e(res.name)}: {_e(res.skipped)}</li>")
                 continue
+            # The CLI's note line without its prefix: the caveat and any panel left out.
+            caveat = next((ln for ln in res.lines() if ln.startswith("note: ")), "")
+            caveat = caveat.removeprefix(f"note: {res.name}: ")
             for path in res.paths:
                 uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
                 note = (
                     f"<figcaption>{_e(res.name)}"
-                    + (f" — {_e(res.note)}" if res.note else "")
+                    + (f" — {_e(caveat)}" if caveat else "")
                     + "</figcaption>"
                 )
                 blocks.append(

@@ -378,6 +378,20 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _first_line(path: Path) -> tuple[int, bytes]:
+    """(line number, bytes) of the first non-blank line, read whole however long it is (a reply
+    can run to megabytes); a file with no such line is an error saying so."""
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                return lineno, line
+    what = "is empty" if path.stat().st_size == 0 else "holds only blank lines"
+    raise InputError(
+        f"{path} {what}: no predictions to score; pass the file your model run wrote "
+        '(JSONL, one {"id": ..., "prediction": ...} object per line)'
+    )
+
+
 def detect_format(path: Path) -> str:
     """Guess the prediction file's format from its suffix and first record."""
     suffix = path.suffix.lower()
@@ -387,11 +401,14 @@ def detect_format(path: Path) -> str:
         head = f.read(1 << 16).lstrip()
     if head.startswith(b"["):
         return "lmms-eval"  # older lmms-eval versions write one JSON list of samples
-    first = head.split(b"\n", 1)[0]
+    lineno, first = _first_line(path)
     try:
         obj = _DECODE.decode(first)
-    except msgspec.DecodeError:
-        raise InputError(f"{path}:1: malformed JSON line; expected JSONL predictions") from None
+    except msgspec.DecodeError as exc:
+        raise InputError(
+            f"{path}:{lineno}: malformed JSON line ({exc}); expected JSONL predictions, one "
+            '{"id": ..., "prediction": ...} object per line'
+        ) from None
     if isinstance(obj, dict) and "doc_id" in obj:
         return "lmms-eval"
     return "jsonl"

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from mimicgen.scoring.synonyms import SYNONYM_GROUPS
-from mimicgen.templates.render import inflect_engine
 
 __all__ = ["ClassVocabulary", "normalize_text", "strip_article"]
 
@@ -47,8 +46,12 @@ def strip_article(phrase: str) -> str:
 @lru_cache(maxsize=4096)
 def _inflections(name: str) -> tuple[str, ...]:
     """Plural and singular spellings of a normalised name (inflect, plus the regular +s)."""
+    # Imported here: importing inflect costs seconds of CPU, and a vocabulary built from a
+    # precomputed form table (the lmms-eval task folder's scorer) needs neither it nor mimicgen.
+    from mimicgen.templates.render import inflect_engine
+
     out = {name}
-    engine = inflect_engine()  # lazy: importing inflect costs seconds of CPU
+    engine = inflect_engine()
     plural = engine.plural_noun(name)
     if plural:
         out.add(plural)
@@ -92,12 +95,25 @@ class ClassVocabulary:
     (ambiguous), so matching never credits the wrong class.
     """
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], forms: Mapping[str, str] | None = None) -> None:
+        """``forms``: a surface-form table from another vocabulary's :attr:`forms` over the same
+        names, used as is (no inflection); None derives it."""
         self.names: tuple[str, ...] = tuple(sorted({str(n) for n in names}))
         # normalised canonical name -> display name (first in sorted order wins on collisions)
         self.canonical: dict[str, str] = {}
         for name in self.names:
             self.canonical.setdefault(normalize_text(name), name)
+        self.forms: dict[str, str] = dict(forms) if forms is not None else self._derive_forms()
+        # Longest forms first so "wine glass" wins over "glass" at the same position.
+        ordered = sorted(self.forms, key=lambda s: (-len(s), s))
+        self._canonical_cache: dict[str, str] = {}
+        self._multiword_starts = frozenset(f.split()[0] for f in self.forms if " " in f)
+        self._max_words = max((len(f.split()) for f in self.forms), default=1)
+        # Forms that contain a listing separator ("bow and arrow") are kept whole when splitting.
+        self.separator_forms_re = _alternation([f for f in ordered if " and " in f or " or " in f])
+
+    def _derive_forms(self) -> dict[str, str]:
+        """Surface form -> class: inflections, spellings and synonyms of every class."""
         derived: dict[str, set[str]] = {}
         for norm, name in self.canonical.items():
             for form in _surface_forms(norm):
@@ -109,21 +125,15 @@ class ClassVocabulary:
             for alias in group:
                 for form in _surface_forms(alias):
                     derived.setdefault(form, set()).add(members[0])
-        self.forms: dict[str, str] = {}
+        forms: dict[str, str] = {}
         for form, owners in derived.items():
             if form in self.canonical:
-                self.forms[form] = self.canonical[form]
+                forms[form] = self.canonical[form]
             elif len(owners) == 1:
-                self.forms[form] = next(iter(owners))
+                forms[form] = next(iter(owners))
         for norm, name in self.canonical.items():
-            self.forms[norm] = name
-        # Longest forms first so "wine glass" wins over "glass" at the same position.
-        ordered = sorted(self.forms, key=lambda s: (-len(s), s))
-        self._canonical_cache: dict[str, str] = {}
-        self._multiword_starts = frozenset(f.split()[0] for f in self.forms if " " in f)
-        self._max_words = max((len(f.split()) for f in self.forms), default=1)
-        # Forms that contain a listing separator ("bow and arrow") are kept whole when splitting.
-        self.separator_forms_re = _alternation([f for f in ordered if " and " in f or " or " in f])
+            forms[norm] = name
+        return forms
 
     def __len__(self) -> int:
         return len(self.names)

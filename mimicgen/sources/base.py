@@ -54,7 +54,9 @@ CLASS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 #: One row per box. Coordinates are normalised to 0..1 of the image (x0 < x1, y0 < y1) so that
 #: sources without image sizes still give area fractions. ``is_group`` is COCO ``iscrowd=1`` or
 #: OpenImages ``IsGroupOf=1``; ``is_occluded``/``is_truncated``/``is_depiction`` are False where
-#: the source lacks them.
+#: the source lacks them. ``area_frac`` is Float64, computed in float64 straight from the raw values
+#: (COCO pixel ``w * h / (W * H)``, OpenImages decimals): the recognisability threshold is compared
+#: against it, and a float32 area would round e.g. 0.04999999925 up to 0.05.
 BOX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "image_idx": pl.UInt32,
     "class_idx": pl.UInt32,
@@ -62,7 +64,7 @@ BOX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "y0": pl.Float32,
     "x1": pl.Float32,
     "y1": pl.Float32,
-    "area_frac": pl.Float32,
+    "area_frac": pl.Float64,
     "is_group": pl.Boolean,
     "is_occluded": pl.Boolean,
     "is_truncated": pl.Boolean,

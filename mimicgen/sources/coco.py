@@ -277,7 +277,7 @@ def _boxes(
             "y0": _unit(by / h),
             "x1": _unit(right / w),
             "y1": _unit(bottom / h),
-            "area_frac": (bw * bh / (w * h)).astype(np.float32),
+            "area_frac": bw * bh / (w * h),  # float64: compared with the area threshold
             "is_group": iscrowd == 1,
             "is_occluded": no,
             "is_truncated": no,

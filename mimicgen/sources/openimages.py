@@ -48,13 +48,15 @@ __all__ = [
 ]
 
 #: Box CSV columns mimicgen reads, with their parse types (other columns are skipped).
+#: Coordinates parse as Float64 so ``area_frac`` (compared with the area threshold) is the float64
+#: product of the file's decimals; the stored coordinates are Float32 (``BOX_SCHEMA``).
 BOX_COLUMNS: dict[str, Any] = {
     "ImageID": pl.String,
     "LabelName": pl.String,
-    "XMin": pl.Float32,
-    "XMax": pl.Float32,
-    "YMin": pl.Float32,
-    "YMax": pl.Float32,
+    "XMin": pl.Float64,
+    "XMax": pl.Float64,
+    "YMin": pl.Float64,
+    "YMax": pl.Float64,
     "IsOccluded": pl.Int8,
     "IsTruncated": pl.Int8,
     "IsGroupOf": pl.Int8,
@@ -348,11 +350,11 @@ def _scan_boxes(path: Path) -> pl.LazyFrame:
         .select(
             "ImageID",
             "LabelName",
-            x0.alias("x0"),
-            y0.alias("y0"),
-            x1.alias("x1"),
-            y1.alias("y1"),
-            ((x1 - x0) * (y1 - y0)).alias("area_frac"),
+            *(
+                c.cast(pl.Float32).alias(n)
+                for c, n in ((x0, "x0"), (y0, "y0"), (x1, "x1"), (y1, "y1"))
+            ),
+            ((x1 - x0) * (y1 - y0)).alias("area_frac"),  # float64, from the parsed decimals
             (pl.col("IsGroupOf") == 1).fill_null(False).alias("is_group"),
             (pl.col("IsOccluded") == 1).fill_null(False).alias("is_occluded"),
             (pl.col("IsTruncated") == 1).fill_null(False).alias("is_truncated"),
@@ -390,7 +392,7 @@ def _scan_keyed(path: Path, classes: pl.DataFrame) -> pl.LazyFrame:
             pl.col("LabelName").to_physical().cast(pl.UInt32).alias("class_idx"),
             pl.when(ok)
             .then((x1 - x0) * (y1 - y0))
-            .otherwise(pl.lit(-1.0, dtype=pl.Float32))
+            .otherwise(pl.lit(-1.0, dtype=pl.Float64))
             .alias("area_frac"),
             (pl.col("IsGroupOf") == 1).fill_null(False).alias("is_group"),
         )

@@ -225,9 +225,8 @@ def render_dataset(
     spec = _spec(
         n_images=n_images, seed=seed, image_size=image_size, fmt=fmt, scene=scene or SceneParams()
     )
+    # atomic_output_dir refuses a file (or a path under one); a symlink writes its target.
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} exists and is not a directory; choose another --out")
     with atomic_output_dir(out, overwrite=overwrite) as staging:
         _write_dataset(staging, spec, workers or _auto_workers(spec.n_images))
     return out / ANNOTATIONS_NAME

@@ -57,6 +57,23 @@ def _check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
         )
 
 
+def _check_within(
+    name: str, value: IntRange | None, low: int, n_images: IntRange, rule: str
+) -> None:
+    """A per-query count must lie in ``low..max(n_images)``: values outside it would be narrowed
+    silently per query, so the spec is refused with the allowed range."""
+    if value is None:
+        return
+    lo, hi = bounds(value)
+    top = bounds(n_images)[1]
+    if lo < low or hi > top:
+        shown = str(lo) if lo == hi else f"[{lo}, {hi}]"
+        raise ValueError(
+            f"{name} {shown} lies outside the allowed range {low}..{top} ({rule}); "
+            f"use values in {low}..{top}"
+        )
+
+
 class BaseTaskSpec(BaseModel):
     """Controls shared by every task."""
 
@@ -153,6 +170,8 @@ class CountingSpec(BaseTaskSpec):
         _check_range("spread", self.spread)
         _check_fits("spread", self.spread, self.n_images)
         _check_fits("k", self.k, self.n_images)
+        _check_within("k", self.k, 1, self.n_images, "1..n_images")
+        _check_within("spread", self.spread, bounds(self.k)[0], self.n_images, "k..n_images")
         if self.balanced:
             if not self.totals or min(self.totals) < 1:
                 raise ValueError("balanced counting needs totals, each >= 1")
@@ -188,6 +207,7 @@ class ListingSpec(BaseTaskSpec):
         _check_range("n_answer", self.n_answer)
         _check_range("spread", self.spread)
         _check_fits("spread", self.spread, self.n_images)
+        _check_within("spread", self.spread, 1, self.n_images, "1..n_images")
         if isinstance(self.category, tuple) and not self.category:
             raise ValueError("category list is empty; omit it to use every node")
         return self

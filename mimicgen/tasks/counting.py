@@ -7,9 +7,12 @@ Construction per query (all draws from the query's own generator):
 2. spread s (query images), split into k positive parts, one per target class; each class is
    drawn uniformly from the pool classes that can fill its part (balanced: some partition of T
    into that many parts exists among the class's countable images).
-3. Each query image is countable for its class (every instance recognisable, no group box) and
-   holds no annotation of the other targets, so its counts are exact; balanced images realise a
-   random feasible partition of T.
+3. Each query image is countable for every target it holds (every instance recognisable, no
+   group box), so its counts are exact. k = 1: the images realise a random feasible partition
+   of T. k > 1: an image may hold several targets. Target j's part are images that hold it and
+   none of targets 1..j-1 (absent, verified in OpenImages strict mode), and each later target
+   either countably or not at all; the instances of target j already in the images of targets
+   1..j-1 count towards its total, and its own images realise a random partition of the rest.
 4. n - s distractors hold no annotation of any target class.
 """
 
@@ -23,7 +26,7 @@ import numpy as np
 from mimicgen.specs.models import CountingSpec, bounds
 from mimicgen.tasks.balance import block_balanced_index
 from mimicgen.tasks.derive import AnswerError, ImageFacts, count_answer
-from mimicgen.tasks.prepared import PreparedIndex
+from mimicgen.tasks.prepared import PreparedIndex, in_sorted
 from mimicgen.tasks.registry import register_task
 from mimicgen.tasks.shared import (
     DistractorSampler,
@@ -35,6 +38,25 @@ from mimicgen.tasks.shared import (
 )
 
 __all__ = ["CountingSampler", "partitions"]
+
+
+def _split(
+    rng: np.random.Generator, imgs: np.ndarray, counts: np.ndarray, need: int, m: int
+) -> np.ndarray | str:
+    """``m`` distinct images among ``imgs`` whose ``counts`` sum to ``need``: a random
+    partition of ``need`` into ``m`` parts that the images can realise, then images per part."""
+    if need < m:
+        return f"earlier targets' images leave {need} instances of a target for {m} images"
+    sizes = np.bincount(counts[counts <= need], minlength=need + 1)
+    ok = [p for p in partitions(need, m) if all(sizes[v] >= p.count(v) for v in set(p))]
+    if not ok:
+        return f"no {m} images split a total of {need}"
+    parts = ok[int(rng.integers(len(ok)))]
+    chosen = []
+    for v in sorted(set(parts)):
+        bucket = imgs[counts == v]
+        chosen.append(bucket[rng.choice(bucket.size, parts.count(v), replace=False)])
+    return chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
 
 
 @cache
@@ -72,16 +94,61 @@ class CountingSampler(TaskSampler):
         self._countable: dict[int, np.ndarray] = {}
         self._feasible: dict[tuple[int, int], tuple[np.ndarray, list[list[tuple[int, ...]]]]] = {}
         if spec.balanced:
-            s_lo, s_hi = bounds(spec.spread) if spec.spread is not None else (1, 10**9)
-            s_hi = min(s_hi, bounds(spec.n_images)[1])
             for total in spec.totals:
-                spreads = range(s_lo, min(s_hi, total) + 1)
-                if not any(self.feasible(total, m)[0].size for m in spreads):
-                    raise self.fail(
-                        f"no pool class can reach a total of {total} over {s_lo}-"
-                        f"{min(s_hi, total)} query images (no such set of countable images); "
-                        f"{usable} pool classes have countable images"
-                    )
+                self._check_total(total, usable)
+
+    def _check_total(self, total: int, usable: int) -> None:
+        """Refuse a balanced total no query can reach (necessary conditions only).
+
+        k = 1: the spread's images each hold >= 1 instance, so some class must split the total
+        over a spread in ``[spread_min, min(spread_max, total)]``. k > 1: every target reaches
+        the total over 1..total of its own countable images (an image may hold several
+        targets), so k pool classes must each split it over some number of images, and the
+        spread can be at most k * total.
+        """
+        spec = self.spec
+        n_hi = bounds(spec.n_images)[1]
+        k_lo, k_hi = bounds(spec.k)
+        s_lo, s_hi = bounds(spec.spread) if spec.spread is not None else (k_lo, n_hi)
+        s_hi = min(s_hi, n_hi)
+        why = ""
+        for k in range(k_lo, min(k_hi, n_hi) + 1):
+            lo, hi = max(s_lo, k), min(s_hi, k * total)
+            if lo > s_hi:
+                why = (
+                    f"k={k} target classes need a spread of at least {k}, spread is at most {s_hi}"
+                )
+                continue
+            if lo > hi:
+                why = (
+                    f"k={k} target class(es) with a total of {total} each fill at most "
+                    f"{k * total} query images (each holds >= 1 target instance), but the "
+                    f"spread is at least {lo}"
+                )
+                continue
+            if k == 1:
+                spreads = range(lo, hi + 1)
+                if any(self.feasible(total, m)[0].size for m in spreads):
+                    return
+                span = f"{lo}" if lo == hi else f"{lo}-{hi}"
+                why = (
+                    f"no pool class can reach a total of {total} over {span} query images "
+                    f"(no such set of countable images); {usable} pool classes have "
+                    "countable images"
+                )
+                continue
+            m_hi = min(total, hi - k + 1)
+            able = np.unique(
+                np.concatenate([self.feasible(total, m)[0] for m in range(1, m_hi + 1)])
+            )
+            if able.size >= k:
+                return
+            why = (
+                f"k={k} target classes must each reach a total of {total} over 1-{m_hi} of "
+                f"their countable images, but only {able.size} of {self.pool.size} pool "
+                "classes can"
+            )
+        raise self.fail(why)
 
     # --- balanced helpers ------------------------------------------------------------------
     def buckets(self, c: int) -> dict[int, np.ndarray]:
@@ -142,43 +209,13 @@ class CountingSampler(TaskSampler):
         else:
             s = int(rng.integers(s_lo, s_hi + 1))
         shares = random_composition(rng, s, k) if k > 1 else [s]
-        targets: list[int] = []
-        groups: list[np.ndarray] = []
-        for m in shares:
-            if total is not None:
-                classes, parts_of = self.feasible(total, m)
-                if classes.size == 0:
-                    return f"no pool class can split total {total} over {m} images"
-                if targets:
-                    avail = np.flatnonzero(~np.isin(classes, targets))
-                    if avail.size == 0:
-                        return f"no pool class can split total {total} over {m} images"
-                    j = int(avail[rng.integers(avail.size)])
-                else:
-                    j = int(rng.integers(classes.size))
-                c = int(classes[j])
-                parts = parts_of[j][rng.integers(len(parts_of[j]))]
-                buckets = self.buckets(c)
-                chosen = [
-                    buckets[v][rng.choice(buckets[v].size, parts.count(v), replace=False)]
-                    for v in sorted(set(parts))
-                ]
-                imgs = chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
-            else:
-                avail = self._countable_in(m)
-                if targets:
-                    avail = avail[~np.isin(self.pool[avail], targets)]
-                if avail.size == 0:
-                    return f"no pool class has {m} countable images"
-                c = int(self.pool[avail[rng.integers(avail.size)]])
-                cimgs = prep.countable_images(c, self.group_blocks)[0]
-                imgs = cimgs[rng.choice(cimgs.size, m, replace=False)]
-            targets.append(c)
-            groups.append(imgs)
-        for c, imgs in zip(targets, groups, strict=True):
-            others = [t for t in targets if t != c]
-            if others and not prep.absent_mask(imgs, others).all():
-                return "a query image holds another target class"
+        if k == 1:
+            drawn = self._single(rng, shares[0], total)
+        else:
+            drawn = self._several(rng, shares, total)
+        if isinstance(drawn, str):
+            return drawn
+        targets, groups = drawn
         query_list = [int(i) for g in groups for i in g.tolist()]
         if len(set(query_list)) != len(query_list):
             return "an image was drawn twice"
@@ -203,6 +240,9 @@ class CountingSampler(TaskSampler):
                 "spread": s,
                 "distractors": n - s,
                 "balanced": spec.balanced,
+                # total: every target's instances together (k * T when balanced);
+                # total_per_class: balanced only, each target's own total T.
+                **({"total_per_class": total} if total is not None else {}),
                 "total": sum(counts.values()),
             },
             slot="",
@@ -212,12 +252,91 @@ class CountingSampler(TaskSampler):
             info={"targets": names},
         )
 
+    def _single(
+        self, rng: np.random.Generator, m: int, total: int | None
+    ) -> tuple[list[int], list[np.ndarray]] | str:
+        """k = 1: one target class and its ``m`` query images."""
+        if total is not None:
+            classes, parts_of = self.feasible(total, m)
+            if classes.size == 0:
+                return f"no pool class can split total {total} over {m} images"
+            j = int(rng.integers(classes.size))
+            c = int(classes[j])
+            parts = parts_of[j][rng.integers(len(parts_of[j]))]
+            buckets = self.buckets(c)
+            chosen = [
+                buckets[v][rng.choice(buckets[v].size, parts.count(v), replace=False)]
+                for v in sorted(set(parts))
+            ]
+            imgs = chosen[0] if len(chosen) == 1 else np.concatenate(chosen)
+            return [c], [imgs]
+        avail = self._countable_in(m)
+        if avail.size == 0:
+            return f"no pool class has {m} countable images"
+        c = int(self.pool[avail[rng.integers(avail.size)]])
+        cimgs = self.prep.countable_images(c, self.group_blocks)[0]
+        return [c], [cimgs[rng.choice(cimgs.size, m, replace=False)]]
+
+    def _several(
+        self, rng: np.random.Generator, shares: list[int], total: int | None
+    ) -> tuple[list[int], list[np.ndarray]] | str:
+        """k > 1: the targets (share j's class drawn among those that can fill it alone), then
+        each target's own images, which may hold later targets too (module docstring, 3)."""
+        targets: list[int] = []
+        for m in shares:
+            if total is not None:
+                classes = self.feasible(total, m)[0]
+            else:
+                classes = self.pool[self._countable_in(m)]
+            if targets:
+                classes = classes[~np.isin(classes, targets)]
+            if classes.size == 0:
+                if total is not None:
+                    return f"no pool class can split total {total} over {m} images"
+                return f"no pool class has {m} countable images"
+            targets.append(int(classes[rng.integers(classes.size)]))
+        carried = np.zeros(len(targets), dtype=np.int64)  # instances in earlier parts' images
+        groups: list[np.ndarray] = []
+        for j, (c, m) in enumerate(zip(targets, shares, strict=True)):
+            imgs, counts = self._candidates(targets, j)
+            if total is None:
+                if imgs.size < m:
+                    return f"only {imgs.size} images can hold the part of target {j + 1}"
+                chosen = imgs[rng.choice(imgs.size, m, replace=False)]
+            else:
+                picked = _split(rng, imgs, counts, int(total - carried[j]), m)
+                if isinstance(picked, str):
+                    return picked
+                chosen = picked
+            for later in range(j + 1, len(targets)):
+                limgs, lcounts = self.prep.countable_images(targets[later], self.group_blocks)
+                held = in_sorted(limgs, chosen)
+                carried[later] += int(lcounts[np.searchsorted(limgs, chosen[held])].sum())
+            groups.append(chosen)
+        return targets, groups
+
+    def _candidates(self, targets: list[int], j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Images target ``j``'s own part may use, with their counts of it: countable for it,
+        absent for the earlier targets, countable or absent for the later ones."""
+        prep = self.prep
+        imgs, counts = prep.countable_images(targets[j], self.group_blocks)
+        ok = np.ones(imgs.size, dtype=bool)
+        for t in targets[:j]:
+            ok &= prep.absent_mask(imgs, [t])
+        for t in targets[j + 1 :]:
+            later = prep.countable_images(t, self.group_blocks)[0]
+            ok &= in_sorted(later, imgs) | prep.absent_mask(imgs, [t])
+        return imgs[ok], counts[ok]
+
     def _counts(self, targets: list[int], groups: list[np.ndarray]) -> dict[str, int]:
-        """Per target: the sum of its countable counts over its own query images."""
+        """Per target: the sum of its countable counts over every query image (an image holds
+        each target countably or not at all)."""
         out = {}
-        for c, imgs in zip(targets, groups, strict=True):
+        every = np.concatenate(groups)
+        for c in targets:
             cimgs, ccounts = self.prep.countable_images(c, self.group_blocks)
-            out[self.prep.class_names[c]] = int(ccounts[np.searchsorted(cimgs, imgs)].sum())
+            held = in_sorted(cimgs, every)
+            out[self.prep.class_names[c]] = int(ccounts[np.searchsorted(cimgs, every[held])].sum())
         return out
 
     def verify(self, draft: Draft, facts: Sequence[ImageFacts]) -> None:

@@ -109,7 +109,10 @@ def _flex(compiled: bool) -> Any:
     if not compiled:
         return flex_attention
     if "flex" not in _COMPILED:
-        _COMPILED["flex"] = torch.compile(flex_attention, dynamic=False)
+        # Dynamic shapes: training batches vary in length, and a static compile specialises
+        # on every new length (a recompile per step, then an unfused fallback past dynamo's
+        # recompile limit).
+        _COMPILED["flex"] = torch.compile(flex_attention, dynamic=True)
     return _COMPILED["flex"]
 
 

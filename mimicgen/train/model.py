@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from mimicgen.probes.adapters import adapter_for
 from mimicgen.probes.adapters.base import VLMAdapter, resolve_dtype
 from mimicgen.probes.spec import MaskKind
-from mimicgen.train.attention import TRAIN_ATTN, Backend, build_masks, register, train_masks
+from mimicgen.train.attention import (
+    TRAIN_ATTN,
+    Backend,
+    TrainMasks,
+    build_masks,
+    register,
+    train_masks,
+)
 from mimicgen.train.data import IGNORE, Batch
 from mimicgen.train.spans import BatchSpans, derive_spans
 
@@ -75,6 +82,9 @@ class TrainOutput:
     hidden_states: tuple[torch.Tensor, ...] | None
     """Embeddings and every decoder layer's output, when asked for."""
     n_label_tokens: int
+    masks: TrainMasks
+    """The masks used; wrap ``loss.backward()`` in ``train_masks(masks)`` when activations are
+    recomputed (gradient checkpointing)."""
 
 
 def batch_spans(adapter: VLMAdapter, batch: Batch) -> BatchSpans:
@@ -125,5 +135,5 @@ def forward(
             logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE
         )
     return TrainOutput(
-        loss, out.hidden_states if hidden_states else None, int((labels != IGNORE).sum())
+        loss, out.hidden_states if hidden_states else None, int((labels != IGNORE).sum()), masks
     )

@@ -96,7 +96,14 @@ def _counting(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
         "spread": roles.count("query"),
         "distractors": roles.count("distractor"),
         "k": len(targets),
+        "total": sum(rec["answer"]["counts"].values()),
     }
+    per_class = rec["controls"].get("total_per_class")
+    if per_class is not None and set(rec["answer"]["counts"].values()) != {per_class}:
+        out.append(
+            f"controls.total_per_class={per_class} but the per-class counts are "
+            f"{rec['answer']['counts']}"
+        )
     for key, value in expect.items():
         if key in rec["controls"] and rec["controls"][key] != value:
             out.append(f"controls.{key}={rec['controls'][key]} but the images give {value}")

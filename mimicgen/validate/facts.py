@@ -1,7 +1,9 @@
 """Raw per-(image, class) facts for the validator, straight from a source's box table.
 
 Deliberately independent of :mod:`mimicgen.index` and the samplers: it re-applies the presence
-rules of SPEC §1 to the boxes itself, so a bug there cannot hide the same bug here.
+rules of SPEC §1 to the boxes itself, so a bug there cannot hide the same bug here. Areas are the
+readers' float64 ``area_frac`` (computed from the raw pixel or decimal values), never the index's
+Float32 summary columns, so a box of 0.04999999925 of its image is small here too.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def collect_facts(
         pl.col("sid").is_in(wanted)
     )
     names = source.classes.select("class_idx", "name")
-    small = (pl.col("area_frac") < rules.min_box_area_frac) & ~pl.col("is_group")
+    small = (pl.col("area_frac").cast(pl.Float64) < rules.min_box_area_frac) & ~pl.col("is_group")
     counts = (
         source.boxes.join(images.select("image_idx", "sid"), on="image_idx")
         .join(names, on="class_idx")

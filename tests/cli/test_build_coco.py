@@ -67,3 +67,33 @@ def test_coco_build_validates_and_catches_a_swapped_distractor(coco_tiny, tmp_pa
         rec["id"] in line and "distractor" in line and target in line
         for line in res.stderr.splitlines()
     )
+
+
+def test_k2_balanced_counting_spread_3_builds_and_validates(coco_tiny, tmp_path, monkeypatch):
+    """k: 2, totals [2], spread 3, n_images 6 was refused as impossible; it builds, validates,
+    and every answer re-counted from the raw JSON with plain json is 2 per target."""
+    monkeypatch.setenv("MIMICGEN_CACHE_DIR", str(tmp_path / "cache"))
+    spec = tmp_path / "k2.yaml"
+    spec.write_text(
+        "task: counting\nnum_queries: 12\nn_images: 6\nk: 2\ntotals: [2]\nspread: 3\nseed: 4\n"
+    )
+    ann = coco_tiny / "annotations" / "instances_val2017.json"
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        ["build", str(spec), "--source", f"coco:{ann}", "--out", str(out), "--images", "symlink"],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["validate", str(out)])
+    assert res.exit_code == 0 and res.stdout.strip() == "12 queries valid", res.output
+    raw = json.loads(ann.read_text())
+    names = {c["id"]: c["name"] for c in raw["categories"]}
+    boxes: dict[tuple[int, str], int] = {}
+    for a in raw["annotations"]:
+        key = (a["image_id"], names[a["category_id"]])
+        boxes[key] = boxes.get(key, 0) + 1
+    for rec in (json.loads(x) for x in (out / "benchmark.jsonl").read_text().splitlines()):
+        targets = list(rec["answer"]["counts"])
+        assert len(targets) == 2
+        got = {c: sum(boxes.get((i["source_id"], c), 0) for i in rec["images"]) for c in targets}
+        assert got == rec["answer"]["counts"] == {c: 2 for c in targets}

@@ -16,7 +16,11 @@ COCO_TINY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "co
 
 def _mimicgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mimicgen", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "mimicgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -48,8 +52,9 @@ def test_build_refuses_out_that_is_holds_or_lies_inside_the_source(
         "inside images": coco_copy / "val2017" / "out",
     }[where]
     before = _tree_digest(coco_copy)
-    res = _mimicgen("build", "--source", f"coco:{ann}", "--out", str(out), "--overwrite",
-                    cwd=tmp_path)
+    res = _mimicgen(
+        "build", "--source", f"coco:{ann}", "--out", str(out), "--overwrite", cwd=tmp_path
+    )
     assert res.returncode == 2, res.stdout + res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "choose an --out outside every input" in lines[0], res.stderr
@@ -93,4 +98,217 @@ def test_export_refuses_out_in_the_benchmark(tmp_path: Path, fmt: str, inside: b
     res = _mimicgen("export", fmt, str(bench), str(out), "--overwrite", cwd=tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "outside every input" in res.stderr and "Traceback" not in res.stderr
+    assert _tree_digest(bench) == before
+
+
+# ------------------------------------------------------------------ the other writing commands
+
+
+@pytest.fixture(scope="module")
+def bench_and_preds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo eval set and an oracle predictions file (one line per query, read with json)."""
+    root = tmp_path_factory.mktemp("bench")
+    assert _mimicgen("build", "--out", "bench", cwd=root).returncode == 0
+    rows = [json.loads(line) for line in (root / "bench" / "benchmark.jsonl").open()]
+    preds = root / "preds.jsonl"
+    preds.write_text(
+        "".join(json.dumps({"id": r["id"], "prediction": r["answer_text"]}) + "\n" for r in rows)
+    )
+    return root / "bench", preds
+
+
+def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "case", ["score in bench", "score over preds", "report over scores", "predict", "probe"]
+)
+def test_score_report_predict_probe_refuse_out_on_an_input(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path, case: str
+) -> None:
+    bench, preds = bench_and_preds
+    report = tmp_path / "r.json"
+    assert (
+        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
+        == 0
+    )
+    before = {**_tree_digest(bench), "preds": hashlib.sha256(preds.read_bytes()).hexdigest()}
+    report_before = report.read_bytes()
+    args = {
+        "score in bench": ["score", str(bench), str(preds), "--out", str(bench / "r.json")],
+        "score over preds": ["score", str(bench), str(preds), "--out", str(preds), "--overwrite"],
+        "report over scores": [
+            "report",
+            str(bench),
+            "--scores",
+            str(report),
+            "--out",
+            str(report),
+            "--overwrite",
+        ],
+        "predict": [
+            "predict",
+            str(bench),
+            "--model",
+            "m",
+            "--backend",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--out",
+            str(bench / "preds"),
+        ],
+        "probe": ["probe", "--model", "m", "--benchmark", str(bench), "--out", str(bench)],
+    }[case]
+    line = _one_line_error(_mimicgen(*args, cwd=tmp_path))
+    assert "choose an --out outside every input" in line, line
+    after = {**_tree_digest(bench), "preds": hashlib.sha256(preds.read_bytes()).hexdigest()}
+    assert after == before and report.read_bytes() == report_before
+
+
+@pytest.mark.parametrize("form", ["eval", "training"])
+def test_build_refuses_out_that_holds_its_spec_file(tmp_path: Path, form: str) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "task_specs"
+    specs = tmp_path / "specs"
+    for part in ("demo", "base"):  # demo/common.yaml includes base/demo.yaml
+        shutil.copytree(shipped / part, specs / part)
+    spec = shipped / "demo" / "common.yaml"
+    extra = ["--format", "llava"] if form == "training" else []
+    res = _mimicgen(
+        "build", "specs/demo/common.yaml", *extra, "--out", "specs", "--overwrite", cwd=tmp_path
+    )
+    line = _one_line_error(res)
+    assert "holds the input specs/demo/common.yaml" in line, line
+    assert (specs / "demo" / "common.yaml").read_bytes() == spec.read_bytes()
+
+
+def test_training_build_refuses_out_inside_an_excluded_eval_set(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, _ = bench_and_preds
+    before = _tree_digest(bench)
+    res = _mimicgen(
+        "build",
+        "--format",
+        "llava",
+        "--exclude",
+        str(bench),
+        "--out",
+        str(bench / "train"),
+        cwd=tmp_path,
+    )
+    assert "lies inside the input" in _one_line_error(res)
+    assert _tree_digest(bench) == before
+
+
+def test_score_refuses_to_replace_a_report_without_overwrite(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, preds = bench_and_preds
+    report = tmp_path / "r.json"
+    report.write_text("an earlier report\n")
+    res = _mimicgen("score", str(bench), str(preds), "--out", "r.json", cwd=tmp_path)
+    assert "pass --overwrite" in _one_line_error(res)
+    assert report.read_text() == "an earlier report\n"
+    assert not (tmp_path / "r.md").exists()
+    res = _mimicgen("score", str(bench), str(preds), "--out", "r.json", "--overwrite", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    n = sum(1 for _ in preds.open())
+    assert json.loads(report.read_text())["models"][0]["coverage"]["n_predicted"] == n
+
+
+def test_score_refuses_an_out_that_its_markdown_twin_would_overwrite(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, preds = bench_and_preds
+    res = _mimicgen("score", str(bench), str(preds), "--out", "r.md", cwd=tmp_path)
+    assert "would be written twice" in _one_line_error(res)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_score_and_report_out_symlinks_write_their_targets(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, preds = bench_and_preds
+    (tmp_path / "real").mkdir()
+    (tmp_path / "r.json").symlink_to(tmp_path / "real" / "report.json")
+    res = _mimicgen("score", str(bench), str(preds), "--out", "r.json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r.json").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == [
+        "report.json",
+        "report.md",
+        "report.samples.jsonl",
+    ]
+    (tmp_path / "page.html").symlink_to(tmp_path / "real" / "page.html")
+    res = _mimicgen(
+        "report",
+        str(bench),
+        "--scores",
+        "r.json",
+        "--out",
+        "page.html",
+        "--no-figures",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "page.html").is_symlink()
+    assert (tmp_path / "real" / "page.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_synth_out_symlink_writes_the_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    res = _mimicgen("synth", "--out", "link", "--images", "3", "--size", "64", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "real" / "annotations.json").read_text())
+    assert len(doc["images"]) == 3 and (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "hf", "BENCH", "afile"],
+        ["export", "vlmevalkit", "BENCH", "afile/sub"],
+        ["export", "lmms-eval", "BENCH", "afile/sub/deeper"],
+        ["merge", "afile/sub", "BENCH"],
+        ["synth", "--out", "afile/sub", "--images", "2"],
+        ["score", "BENCH", "PREDS", "--out", "afile/r.json"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argument(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path, args: list[str]
+) -> None:
+    bench, preds = bench_and_preds
+    (tmp_path / "afile").write_text("not a folder\n")
+    args = [{"BENCH": str(bench), "PREDS": str(preds)}.get(a, a) for a in args]
+    line = _one_line_error(_mimicgen(*args, cwd=tmp_path))
+    out = next(a for a in args if a.startswith("afile"))
+    positional = args[0] in ("export", "merge")
+    # OUT is positional for exports and merge: the message names it as the usage line does.
+    assert line.startswith(f"mimicgen: error: {'OUT' if positional else '--out'} {out} "), line
+    assert " is a file;" in line or " lies under the file " in line, line
+    assert (tmp_path / "afile").read_text() == "not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_plot_refuses_out_on_the_benchmark_its_report_names(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bench, preds = bench_and_preds
+    report = tmp_path / "r.json"
+    assert (
+        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
+        == 0
+    )
+    before = _tree_digest(bench)
+    # No --bench: plot finds the benchmark through the report, and it is an input all the same.
+    res = _mimicgen("plot", str(report), "--out", str(bench), "--overwrite", cwd=tmp_path)
+    assert "choose an --out outside every input" in _one_line_error(res)
     assert _tree_digest(bench) == before

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 import yaml
 from scoring.benchfiles import TINY_RECORDS, make_record, write_benchmark
 
@@ -56,3 +57,48 @@ def test_sharding(tmp_path: Path, monkeypatch) -> None:
     assert pl.concat([pl.read_parquet(s) for s in shards])["id"].to_list() == [
         f"q{i}" for i in range(5)
     ]
+
+
+def _decoded_pixels(images: list) -> list[tuple[int, ...]]:
+    """Top-left pixel of each decoded image: fails on the raw {bytes, path} dicts."""
+    return [im.convert("RGB").getpixel((0, 0)) for im in images]
+
+
+def test_datasets_loads_folder_and_bare_parquet_as_images(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    """Hugging Face datasets itself: the card loads without the malformed-splits warning, and a
+    plain Parquet load (no card) decodes images from the shards' own features metadata."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    bench = write_benchmark(tmp_path / "bench", TINY_RECORDS)
+    out = hf.export_hf(bench, tmp_path / "hf")
+    cache = str(tmp_path / "cache")
+    capfd.readouterr()
+    folder = datasets.load_dataset(str(out), cache_dir=cache)["test"]
+    assert "malformed" not in capfd.readouterr().err
+    shards = sorted(str(s) for s in (out / "data").glob("*.parquet"))
+    bare = datasets.load_dataset("parquet", data_files=shards, cache_dir=cache)["train"]
+    # benchfiles paints record i's image j with colour (37 i, 91 j, 7)
+    expected = [(37 * 0, 91 * j % 256, 7) for j in range(3)]
+    for ds in (folder, bare):
+        assert ds[0]["id"] == "c1"
+        assert _decoded_pixels(ds[0]["images"]) == expected
+        assert _decoded_pixels(ds[7]["images"]) == [(37 * 7 % 256, 91 * j % 256, 7) for j in range(3)]
+    card = yaml.safe_load((out / "README.md").read_text().split("---")[1])
+    split = card["dataset_info"]["splits"][0]
+    assert split["num_examples"] == len(TINY_RECORDS) and split["num_bytes"] > 0
+    assert card["dataset_info"]["download_size"] == sum(Path(s).stat().st_size for s in shards)
+
+
+def test_card_license_and_task(tmp_path: Path) -> None:
+    sources = [{"kind": "coco", "files": [], "image_root": "x"}, {"kind": "synthetic"}]
+    bench = write_benchmark(tmp_path / "bench", TINY_RECORDS, sources=sources)
+    out = hf.export_hf(bench, tmp_path / "hf")
+    card = yaml.safe_load((out / "README.md").read_text().split("---")[1])
+    assert card["task_categories"] == ["visual-question-answering"]
+    assert card["size_categories"] == ["n<1K"]
+    assert card["license"] == "other" and card["license_name"] == "source-datasets"
+    details = card["license_details"]
+    assert details.startswith("COCO: annotations CC BY 4.0") and "synthetic:" in details
+    assert details in (out / "README.md").read_text().split("---", 2)[2]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from typer.testing import CliRunner
 from mimicgen.cli.app import app
 from mimicgen.errors import InputError
 from mimicgen.export.lmms_eval import export_lmms_eval
-from mimicgen.scoring import score_file
+from mimicgen.scoring import check, load_benchmark, score_file
 
 
 class _Loader(yaml.SafeLoader):
@@ -55,8 +58,9 @@ def test_yaml_keys(exported: tuple[Path, Path]) -> None:
     cfg = yaml.load((out / "mimicgen_tiny.yaml").read_text(), Loader=_Loader)
     assert cfg["task"] == "mimicgen_tiny"
     assert cfg["dataset_path"] == "json"
-    data = Path(cfg["dataset_kwargs"]["data_files"]["test"])
-    assert data.is_absolute() and data == (out / "data" / "test.jsonl").resolve() and data.exists()
+    # relative, so the folder can move: lmms-eval resolves it against the YAML's folder
+    assert cfg["dataset_kwargs"]["data_files"]["test"] == "data/test.jsonl"
+    assert (out / "data" / "test.jsonl").is_file()
     assert cfg["test_split"] == "test" and cfg["output_type"] == "generate_until"
     assert cfg["doc_to_visual"] == "!function utils.doc_to_visual"
     assert cfg["process_results"] == "!function utils.process_results"
@@ -147,3 +151,114 @@ def test_refuses_existing_output_and_missing_images(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="c2_1.png"):
         export_lmms_eval(bench, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+# Replies covering every task and several verdicts (record order of TINY_RECORDS).
+_REPLIES = ["3", "2 dogs, 1 cat", "5", "three", "bus, car", "person, tv", "dog", "dogs and cats"]
+
+_NO_MIMICGEN = """
+import importlib.util, json, sys
+sys.modules["mimicgen"] = None  # any import of mimicgen now raises ImportError
+folder, replies = sys.argv[1], json.loads(sys.argv[2])
+spec = importlib.util.spec_from_file_location("utils", folder + "/utils.py")
+utils = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(utils)
+docs = [json.loads(line) for line in open(folder + "/data/test.jsonl", encoding="utf-8")]
+sizes = [[im.size for im in utils.doc_to_visual(d)] for d in docs]
+print(json.dumps([[utils.process_results(d, [r]) for d, r in zip(docs, replies)], sizes]))
+"""
+
+
+def test_task_folder_is_self_contained_and_relocatable(
+    exported: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The moved folder scores without mimicgen importable, exactly as mimicgen.scoring.check."""
+    bench, out = exported
+    # move task folder and benchmark together: images are found relative to the task folder
+    moved = tmp_path / "cluster"
+    moved.mkdir()
+    shutil.move(out.parent, moved / "tasks")
+    shutil.move(bench, moved / "bench")
+    folder = moved / "tasks" / "mimicgen_tiny"
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_MIMICGEN, str(folder), json.dumps(_REPLIES)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH, no MIMICGEN_BENCH_DIR
+    )
+    assert proc.returncode == 0, proc.stderr
+    results, sizes = json.loads(proc.stdout)
+    benchmark = load_benchmark(moved / "bench")
+    expected = [
+        {
+            f"{p}_accuracy": float(check(rec["task"], reply, rec, p, benchmark.vocabulary).correct)
+            for p in ("strict", "lenient", "mimic")
+        }
+        for rec, reply in zip(benchmark.records, _REPLIES, strict=True)
+    ]
+    assert results == expected
+    # by hand: c3 "5" != 4; l2 lists an extra "tv"; o1 names two classes (wrong for strict)
+    assert [r["strict_accuracy"] for r in results] == [1, 1, 0, 1, 1, 0, 1, 0]
+    assert sizes == [[[4, 4]] * len(r["images"]) for r in TINY_RECORDS]
+
+
+@pytest.mark.slow  # importing lmms-eval (torch, datasets) takes ~10 s
+def test_real_lmms_eval_loads_moved_folder_and_its_log_scores(
+    exported: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lmms-eval 0.7.3's own TaskManager loads the moved folder from another working directory;
+    its EvaluationTracker writes the samples log (without ``doc``) that mimicgen score reads."""
+    pytest.importorskip("datasets")
+    pytest.importorskip("lmms_eval.tasks", reason="lmms-eval is not installed")
+    from lmms_eval.loggers.evaluation_tracker import EvaluationTracker
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    bench, out = exported
+    moved = tmp_path / "moved" / "task"
+    shutil.move(out, moved)
+    monkeypatch.setenv("LMMS_EVAL_DATASETS_CACHE", str(tmp_path / "hf_cache"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("MIMICGEN_BENCH_DIR", str(bench))
+    monkeypatch.chdir(tmp_path)
+    task = get_task_dict(
+        ["mimicgen_tiny"], TaskManager(include_path=str(moved), include_defaults=False)
+    )["mimicgen_tiny"]
+    docs = list(task.test_docs())
+    assert [d["id"] for d in docs] == [r["id"] for r in TINY_RECORDS]
+    assert len(task.doc_to_visual(docs[0])) == 3
+
+    tracker = EvaluationTracker(output_path=str(tmp_path / "logs"))
+    tracker.general_config_tracker.log_experiment_args(
+        model_source="hf",
+        model_args="pretrained=org/Model-1B",
+        system_instruction=None,
+        chat_template=None,
+        fewshot_as_multiturn=False,
+    )
+    tracker.date_id = "2026-01-01T00-00-00"
+    samples = []
+    for i, (doc, reply) in enumerate(zip(docs, _REPLIES, strict=True)):
+        metrics = task.process_results(doc, [reply])
+        samples.append(
+            {
+                "doc_id": i,
+                "doc": doc,
+                "target": task.doc_to_target(doc),
+                "arguments": [(task.doc_to_text(doc), {})],
+                "resps": [[reply]],
+                "filtered_resps": [reply],
+                **metrics,
+            }
+        )
+    tracker.save_results_samples("mimicgen_tiny", samples)
+    # the documented place: OUTPUT_PATH/<sanitised model name>/<date>_samples_<task>.jsonl
+    log = tmp_path / "logs" / "org__Model-1B" / "2026-01-01T00-00-00_samples_mimicgen_tiny.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert "doc" not in lines[0] and lines[0]["filtered_resps"] == _REPLIES[0]
+    entry = score_file(bench, log)
+    strict = [s["strict_accuracy"] for s in samples]
+    assert entry["pipelines"]["strict"]["overall"]["accuracy"] == pytest.approx(
+        sum(strict) / len(strict)
+    )

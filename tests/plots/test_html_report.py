@@ -74,14 +74,15 @@ def _parse(path: Path) -> _Page:
 
 
 def _fmt(value: Any) -> str:
-    """The documented table format, restated independently: ints plain, floats 3 decimals."""
+    """The documented table format, restated independently: ints plain, floats (rates) in
+    percent with one decimal, as report.md prints them."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return str(value)
     if value is None or math.isnan(value):
         return "–"
-    return f"{value:.3f}"
+    return f"{100 * value:.1f}%"
 
 
 def _walk(obj: Any, key: list[Any]) -> Any:

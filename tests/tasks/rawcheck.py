@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 Raw = dict[Any, dict[str, list[tuple[float, bool]]]]
 
 
 def _rec(box: tuple[float, bool], thr: float) -> bool:
     area, group = box
-    # The index stores area fractions as float32; compare at that precision.
-    return (not group) and float(np.float32(area)) >= thr
+    # Exact float64 comparison of the raw area (the rule; no float32 rounding).
+    return (not group) and area >= thr
 
 
 def check_query(
