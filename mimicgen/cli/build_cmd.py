@@ -272,6 +272,12 @@ def _build_training(
 
     if shard is not None:
         raise InputError("--shard applies to eval sets only; build training sets whole")
+    twins = [s.name for s in specs if getattr(s, "variants", None) is not None]
+    if twins:
+        raise InputError(
+            f"spec(s) {', '.join(twins)} set variants (paired eval twins); training sets have "
+            "none: build them as an eval set (no --format) or remove variants"
+        )
     try:
         options = TrainingOptions(
             formats=tuple(dict.fromkeys(formats)),  # type: ignore[arg-type]
