@@ -20,6 +20,7 @@ ORDER = [
     "training",
     "predict",
     "score",
+    "twins",
     "probes",
     "finetune",
     "plots",

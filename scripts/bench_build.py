@@ -6,10 +6,14 @@
 3. Times the whole eval-set build of ``task_specs/coco_eval`` (13,800 queries) from that cached
    index with ``--no-images``: sampling, JSONL records, stats and manifest, atomic output.
 4. Prints the manifest statistics beside the paper's Table 1 values.
+5. With ``--twins``: builds the same suite with twin families (``variants:`` order twins on every
+   spec, ``{n: 4}`` seeded permutations for the 2-35-image unbalanced counting, and 2 and 4
+   added distractors on counting and listing) and prints its time per emitted query beside the
+   plain suite's.
 
-Target: step 3 under 10 s on a 2-core machine.
+Target: step 3 under 10 s on a 2-core machine; twins no slower per emitted query.
 
-    .venv/bin/python scripts/bench_build.py --workdir /tmp/mimicgen-bench
+    .venv/bin/python scripts/bench_build.py --workdir /tmp/mimicgen-bench [--twins]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MIMICGEN_PROGRESS", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +61,14 @@ def _row(name: str, s: dict, paper: dict) -> str:
     )
 
 
+def with_twins(spec: Any) -> Any:
+    """``spec`` with the twin controls of step 5."""
+    variants: dict[str, Any] = {"permute": {"n": 4} if spec.name == "counting_unbalanced" else True}
+    if spec.task in ("counting", "listing"):
+        variants["distractors"] = [0, 2, 4]
+    return with_overrides(spec, {"variants": variants})
+
+
 def timed_index(
     source: SourceSpec, presence: PresenceRules, cache: Path
 ) -> tuple[AnnotationIndex, float, float]:
@@ -75,6 +88,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=118_000)
     ap.add_argument("--boxes", type=int, default=860_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--twins", action="store_true", help="also build the suite with twins")
     args = ap.parse_args()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +128,14 @@ def main() -> None:
         )
         t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
         size = (Path(tmp) / "out" / "benchmark.jsonl").stat().st_size / 1e6
+        if args.twins:
+            t0, c0 = time.perf_counter(), time.process_time()
+            twins = build_eval_set(
+                [with_twins(s) for s in specs],
+                BuildOptions(out=Path(tmp) / "twins", image_mode=ImageMode(kind="none")),
+                index_loader=lambda spec, rules: index,
+            )
+            t_twins, c_twins = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"build of the Table 1 suite from the cached index (--no-images): {t_build:.2f} s for "
         f"{result.num_queries} queries ({size:.1f} MB benchmark.jsonl), CPU {c_build:.2f} s; "
@@ -121,6 +143,14 @@ def main() -> None:
         f"  of which in mimicgen.tasks.sample: {in_sampler[0]:.2f} s; records, files, stats and "
         f"manifest: {t_build - in_sampler[0]:.2f} s"
     )
+    if args.twins:
+        per = 1e6 * t_build / result.num_queries
+        per_twin = 1e6 * t_twins / twins.num_queries
+        print(
+            f"build with twins: {t_twins:.2f} s (CPU {c_twins:.2f} s) for {twins.num_queries} records "
+            f"({twins.num_queries / result.num_queries:.1f}x the plain suite's); "
+            f"{per_twin:.0f} us per emitted query vs {per:.0f} us plain"
+        )
     m = result.manifest
     print()
     print(

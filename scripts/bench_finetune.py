@@ -1,10 +1,7 @@
 """Benchmark `mimicgen finetune` with and without the block-diagonal mask: tokens/s and memory.
 
-Builds a random-weight VLM at the real LLaVA-OneVision-0.5B shapes (Qwen2-0.5B decoder: 24
-layers, d = 896, 14 heads, 2 key/value heads, MLP 4864; a SigLIP-so400m-shaped tower at 384 px,
-27 x 27 = 729 tokens per view, plus the processor's anyres views; a small word-level vocabulary,
-so the LM head is tiny) and the demo
-training set, then runs the same LoRA fine-tuning twice, `--mask none` and
+Fine-tunes `random:llava-ov-0.5b` (random weights at LLaVA-OneVision-0.5B's published shapes,
+mimicgen.probes.real_sizes) on the demo training set twice, `--mask none` and
 `--mask blockdiag@12-23`, and prints the median tokens/s over the steps after warm-up and the
 peak GPU memory, from each run's log.jsonl. Random weights: the losses mean nothing, the
 throughput does.
@@ -41,29 +38,11 @@ def main() -> None:
     from mimicgen.probes.tiny import build_tiny_model
 
     WORK.mkdir(parents=True, exist_ok=True)
-    model = WORK / ("tiny" if args.tiny else "llava-ov-0.5b-random")
-    if not (model / "config.json").exists():
-        if args.tiny:
+    model = "random:llava-ov-0.5b"
+    if args.tiny:
+        model = str(WORK / "tiny")
+        if not (WORK / "tiny" / "config.json").exists():
             build_tiny_model("llava_onevision", model)
-        else:
-            build_tiny_model(
-                "llava_onevision",
-                model,
-                layers=24,
-                text={
-                    "hidden_size": 896,
-                    "intermediate_size": 4864,
-                    "num_attention_heads": 14,
-                    "num_key_value_heads": 2,
-                },
-                vision={
-                    "hidden_size": 1152,
-                    "intermediate_size": 4304,
-                    "num_hidden_layers": 26,
-                    "num_attention_heads": 16,
-                },
-                image_px=384,
-            )
     data = WORK / "train"
     if not (data / "llava.json").exists():
         _mimicgen("build", "task_specs/demo", "--format", "llava", "--out", str(data))
@@ -73,7 +52,7 @@ def main() -> None:
     for name, mask in masks.items():
         out = WORK / f"run-{name}"
         _mimicgen(
-            "finetune", str(data), "--model", str(model), "--out", str(out), "--overwrite",
+            "finetune", str(data), "--model", model, "--out", str(out), "--overwrite",
             "--mask", mask, "--steps", str(args.steps), "--batch-size", str(args.batch_size),
             "--device", args.device, "--dtype", dtype, "--no-merge", "--log-every", "0",
             "--save-every", str(args.steps),

@@ -7,6 +7,8 @@
 # folders with the predictions/probe outputs and tracebacks.
 #
 #   OUT=/tmp/out bash scripts/device_check.sh          # from the repository root
+#   SKIP_INSTALL=1 PYTHON=.venv/bin/python DEVICE=cpu MODELS=tiny_folder bash scripts/device_check.sh
+#                                                      # a CPU smoke test of the script itself
 #
 # Installs the repo with its probes extra (torch==2.13.0) into a venv that sees the system's
 # packages; without network (or if pip fails) it goes on with what is importable and says so.
@@ -15,17 +17,19 @@ OUT=${OUT:-$PWD/device_out}
 mkdir -p "$OUT"
 START=$(date +%s)
 BUDGET=${BUDGET:-450}  # seconds for everything; models that would start later are skipped
-PER_MODEL=${PER_MODEL:-100}
+PER_MODEL=${PER_MODEL:-80}
 MODELS=${MODELS:-"random:qwen2-vl-2b random:llava-ov-0.5b random:qwen2.5-vl-7b random:internvl3-2b random:qwen2.5-vl-3b"}
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 
 PY=${PYTHON:-python3}
 VENV=${VENV:-$PWD/.device_venv}
 PIP="-m pip install -q --disable-pip-version-check"
+if [ "${SKIP_INSTALL:-0}" = 1 ]; then echo "SKIP_INSTALL=1: using $PY as it is" >"$OUT/install.log"; VENV=/nonexistent; else
 {
   echo "== venv (sees the system's packages, so a preinstalled CUDA torch is used)"
-  if [ ! -x "$VENV/bin/python" ]; then "$PY" -m venv --system-site-packages "$VENV"; fi
+  if [ ! -x "$VENV/bin/python" ]; then "$PY" -m venv --system-site-packages "$VENV" || rm -rf "$VENV"; fi
   PYV="$VENV/bin/python"
+  if [ ! -x "$PYV" ]; then PYV=$PY; PIP="$PIP --user"; echo "no venv: installing with --user"; fi
   TORCH=$("$PYV" -c "import torch; print(torch.__version__.split('+')[0])" 2>/dev/null || echo none)
   echo "preinstalled torch: $TORCH"
   echo "== pip install -e .[probes] (torch==2.13.0)"
@@ -38,7 +42,12 @@ PIP="-m pip install -q --disable-pip-version-check"
       || timeout 30 "$PYV" $PIP --no-deps --no-build-isolation -e . \
       || echo "no install worked; running from the checkout (PYTHONPATH)"
   fi
+  # A torch install cut off by the timeout must not shadow the system's working one.
+  if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    echo "the venv's torch does not import: removing it"; "$VENV/bin/python" -m pip uninstall -y -q torch
+  fi
 } >"$OUT/install.log" 2>&1
+fi
 PYV="$VENV/bin/python"
 [ -x "$PYV" ] || PYV=$PY
 # The checkout itself is importable either way (PYTHONPATH), so a failed editable install still runs.
@@ -50,30 +59,51 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-STEPS="hf,pool,mask"
-"$PYV" -c "import vllm" 2>/dev/null && STEPS="$STEPS,vllm"
+HAVE_VLLM=0
+"$PYV" -c "import vllm" 2>/dev/null && HAVE_VLLM=1
 
 BENCH=$OUT/bench
 "$PYV" -m mimicgen build --out "$BENCH" --overwrite >"$OUT/build.log" 2>&1 || { echo "benchmark build failed"; tail -5 "$OUT/build.log"; exit 1; }
 
+# run MODEL STEPS LIMIT: one process under a timeout, with nvidia-smi sampling its peak memory.
+run() {
+  local model=$1 steps=$2 limit=$3
+  [ "$(left)" -lt "$limit" ] && limit=$(left)
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$OUT/smi.tmp" 2>/dev/null &
+  local smi=$! t0
+  t0=$(date +%s)
+  timeout -k 5 "$limit" "$PYV" scripts/device_check.py "$model" "$BENCH" "$OUT" --steps "$steps" \
+    --device "${DEVICE:-cuda:0}" \
+    >>"$OUT/run.log" 2>&1
+  local rc=$?
+  kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
+  local peak
+  peak=$(sort -n "$OUT/smi.tmp" 2>/dev/null | tail -1)
+  echo "{\"model\": \"$model\", \"steps\": \"$steps\", \"rc\": $rc, \"seconds\": $(($(date +%s) - t0)), \"smi_peak_mib\": ${peak:-null}}" >>"$OUT/smi_peak.jsonl"
+  echo "$model [$steps] rc=$rc peak=${peak:-?} MiB, $(left) s left"
+}
+
+# vLLM (its own engine processes, CUDA graphs off) gets the time it needs first if present.
+VLLM_RESERVE=0
+[ "$HAVE_VLLM" = 1 ] && VLLM_RESERVE=${VLLM_LIMIT:-150}
 for MODEL in $MODELS; do
-  if [ "$(left)" -lt 45 ]; then
+  if [ "$(left)" -lt $((45 + VLLM_RESERVE)) ]; then
     echo "{\"model\": \"$MODEL\", \"skipped\": \"time budget\"}" >>"$OUT/results.jsonl"
     continue
   fi
-  LIMIT=$PER_MODEL
-  [ "$(left)" -lt "$LIMIT" ] && LIMIT=$(left)
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$OUT/smi.tmp" 2>/dev/null &
-  SMI=$!
-  T0=$(date +%s)
-  timeout -k 5 "$LIMIT" "$PYV" scripts/device_check.py "$MODEL" "$BENCH" "$OUT" --steps "$STEPS" \
-    >>"$OUT/run.log" 2>&1
-  RC=$?
-  kill "$SMI" 2>/dev/null; wait "$SMI" 2>/dev/null
-  PEAK=$(sort -n "$OUT/smi.tmp" 2>/dev/null | tail -1)
-  echo "{\"model\": \"$MODEL\", \"rc\": $RC, \"seconds\": $(($(date +%s) - T0)), \"smi_peak_mib\": ${PEAK:-null}}" >>"$OUT/smi_peak.jsonl"
-  echo "$MODEL rc=$RC peak=${PEAK:-?} MiB left=$(left)s"
+  run "$MODEL" hf,pool,mask "$PER_MODEL"
 done
+if [ "$HAVE_VLLM" = 1 ]; then
+  for MODEL in ${VLLM_MODELS:-random:qwen2-vl-2b random:qwen2.5-vl-7b}; do
+    if [ "$(left)" -lt 90 ]; then
+      echo "{\"model\": \"$MODEL\", \"step\": \"vllm\", \"skipped\": \"time budget\"}" >>"$OUT/results.jsonl"
+      continue
+    fi
+    run "$MODEL" vllm "${VLLM_LIMIT:-150}"
+  done
+else
+  echo '{"step": "vllm", "skipped": "vllm is not importable"}' >>"$OUT/results.jsonl"
+fi
 rm -f "$OUT/smi.tmp"
 rm -rf "$BENCH/images"  # keep what comes back small
 echo "== results"

@@ -194,7 +194,7 @@ def build(
     """Sample task specs into an eval set (benchmark.jsonl, manifest.json, images/) or, with
     --format or training specs, a training set (LLaVA-OneVision / Mantis conversations)."""
     from mimicgen.index import load_index
-    from mimicgen.specs import load_suite
+    from mimicgen.specs import load_suite, spec_input_files
 
     if specs:
         paths = resolve_spec_paths(specs)
@@ -206,6 +206,9 @@ def build(
     if out is None:
         raise InputError("pass --out DIR for the eval set")
     mode: ImageMode = parse_image_mode("none" if no_images else images)
+    # What --out must not be, hold or lie inside, besides the sources: the spec files as given
+    # and every file they include.
+    inputs = [*paths, *spec_input_files(paths)]
     resolved = apply_overrides(
         load_suite(paths),
         source=_source_override(source, image_root, classes_csv, hierarchy, labels_csv),
@@ -226,7 +229,7 @@ def build(
             placeholders,
             option_ratio,
             extra_turns,
-            paths,
+            inputs,
         )
         return
     options = BuildOptions(
@@ -235,7 +238,7 @@ def build(
         overwrite=overwrite,
         shard=parse_shard(shard),
         seed_override=seed,
-        inputs=tuple(paths),  # --out must not hold the spec files
+        inputs=tuple(inputs),
     )
     try:
         result = build_eval_set(
@@ -272,6 +275,12 @@ def _build_training(
 
     if shard is not None:
         raise InputError("--shard applies to eval sets only; build training sets whole")
+    twins = [s.name for s in specs if getattr(s, "variants", None) is not None]
+    if twins:
+        raise InputError(
+            f"spec(s) {', '.join(twins)} set variants (paired eval twins); training sets have "
+            "none: build them as an eval set (no --format) or remove variants"
+        )
     try:
         options = TrainingOptions(
             formats=tuple(dict.fromkeys(formats)),  # type: ignore[arg-type]

@@ -75,9 +75,12 @@ def plot_cmd(
 
     _need_matplotlib()
     style = _style(width, height, dpi, formats)
-    unknown = sorted(set(only or []) - set(FIGURES))
+    from mimicgen.plots.twins import TWIN_FIGURES
+
+    kinds = sorted({*FIGURES, *TWIN_FIGURES})
+    unknown = sorted(set(only or []) - set(kinds))
     if unknown:
-        raise InputError(f"unknown figure kind(s) {unknown}; choose from {sorted(FIGURES)}")
+        raise InputError(f"unknown figure kind(s) {unknown}; choose from {kinds}")
     data = gather_inputs(inputs, bench_dir=bench, pipeline=pipeline)
     if "pipeline" in data.notes:
         typer.echo(f"note: {data.notes['pipeline']}")
@@ -149,7 +152,7 @@ def report_cmd(
     from mimicgen.plots.html_report import ReportOptions, write_report
 
     _need_matplotlib()
-    inputs = [
+    inputs: list[Path | str] = [
         *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
         *(predictions or []),
         *(scores or []),

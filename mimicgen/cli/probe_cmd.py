@@ -89,13 +89,13 @@ def probe_cmd(
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
     budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
-    out = check_model_out(out, benchmark, model, probe_file)
     _need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
     from mimicgen.probes.runner import RunOptions, run_probes
 
     load_benchmark(benchmark)  # validate before the (slow) model load
+    out = check_model_out(out, benchmark, model, probe_file)
     adapter = load_adapter(model, dtype=dtype, device=device, device_map=device_map)
     ran = run_probes(adapter, benchmark, configs, out, RunOptions(budgets, limit, shard_of), model)
     for name, n in ran.items():
@@ -126,6 +126,9 @@ def probe_tiny_model_cmd(
     ] = False,
 ) -> None:
     """Write a tiny random VLM checkpoint (for trying 'mimicgen probe'/'predict' offline)."""
+    from mimicgen.outdir import resolve_out
+
+    out = resolve_out(out, "OUT")  # a file (or a path under one) is one line, not a traceback
     _need_torch()
     from mimicgen.probes.tiny import FAMILIES, build_tiny_model
 

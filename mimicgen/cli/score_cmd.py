@@ -62,7 +62,10 @@ def score(
     def beside(report: Path) -> list[Path]:
         return [markdown_path(report), *([samples_path(report)] if samples else [])]
 
-    inputs = [*benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)), *predictions]
+    inputs: list[Path | str] = [
+        *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
+        *predictions,
+    ]
     out = check_out_files(out, beside, inputs, overwrite)  # before the (long) scoring
     rows = SampleRows() if samples else None
     report = score_files(

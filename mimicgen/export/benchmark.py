@@ -348,18 +348,36 @@ class _ChunkWriter:
         self.shas: dict[str, str] = {}
 
     def write(
-        self, number: int, queries: list[Query], spec_name: str, index: AnnotationIndex, prefix: str
+        self,
+        number: int,
+        queries: list[Query],
+        spec_name: str,
+        index: AnnotationIndex,
+        prefix: str,
+        twins: list[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        sources: dict[str, str] = {}
+        """``twins``: the queries' families (``mimicgen.twins``), written in their place."""
+        sources: dict[str, Any] = {}
+        if twins is not None:
+            queries = [t.query for t in twins]
         if self.mode.kind != "none":
             for q in queries:
                 for img in q.images:
                     rel = image_relpath(prefix, img.file_name)
                     if rel not in sources:
                         sources[rel] = str(Path(index.image_root or ".") / img.file_name)
+            if twins is not None:
+                from mimicgen.twins.records import twin_sources
+
+                sources.update(twin_sources(twins, index.image_root))
             self._materialise(sources)
         shas = self.shas if self.mode.kind != "none" else None
-        records = [query_record(q, spec_name, prefix, shas) for q in queries]
+        if twins is not None:
+            from mimicgen.twins.records import twin_record
+
+            records = [twin_record(t, spec_name, prefix, shas) for t in twins]
+        else:
+            records = [query_record(q, spec_name, prefix, shas) for q in queries]
         # The image list goes first: a chunk counts as done only once its .jsonl exists.
         atomic_write_text(self._path(number, ".images.json"), json.dumps(sources, indent=0))
         atomic_write_text(self._path(number, ".jsonl"), "".join(map(dump_record, records)))
@@ -374,10 +392,15 @@ class _ChunkWriter:
     def done(self, number: int) -> bool:
         return self._path(number, ".jsonl").exists()
 
-    def _materialise(self, sources: Mapping[str, str]) -> None:
+    def _materialise(self, sources: Mapping[str, Any]) -> None:
         for rel, src in sources.items():
             dest = self.work / rel
-            materialise_image(Path(src), dest, self.mode)
+            if isinstance(src, dict):  # a generated twin image's recipe
+                from mimicgen.twins.render import render_recipe
+
+                render_recipe(src, dest, self.mode)
+            else:
+                materialise_image(Path(src), dest, self.mode)
             if rel not in self.shas:
                 self.shas[rel] = sha256_file(dest)
 
@@ -471,7 +494,12 @@ def build_eval_set(
                         f"{len(chunk.numbers)} query numbers; this is a bug, please report it"
                     )
                 fresh[number] = writer.write(
-                    number, queries, spec.name, index, entries[spec_entry[chunk.spec_pos]]["prefix"]
+                    number,
+                    queries,
+                    spec.name,
+                    index,
+                    entries[spec_entry[chunk.spec_pos]]["prefix"],
+                    _families(spec, index, queries, chunk.numbers),
                 )
             result = _assemble(out, options, work, len(chunks), fresh, header, shard_info)
         except MimicgenError:
@@ -479,6 +507,19 @@ def build_eval_set(
             raise
     shutil.rmtree(work, ignore_errors=True)
     return BuildResult(Path(options.out), result.num_queries, result.manifest, resumed)
+
+
+def _families(
+    spec: TaskSpecLike, index: AnnotationIndex, queries: list[Query], numbers: range
+) -> list[Any] | None:
+    """The queries' twin families when the spec asks for ``variants`` (else None). A family is
+    made from its base query's number alone, so shards, chunks and resumes keep it whole."""
+    if getattr(spec, "variants", None) is None:
+        return None
+    from mimicgen.tasks.prepared import prepare
+    from mimicgen.twins.generate import expand_family
+
+    return expand_family(spec, prepare(index, spec.presence), queries, numbers)  # type: ignore[arg-type]
 
 
 def _assemble(
@@ -561,9 +602,11 @@ def merge_shards(out: Path, shard_dirs: Sequence[Path], overwrite: bool = False)
         for _, d, _ in loaded:
             if (d / "images").is_dir():
                 _copy_tree_links(d / "images", final / "images")
-        if len(records) != int(first["shard"]["total"]):
+        # Shards split base queries; twins (``variants:``) come with their base.
+        n_base = sum(1 for r in records if r.get("variant", "base") == "base")
+        if n_base != int(first["shard"]["total"]):
             raise InputError(
-                f"shards hold {len(records)} queries but the build has {first['shard']['total']}"
+                f"shards hold {n_base} queries but the build has {first['shard']['total']}"
             )
         manifest = _manifest(header, records, first["images"]["mode"], None)
         atomic_write_text(final / MANIFEST_FILE, _dump_manifest(manifest))

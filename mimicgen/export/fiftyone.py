@@ -162,6 +162,10 @@ def _group_fields(fo: Any, index: int, rec: Mapping[str, Any]) -> dict[str, Any]
         "answer_struct": answer,
         "controls": fo.DynamicEmbeddedDocument(**controls),
         "spec": rec.get("spec"),
+        # twin families (variants:): group by family to see a query's twins side by side
+        **(
+            {"family": str(rec["family"]), "variant": rec.get("variant")} if "family" in rec else {}
+        ),
     }
 
 

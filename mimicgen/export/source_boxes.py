@@ -126,6 +126,8 @@ def _image_rows(records: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any
             presence = (specs.get(key) or {}).get("presence") or {}
             min_area = min_areas[key] = PresenceRules.model_validate(presence).min_box_area_frac
         for img in rec["images"]:
+            if "content" in img:
+                continue  # a generated twin image (blank, noise, stitched): no source boxes
             rows["record"].append(i)
             rows["position"].append(int(img["position"]))
             rows["entry"].append(_entry_of(str(img["path"]), entries))

@@ -105,9 +105,12 @@ def export_vlmevalkit(
     _check_size(bench, out, notify or (lambda message, warn: None))
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite, flag="OUT") as stage:
+        # Twin builds (variants:) add each record's family and variant (families are contiguous).
+        twins = any("family" in r for r in bench.records)
+        columns = (*COLUMNS, "family", "variant") if twins else COLUMNS
         with open(stage / f"{dataset_name}.tsv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(columns)
             for index, record in enumerate(track(bench.records, "export vlmevalkit")):
                 raw = [
                     image_file(bench, rel, record["id"]).read_bytes() for rel in image_paths(record)
@@ -126,10 +129,11 @@ def export_vlmevalkit(
                         record["answer_text"],
                         record["task"],
                         "test",
+                        *((record.get("family", ""), record.get("variant", "")) if twins else ()),
                     )
                 )
         write_provenance(
-            stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(COLUMNS))
+            stage, provenance(bench, "vlmevalkit", tsv=f"{dataset_name}.tsv", columns=list(columns))
         )
     return out / f"{dataset_name}.tsv"
 

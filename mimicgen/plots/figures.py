@@ -677,5 +677,11 @@ FIGURES: dict[str, Callable[[PlotData, Path, FigureStyle], FigureResult]] = {
 def make_figures(
     data: PlotData, out_dir: Path, style: FigureStyle, only: list[str] | None = None
 ) -> list[FigureResult]:
-    """Draw every (or each named) figure kind into ``out_dir``."""
-    return [fn(data, out_dir, style) for name, fn in FIGURES.items() if not only or name in only]
+    """Draw every (or each named) figure kind into ``out_dir``; the twin kinds
+    (:mod:`mimicgen.plots.twins`) only when a report has twin families or ``only`` names them."""
+    from mimicgen.plots.twins import TWIN_FIGURES, has_paired
+
+    kinds = dict(FIGURES)
+    if has_paired(data) or set(only or ()) & set(TWIN_FIGURES):
+        kinds.update(TWIN_FIGURES)
+    return [fn(data, out_dir, style) for name, fn in kinds.items() if not only or name in only]

@@ -276,7 +276,12 @@ class _Thumbs:
 
 
 def _pick_records(bench: Benchmark, n: int) -> list[dict[str, Any]]:
-    """Up to n records, round-robin over tasks, each task in benchmark order (deterministic)."""
+    """Up to n records, round-robin over tasks, each task in benchmark order (deterministic);
+    twin builds: whole families, so a query's twins sit side by side."""
+    if any("family" in r for r in bench.records):
+        from mimicgen.plots.twins import pick_families
+
+        return pick_families(bench.records, n)
     queues = {
         t: [r for r in bench.records if r["task"] == t]
         for t in dict.fromkeys(r["task"] for r in bench.records)
@@ -328,10 +333,13 @@ def _cards_html(data: PlotData, bench: Benchmark, thumbs: _Thumbs, n: int) -> tu
                 f'<tr class="{"ok" if ok else "bad"}"><td>{_e(model)}</td><td>{_e(text)}</td>'
                 f"<td>{'✓' if ok else '✗'}</td></tr>"
             )
+        # Twin builds: the family and variant, so a family's cards read side by side.
+        family = f'data-family="{_e(rec["family"])}" ' if "family" in rec else ""
+        variant = f' <span class="task">{_e(rec["variant"])}</span>' if "variant" in rec else ""
         cards.append(
-            f'<article class="card" data-id="{_e(rid)}" data-task="{_e(rec["task"])}" '
+            f'<article class="card" data-id="{_e(rid)}" data-task="{_e(rec["task"])}" {family}'
             f'data-correct="{",".join(flags)}">'
-            f'<header><b>{_e(rid)}</b> <span class="task">{_e(rec["task"])}</span></header>'
+            f'<header><b>{_e(rid)}</b> <span class="task">{_e(rec["task"])}</span>{variant}</header>'
             f'<div class="strip">{"".join(imgs)}</div>'
             f'<p class="q">{_e(rec.get("question", ""))}</p>'
             f'<p class="a">answer: <b>{_e(rec.get("answer_text", ""))}</b></p>'

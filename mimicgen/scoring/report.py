@@ -143,6 +143,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         for p in m["pipelines"]:
             lines += ["", f"## Breakdown: {m['name']}, {p} pipeline", ""]
             lines += _breakdown(m, p)
+    from mimicgen.scoring.paired import paired_markdown  # twin families only
+
+    lines += paired_markdown(report)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -205,6 +205,11 @@ def _score(
             "overall": metric_block(verdicts, all_rows, listing_only, seed, prefix, base),
             "tasks": task_blocks(verdicts, groups, seed, prefix, base),
         }
+    from mimicgen.scoring.paired import paired_report  # twins only (docs/scoring.md)
+
+    paired = paired_report(bench, preds, {p: v.correct for p, v in verdicts_by.items()})
+    if paired is not None:
+        entry["paired"] = paired
     return entry
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "spec_files",
     "spec_from_dict",
     "spec_hash",
+    "spec_input_files",
     "task_spec_types",
     "with_overrides",
 ]
@@ -94,8 +95,13 @@ def _resolve_source_paths(data: dict[str, Any], folder: Path) -> None:
                 source[key] = str(candidate)
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """Read one file and its includes (depth-first), returning the merged mapping."""
+def _read_yaml(
+    path: Path, chain: tuple[Path, ...], read: list[Path] | None = None
+) -> dict[str, Any]:
+    """Read one file and its includes (depth-first), returning the merged mapping; each file
+    read is appended to ``read`` when given."""
+    if read is not None:
+        read.append(path)
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise SpecError(f"include cycle: {cycle}; remove one of these includes")
@@ -126,7 +132,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         raise SpecError(f"{path}: 'include' must be a file name or a list of file names")
     merged: dict[str, Any] = {}
     for inc in includes:
-        merged = deep_merge(merged, _read_yaml((path.parent / inc).resolve(), (*chain, path)))
+        merged = deep_merge(merged, _read_yaml((path.parent / inc).resolve(), (*chain, path), read))
     return deep_merge(merged, data)
 
 
@@ -180,9 +186,7 @@ def spec_files(folder: str | os.PathLike[str]) -> list[Path]:
     return out
 
 
-def load_suite(paths: Iterable[str | os.PathLike[str]]) -> list[TaskSpec]:
-    """Load several specs; a directory contributes its :func:`spec_files`. Spec names must be
-    unique (they prefix query ids)."""
+def _suite_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -193,6 +197,22 @@ def load_suite(paths: Iterable[str | os.PathLike[str]]) -> list[TaskSpec]:
             files.extend(found)
         else:
             files.append(p)
+    return files
+
+
+def spec_input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Every file the specs at ``paths`` read (as :func:`load_suite` finds them): the spec files
+    and, recursively, the files they include. An output folder must stay clear of all of them."""
+    read: list[Path] = []
+    for f in _suite_files(paths):
+        _read_yaml(f.resolve(), (), read)
+    return list(dict.fromkeys(read))
+
+
+def load_suite(paths: Iterable[str | os.PathLike[str]]) -> list[TaskSpec]:
+    """Load several specs; a directory contributes its :func:`spec_files`. Spec names must be
+    unique (they prefix query ids)."""
+    files = _suite_files(paths)
     specs = [load_spec(f) for f in files]
     seen: dict[str, Path] = {}
     for spec, f in zip(specs, files, strict=True):

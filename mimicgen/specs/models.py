@@ -12,12 +12,21 @@ query draws uniformly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.spec import SourceSpec
+from mimicgen.specs.variants import VariantsSpec
 
 __all__ = [
     "AnyTaskSpec",
@@ -123,6 +132,30 @@ class BaseTaskSpec(BaseModel):
 
     max_attempts: int = Field(300, ge=1)
     """Rejection-sampling budget per query before sampling fails with the candidate counts."""
+
+    variants: VariantsSpec | None = None
+    """Paired twins of every query (order, distractors, spread, content-free, stitched; see
+    docs/tasks.md "Twins"); ``None``: plain queries. Left out of the dumped spec when unset,
+    so specs without twins keep their hashes."""
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_variants(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("variants", 0) is None:
+            del data["variants"]
+        return data
+
+    @model_validator(mode="after")
+    def _variants_fit_task(self) -> BaseTaskSpec:
+        if self.variants is not None:
+            if self.split != "eval":
+                raise ValueError(
+                    "variants makes paired eval twins; remove it or set split: eval (training "
+                    "builds have no twins)"
+                )
+            k = getattr(self, "k", None)
+            self.variants.check_task(getattr(self, "task", ""), bounds(k) if k else None)
+        return self
 
     @field_validator("n_images")
     @classmethod

@@ -32,12 +32,22 @@ __all__ = ["MaskPlan", "TrainOutput", "batch_spans", "forward", "load_for_traini
 
 
 def load_for_training(path: str, dtype: str = "float32", device: str | None = None) -> VLMAdapter:
-    """Adapter whose language model calls the training attention function."""
+    """Adapter whose language model calls the training attention function. ``random:NAME``
+    builds a random-weight model at a published size (:mod:`mimicgen.probes.real_sizes`)
+    directly on ``device``."""
     from transformers import AutoConfig, AutoTokenizer
 
     from mimicgen.errors import InputError
+    from mimicgen.probes.real_sizes import build_random_model, is_random, real_size
 
     register()
+    attn = {"text_config": TRAIN_ATTN, "vision_config": "sdpa"}
+    if is_random(path):
+        _, entry = real_size(path)
+        net, tokenizer, processor = build_random_model(
+            path, device=device or "cpu", dtype=resolve_dtype(dtype), attn=attn
+        )
+        return adapter_for(entry.family)(net, tokenizer, processor)
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as exc:
@@ -49,7 +59,7 @@ def load_for_training(path: str, dtype: str = "float32", device: str | None = No
     model = cls.model_class().from_pretrained(
         path,
         dtype=resolve_dtype(dtype),
-        attn_implementation={"text_config": TRAIN_ATTN, "vision_config": "sdpa"},
+        attn_implementation=attn,
     )
     if device:
         model = model.to(device)

@@ -1,9 +1,9 @@
 """``mimicgen validate DIR``: check a built eval set against its source annotations.
 
 Checks, in order: manifest shape and counts; source annotation files unchanged (SHA-256);
-image files present with the recorded hashes; stats equal to a recount; and every record
+image files present with the recorded hashes; stats equal to a recount; every record
 re-derived by :mod:`mimicgen.validate.checks` from the raw boxes, reloaded with the source
-readers. Violations are collected, not raised, so one run lists all of them.
+readers; and twin families (:mod:`mimicgen.twins.validate`). Violations are collected, not raised, so one run lists all of them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mimicgen.io import canonical_json, sha256_file
 from mimicgen.progress import track
 from mimicgen.sources.base import SourceData
 from mimicgen.sources.spec import SourceSpec
+from mimicgen.twins.validate import family_violations, has_generated_images
 from mimicgen.validate.checks import check_record
 from mimicgen.validate.facts import SourceFacts, collect_facts
 
@@ -157,6 +158,8 @@ def _check_answers(
         if facts is None:
             continue  # reported by _check_manifest
         for rec in track(recs, f"checking {name}"):
+            if has_generated_images(rec):
+                continue  # blank/noise/stitched twins: checked against their base below
             out.extend(f"{rec['id']}: {v}" for v in check_record(rec, facts))
     return out
 
@@ -170,4 +173,5 @@ def validate_benchmark(folder: Path, source_loader: SourceLoader | None = None) 
     violations += _check_sources(manifest)
     violations += _check_images(folder, records, manifest.get("images", {}).get("mode", "copy"))
     violations += _check_answers(manifest, records, source_loader or default_source_loader())
+    violations += family_violations(records)  # twins (variants:) only
     return ValidationReport(len(records), violations)

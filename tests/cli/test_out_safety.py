@@ -124,18 +124,31 @@ def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def scored(bench_and_preds: tuple[Path, Path]) -> Path:
+    """A score report of the oracle predictions."""
+    bench, preds = bench_and_preds
+    report = bench.parent / "scores" / "r.json"
+    res = _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=bench.parent)
+    assert res.returncode == 0, res.stderr
+    return report
+
+
 @pytest.mark.parametrize(
-    "case", ["score in bench", "score over preds", "report over scores", "predict", "probe"]
+    "case",
+    [
+        "score in bench",
+        "score over preds",
+        "report over scores",
+        "predict",
+        pytest.param("probe", marks=pytest.mark.slow),  # imports torch before the check
+    ],
 )
 def test_score_report_predict_probe_refuse_out_on_an_input(
-    bench_and_preds: tuple[Path, Path], tmp_path: Path, case: str
+    bench_and_preds: tuple[Path, Path], scored: Path, tmp_path: Path, case: str
 ) -> None:
     bench, preds = bench_and_preds
-    report = tmp_path / "r.json"
-    assert (
-        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
-        == 0
-    )
+    report = scored
     before = {**_tree_digest(bench), "preds": hashlib.sha256(preds.read_bytes()).hexdigest()}
     report_before = report.read_bytes()
     args = {
@@ -170,20 +183,25 @@ def test_score_report_predict_probe_refuse_out_on_an_input(
     assert after == before and report.read_bytes() == report_before
 
 
-@pytest.mark.parametrize("form", ["eval", "training"])
-def test_build_refuses_out_that_holds_its_spec_file(tmp_path: Path, form: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "out"), [("eval", "specs"), ("training", "specs"), ("eval", "specs/base")]
+)
+def test_build_refuses_out_that_holds_a_spec_file_or_an_include(
+    tmp_path: Path, form: str, out: str
+) -> None:
     shipped = Path(__file__).resolve().parents[2] / "task_specs"
     specs = tmp_path / "specs"
     for part in ("demo", "base"):  # demo/common.yaml includes base/demo.yaml
         shutil.copytree(shipped / part, specs / part)
-    spec = shipped / "demo" / "common.yaml"
+    before = _tree_digest(specs)
     extra = ["--format", "llava"] if form == "training" else []
     res = _mimicgen(
-        "build", "specs/demo/common.yaml", *extra, "--out", "specs", "--overwrite", cwd=tmp_path
+        "build", "specs/demo/common.yaml", *extra, "--out", out, "--overwrite", cwd=tmp_path
     )
     line = _one_line_error(res)
-    assert "holds the input specs/demo/common.yaml" in line, line
-    assert (specs / "demo" / "common.yaml").read_bytes() == spec.read_bytes()
+    held = "specs/demo/common.yaml" if out == "specs" else str(specs / "base" / "demo.yaml")
+    assert f"holds the input {held}" in line, line
+    assert _tree_digest(specs) == before
 
 
 def test_training_build_refuses_out_inside_an_excluded_eval_set(
@@ -278,6 +296,7 @@ def test_synth_out_symlink_writes_the_target(tmp_path: Path) -> None:
         ["export", "lmms-eval", "BENCH", "afile/sub/deeper"],
         ["merge", "afile/sub", "BENCH"],
         ["synth", "--out", "afile/sub", "--images", "2"],
+        ["probe-tiny-model", "afile"],
         ["score", "BENCH", "PREDS", "--out", "afile/r.json"],
     ],
     ids=lambda a: " ".join(a[:2]),
@@ -290,7 +309,7 @@ def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argumen
     args = [{"BENCH": str(bench), "PREDS": str(preds)}.get(a, a) for a in args]
     line = _one_line_error(_mimicgen(*args, cwd=tmp_path))
     out = next(a for a in args if a.startswith("afile"))
-    positional = args[0] in ("export", "merge")
+    positional = args[0] in ("export", "merge", "probe-tiny-model")
     # OUT is positional for exports and merge: the message names it as the usage line does.
     assert line.startswith(f"mimicgen: error: {'OUT' if positional else '--out'} {out} "), line
     assert " is a file;" in line or " lies under the file " in line, line
@@ -299,14 +318,10 @@ def test_out_that_is_or_lies_under_a_file_is_a_one_line_error_naming_the_argumen
 
 
 def test_plot_refuses_out_on_the_benchmark_its_report_names(
-    bench_and_preds: tuple[Path, Path], tmp_path: Path
+    bench_and_preds: tuple[Path, Path], scored: Path, tmp_path: Path
 ) -> None:
-    bench, preds = bench_and_preds
-    report = tmp_path / "r.json"
-    assert (
-        _mimicgen("score", str(bench), str(preds), "--out", str(report), cwd=tmp_path).returncode
-        == 0
-    )
+    bench, _ = bench_and_preds
+    report = scored
     before = _tree_digest(bench)
     # No --bench: plot finds the benchmark through the report, and it is an input all the same.
     res = _mimicgen("plot", str(report), "--out", str(bench), "--overwrite", cwd=tmp_path)

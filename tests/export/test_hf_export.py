@@ -84,7 +84,9 @@ def test_datasets_loads_folder_and_bare_parquet_as_images(
     for ds in (folder, bare):
         assert ds[0]["id"] == "c1"
         assert _decoded_pixels(ds[0]["images"]) == expected
-        assert _decoded_pixels(ds[7]["images"]) == [(37 * 7 % 256, 91 * j % 256, 7) for j in range(3)]
+        assert _decoded_pixels(ds[7]["images"]) == [
+            (37 * 7 % 256, 91 * j % 256, 7) for j in range(3)
+        ]
     card = yaml.safe_load((out / "README.md").read_text().split("---")[1])
     split = card["dataset_info"]["splits"][0]
     assert split["num_examples"] == len(TINY_RECORDS) and split["num_bytes"] > 0

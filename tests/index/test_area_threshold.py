@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mimicgen.errors import SamplingError
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.streaming import build_index_streaming
 from mimicgen.index.table import build_index
@@ -116,13 +117,16 @@ def test_openimages_index_counts_a_box_just_below_the_threshold_as_small(
 
 
 def test_counting_never_uses_the_just_small_box(coco: Path) -> None:
-    """Image 1 is neither countable (a small cat) nor a distractor (a cat is present)."""
+    """Image 1 is neither countable (a small cat) nor a distractor (a cat is present): the only
+    2-image sets are {2, 4} and {3, 4}, and no image set repeats within a spec."""
     index = build_index(read_coco(coco), PresenceRules())
     spec = CountingSpec(
-        name="c", num_queries=20, n_images=2, spread=1, totals=[1], class_pool=["cat"]
+        name="c", num_queries=2, n_images=2, spread=1, totals=[1], class_pool=["cat"]
     )
-    used = {img.source_id for q in sample(spec, index) for img in q.images}
-    assert used == {2, 3, 4}
+    sets = {tuple(sorted(img.source_id for img in q.images)) for q in sample(spec, index)}
+    assert sets == {(2, 4), (3, 4)}
+    with pytest.raises(SamplingError, match=r"\(2 distinct image sets so far\)"):
+        sample(spec.model_copy(update={"num_queries": 3}), index)
 
 
 def test_validator_flags_a_count_that_includes_the_just_small_box(coco: Path) -> None:

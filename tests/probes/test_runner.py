@@ -140,7 +140,9 @@ def test_bad_inputs_fail_cleanly(tmp_path, bench, model):
     assert isinstance(res.exception, SpecError)
     res = _probe(*common, "--shard", "3/2")
     assert isinstance(res.exception, InputError)
-    res = _probe("--model", model, "--benchmark", str(tmp_path), "--out", str(out))
+    empty = tmp_path / "empty"  # a folder beside out: a benchmark folder must not hold out
+    empty.mkdir()
+    res = _probe("--model", model, "--benchmark", str(empty), "--out", str(out))
     assert isinstance(res.exception, InputError) and "benchmark.jsonl" in str(res.exception)
     res = CliRunner().invoke(app, ["probe-merge", str(out)])
     assert isinstance(res.exception, InputError)

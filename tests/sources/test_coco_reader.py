@@ -163,7 +163,9 @@ def test_huge_number_in_a_bbox_is_a_one_line_error(coco_tiny: Path, tmp_path: Pa
     raw["annotations"][4]["bbox"][2] = "HUGE"
     path = tmp_path / "instances_huge.json"
     path.write_text(json.dumps(raw).replace('"HUGE"', "1" + "0" * 400))
-    with pytest.raises(InputError, match=r"record annotations\[4\]\.bbox\[2\]: Number out of range"):
+    with pytest.raises(
+        InputError, match=r"record annotations\[4\]\.bbox\[2\]: Number out of range"
+    ):
         read_coco(path)
     raw = json.loads(text)
     raw["annotations"][4]["bbox"][2] = 10**30  # a float64, but far outside the image

@@ -243,6 +243,6 @@ def test_scene_params_reject_bad_ranges(kwargs: dict) -> None:
 def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.write_text("not a folder")
-    with pytest.raises(InputError, match="not a directory"):
+    with pytest.raises(InputError, match="is a file; choose a folder path"):
         render_dataset(target, 2, SEED, image_size=64, overwrite=True)
     assert target.read_text() == "not a folder"

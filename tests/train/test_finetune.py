@@ -281,3 +281,23 @@ def test_accumulated_and_packed_steps_equal_one_padded_batch(demo_train, model, 
         assert [r[key] for r in rows["packed"]] == [r[key] for r in rows["padded"]]
     for name in ("accum", "packed"):
         assert losses[name] == pytest.approx(losses["padded"], rel=1e-5, abs=1e-6), name
+
+
+def test_lora_targets_only_the_decoder_of_a_real_size_model():
+    """random:llava-ov-0.5b (the published shapes, built on the meta device): LoRA rank 8 on
+    the 7 projections of the 24 Qwen2 decoder layers, none on the SigLIP tower (which has
+    q_proj/k_proj/v_proj too). Per layer r * (in + out): q, o 896+896; k, v 896+128; gate, up
+    896+4864; down 4864+896."""
+    from mimicgen.train.attention import TRAIN_ATTN
+    from mimicgen.train.lora import apply_lora, trainable
+    from mimicgen.train.model import load_for_training
+    from mimicgen.train.settings import FinetuneSettings
+
+    adapter = load_for_training("random:llava-ov-0.5b", device="meta")
+    assert adapter.num_layers == 24
+    assert adapter.model.config.text_config._attn_implementation == TRAIN_ATTN
+    peft_model = apply_lora(adapter, FinetuneSettings(model="random:llava-ov-0.5b", data="d"))
+    per_layer = 8 * (2 * 1792 + 2 * 1024 + 3 * 5760)
+    assert sum(p.numel() for p in trainable(peft_model)) == 24 * per_layer == 4_399_104
+    names = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert all(".language_model.layers." in n for n in names)
