@@ -52,7 +52,7 @@ def main() -> None:
 
     # rich answers a closed stdout with its own SystemExit(1), in our tables and in typer's help
     # alike; its documented hook is overridden so the pipe error reaches the handling below.
-    Console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
+    Console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign,assignment]
     install_sigterm_handler()  # SIGTERM then cleans up (staging folders) as Ctrl-C does
     try:
         app()
