@@ -63,7 +63,16 @@ class Fake:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                # The request leaves flight before its reply is sent: the client may start its
+                # next request the moment the bytes arrive, before this handler returns.
+                self._leave_flight()
                 self.wfile.write(data)
+
+            def _leave_flight(self):
+                if getattr(self, "counted", False):
+                    self.counted = False
+                    with fake.lock:
+                        fake.in_flight -= 1
 
             def do_GET(self):
                 if self.headers.get("Authorization") != f"Bearer {KEY}":
@@ -75,11 +84,11 @@ class Fake:
                     fake.requests += 1
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                self.counted = True
                 try:
                     self._answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
+                    self._leave_flight()
 
             def _answer(self, body):
                 time.sleep(fake.delay)

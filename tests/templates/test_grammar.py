@@ -62,7 +62,10 @@ def test_grammatical_set_differs_from_the_paper_only_where_it_must() -> None:
         assert p.connector == g.connector and p.connector_multi == g.connector_multi
         changed = {k: v for k, v in g.task.items() if p.task.get(k) != v}
         assert set(changed) <= {"count-5g", "odd-1g"}
-    assert gram.group("counting").task["count-5g"] == "How many times do <class_id> appear in these images?"
+    assert (
+        gram.group("counting").task["count-5g"]
+        == "How many times do <class_id> appear in these images?"
+    )
     assert paper.training == "grammatical" and gram.training is None
 
 
@@ -71,7 +74,9 @@ def test_no_template_puts_a_singular_verb_next_to_the_plural_slot() -> None:
     assert not [t for t in gram.group("counting").task.values() if SINGULAR_VERB.search(t)]
     # The check catches the paper's count-5 (so it can fail).
     paper = load_template_set("paper")
-    assert [k for k, t in paper.group("counting").task.items() if SINGULAR_VERB.search(t)] == ["count-5"]
+    assert [k for k, t in paper.group("counting").task.items() if SINGULAR_VERB.search(t)] == [
+        "count-5"
+    ]
 
 
 @pytest.mark.parametrize("set_name", ["grammatical", "paper"])
