@@ -123,10 +123,7 @@ def _counting(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts]
             f"controls.total_per_class={per_class} but the per-class counts are "
             f"{rec['answer']['counts']}"
         )
-    for key, value in expect.items():
-        if key in rec["controls"] and rec["controls"][key] != value:
-            out.append(f"controls.{key}={rec['controls'][key]} but the images give {value}")
-    return out
+    return out + _control_mismatches(rec, expect)
 
 
 def _derive_counting(
@@ -271,13 +268,8 @@ def _existence(rec: Mapping[str, Any], facts: SourceFacts, imgs: list[ImageFacts
             out.append(f"distractor at position {pos} holds {cls!r}")
         if role == "query" and not facts.recognisable(img, cls):
             out.append(f"query image at position {pos} holds no recognisable {cls!r}")
-    for key, value in (
-        ("spread", roles.count("query")),
-        ("distractors", roles.count("distractor")),
-    ):
-        if key in rec["controls"] and rec["controls"][key] != value:
-            out.append(f"controls.{key}={rec['controls'][key]} but the images give {value}")
-    return out
+    expect = {"spread": roles.count("query"), "distractors": roles.count("distractor")}
+    return out + _control_mismatches(rec, expect)
 
 
 def _derive_existence(
@@ -329,3 +321,13 @@ def check_record(rec: Mapping[str, Any], facts: SourceFacts) -> list[str]:
     if any(i is None for i in imgs):
         return out  # already reported; answers cannot be re-derived
     return out + CHECKERS[rec["task"]].check(rec, facts, [i for i in imgs if i is not None])
+
+
+def _control_mismatches(rec: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
+    """A line for each recorded control that differs from what the images give."""
+    controls = rec["controls"]
+    return [
+        f"controls.{key}={controls[key]} but the images give {value}"
+        for key, value in expect.items()
+        if key in controls and controls[key] != value
+    ]

@@ -210,6 +210,13 @@ def test_cli_one_line_errors_for_url_key_and_model(tmp_path, bench, key_env, mon
         fake.close()
 
 
+def _predict_hf(bench: Path, model: Path, out: Path, budget: list[str]) -> None:
+    """The same checkpoint through ``--backend hf`` (greedy), the replies to compare with."""
+    args = ["predict", str(bench), "--model", str(model), "--out", str(out), "--dtype", "float32"]
+    res = CliRunner().invoke(app, [*args, *budget])
+    assert res.exit_code == 0, res.output
+
+
 def _start_server(model: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -275,21 +282,7 @@ def test_real_server_killed_mid_run_resumes_and_equals_hf(tmp_path, bench, templ
     finally:
         proc.kill()
         proc.wait()
-    res = CliRunner().invoke(
-        app,
-        [
-            "predict",
-            str(bench),
-            "--model",
-            str(model),
-            "--out",
-            str(tmp_path / "hf"),
-            "--dtype",
-            "float32",
-            *budget,
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    _predict_hf(bench, model, tmp_path / "hf", budget)
     via_api = {r["id"]: r for r in _rows(out / "predictions.jsonl")}
     via_hf = {r["id"]: r for r in _rows(tmp_path / "hf/predictions.jsonl")}
     assert via_api.keys() == via_hf.keys()
@@ -360,21 +353,7 @@ def test_predict_process_killed_mid_run_resumes_to_the_hf_replies(
     finally:
         proc.kill()
         proc.wait()
-    res = CliRunner().invoke(
-        app,
-        [
-            "predict",
-            str(bench),
-            "--model",
-            str(model),
-            "--out",
-            str(tmp_path / "hf"),
-            "--dtype",
-            "float32",
-            *budget,
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    _predict_hf(bench, model, tmp_path / "hf", budget)
     via_api = _rows(out / "predictions.jsonl")
     assert sorted(r["id"] for r in via_api) == sorted(f"q-{i}" for i in range(10))  # each once
     via_hf = {r["id"]: r["prediction"] for r in _rows(tmp_path / "hf/predictions.jsonl")}
