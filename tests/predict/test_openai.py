@@ -217,6 +217,24 @@ def _predict_hf(bench: Path, model: Path, out: Path, budget: list[str]) -> None:
     assert res.exit_code == 0, res.output
 
 
+def _openai_args(bench: Path, url: str, out: Path, concurrency: str) -> list[str]:
+    """``mimicgen predict`` against the local server's ``tiny`` model."""
+    return [
+        "predict",
+        str(bench),
+        "--backend",
+        "openai",
+        "--model",
+        "tiny",
+        "--base-url",
+        url,
+        "--out",
+        str(out),
+        "--concurrency",
+        concurrency,
+    ]
+
+
 def _start_server(model: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -247,23 +265,7 @@ def test_real_server_killed_mid_run_resumes_and_equals_hf(tmp_path, bench, templ
     budget = ["--max-new-tokens", "8"]
     proc, url = _start_server(model, "--exit-after", "4")
     out = tmp_path / "openai"
-    args = [
-        "predict",
-        str(bench),
-        "--backend",
-        "openai",
-        "--model",
-        "tiny",
-        "--base-url",
-        url,
-        "--out",
-        str(out),
-        "--concurrency",
-        "2",
-        "--retries",
-        "1",
-        *budget,
-    ]
+    args = [*_openai_args(bench, url, out, "2"), "--retries", "1", *budget]
     try:
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 0, res.output
@@ -316,21 +318,7 @@ def test_predict_process_killed_mid_run_resumes_to_the_hf_replies(
     budget = ["--max-new-tokens", "8"]
     proc, url = _start_server(model, "--reply-delay", "0.3")
     out = tmp_path / "openai"
-    args = [
-        "predict",
-        str(bench),
-        "--backend",
-        "openai",
-        "--model",
-        "tiny",
-        "--base-url",
-        url,
-        "--out",
-        str(out),
-        "--concurrency",
-        "1",
-        *budget,
-    ]
+    args = [*_openai_args(bench, url, out, "1"), *budget]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
         client = subprocess.Popen(
