@@ -262,3 +262,63 @@ def test_real_lmms_eval_loads_moved_folder_and_its_log_scores(
     assert entry["pipelines"]["strict"]["overall"]["accuracy"] == pytest.approx(
         sum(strict) / len(strict)
     )
+
+
+def _lmms_eval_cli_ready() -> str | None:
+    """Why lmms-eval's CLI cannot run here, or None. Its evaluator patches ``filelock._api``
+    (gone in filelock 4) and prints its table with pytablewriter (scripts/setup_lmms_eval.sh)."""
+    for module, why in (
+        ("lmms_eval", "lmms-eval is not installed"),
+        ("datasets", "datasets is not installed"),
+        ("filelock._api", "lmms-eval's CLI needs filelock < 4"),
+        ("pytablewriter", "lmms-eval's CLI needs pytablewriter"),
+    ):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{why} (scripts/setup_lmms_eval.sh)"
+    return None
+
+
+@pytest.mark.slow  # one lmms-eval CLI process (~30 s)
+@pytest.mark.skipif(_lmms_eval_cli_ready() is not None, reason=str(_lmms_eval_cli_ready()))
+def test_real_lmms_eval_cli_evaluates_the_export_with_its_dummy_model(
+    exported: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``python -m lmms_eval`` (simple_evaluate) on the exported folder with lmms-eval's own
+    ``dummy`` model, which replies "3" to every query: its aggregated metrics are the share of
+    records whose answer is 3 (c1 and c4 of the 8, by hand), and `mimicgen score` of its samples
+    log agrees."""
+    import os
+
+    bench, out = exported
+    env = {
+        **os.environ,
+        "MIMICGEN_BENCH_DIR": str(bench),
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "LMMS_EVAL_DATASETS_CACHE": str(tmp_path / "hf_cache"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "lmms_eval", "--model", "dummy", "--model_args", "response=3",
+         "--tasks", "mimicgen_tiny", "--include_path", str(out.parent),
+         "--output_path", str(tmp_path / "logs"), "--log_samples"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    # lmms-eval exits 0 after an evaluation error: the files it writes are the verdict.
+    results = sorted((tmp_path / "logs").rglob("*_results.json"))
+    samples = sorted((tmp_path / "logs").rglob("*_samples_mimicgen_tiny.jsonl"))
+    assert results and samples, proc.stdout[-2000:] + proc.stderr[-2000:]
+    metrics = json.loads(results[0].read_text())["results"]["mimicgen_tiny"]
+    by_hand = [r["id"] for r in TINY_RECORDS if r["answer_text"] == "3"]
+    assert by_hand == ["c1", "c4"]
+    for name in ("strict_accuracy", "lenient_accuracy", "mimic_accuracy"):
+        assert metrics[f"{name},none"] == pytest.approx(2 / 8), name
+    lines = [json.loads(line) for line in samples[0].read_text().splitlines()]
+    assert len(lines) == len(TINY_RECORDS)
+    assert {line["filtered_resps"] for line in lines} == {"3"}
+    entry = score_file(bench, samples[0])
+    assert entry["pipelines"]["strict"]["overall"]["accuracy"] == pytest.approx(2 / 8)
