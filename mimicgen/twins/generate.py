@@ -13,7 +13,7 @@ image position to a recipe that :mod:`mimicgen.twins.render` turns into a file a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from mimicgen.errors import SamplingError
 from mimicgen.probes.stitch import auto_grid
+from mimicgen.registry import get_task
 from mimicgen.specs.models import AnyTaskSpec
 from mimicgen.specs.variants import VariantsSpec
 from mimicgen.tasks.counting import partitions
@@ -29,7 +30,15 @@ from mimicgen.tasks.prepared import PreparedIndex
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.shared import DistractorSampler
 
-__all__ = ["BASE", "CONTROL_CODES", "TWIN_STREAM", "Twin", "expand_family", "family_of"]
+__all__ = [
+    "BASE",
+    "CONTROL_CODES",
+    "TWIN_STREAM",
+    "Twin",
+    "content_free_answer",
+    "expand_family",
+    "family_of",
+]
 
 #: Random stream of twin draws (after seed and query number).
 TWIN_STREAM = 0x7714
@@ -59,6 +68,26 @@ class Twin:
 def family_of(query: Query) -> Twin:
     """A base query as its family's ``base`` member."""
     return Twin(query, query.id, BASE, {"control": BASE})
+
+
+def content_free_answer(task: str, answer: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The answer of ``task``'s query when no image holds anything (every image blank or
+    noise), or None when there is none. Read from the task's answer kind: ``count`` 0 per
+    class; ``yesno`` (existence) *no*, the class is in no image. ``set`` (listing) would be an
+    empty set, which its questions never ask for, and ``class`` tasks (common, odd-one) have
+    no class left to name: their content-free twins measure guessing."""
+    kind = get_task(task).kind
+    if kind == "count":
+        zeros = {c: 0 for c in answer["counts"]}
+        return {"counts": zeros}, ("0" if len(zeros) == 1 else ", ".join(f"{c}: 0" for c in zeros))
+    if kind == "yesno":
+        return {**answer, "exists": False}, "no"
+    return None
+
+
+def _asked_classes(answer: Mapping[str, Any]) -> list[str]:
+    """The classes a content-free answer is about (their counts are 0 in every image)."""
+    return list(answer["counts"]) if "counts" in answer else [answer["class"]]
 
 
 def _rng(seed: int, q: int, control: str) -> np.random.Generator:
@@ -268,18 +297,16 @@ class FamilyBuilder:
             variant = f"{kind}-{scope}"
             update: dict[str, Any] = {}
             detail: dict[str, Any] = {"control": kind, "scope": scope, "answer": "unchanged"}
-            zeros = {c: 0 for c in base.answer["counts"]} if base.task == "counting" else {}
+            empty = content_free_answer(base.task, base.answer)
+            zeros = {} if empty is None else {c: 0 for c in _asked_classes(empty[0])}
             new_images = [
                 i.model_copy(update={"class_counts": dict(zeros)}) if i.position in hit else i
                 for i in images
             ]
             if scope == "all":
-                if base.task == "counting":
-                    # Nothing is left to count: the correct answer is 0 per class.
-                    update["answer"] = {"counts": dict(zeros)}
-                    update["answer_text"] = (
-                        "0" if len(zeros) == 1 else ", ".join(f"{c}: 0" for c in zeros)
-                    )
+                if empty is not None:
+                    # Nothing is left to count or find: the answer is definite (0 / no).
+                    update["answer"], update["answer_text"] = empty
                     detail["answer"] = "content_free"
                 else:
                     # No answer exists without content: the base's answer is kept, and a
