@@ -26,6 +26,7 @@ from mimicgen.specs.models import AnyTaskSpec
 from mimicgen.specs.variants import VariantsSpec
 from mimicgen.tasks.counting import partitions
 from mimicgen.tasks.derive import AnswerError, count_answer, listing_answer
+from mimicgen.tasks.existence import existence_answer
 from mimicgen.tasks.prepared import PreparedIndex
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.shared import DistractorSampler
@@ -110,18 +111,20 @@ def _twin(base: Query, variant: str, **update: Any) -> Query:
 
 
 def _targets(base: Query, prep: PreparedIndex) -> list[str]:
-    """Classes an added distractor must not hold: the counting targets, or every member of the
-    listing node."""
-    if base.task == "counting":
-        return list(base.answer["counts"])
+    """Classes an added distractor must not hold (by answer kind): the counting targets, the
+    existence class, or every member of the listing node."""
+    kind = get_task(base.task).kind
+    if kind in ("count", "yesno"):
+        return _asked_classes(base.answer)
     node = base.controls["category"]
     return [d for d in prep.hierarchy.descendants(node) if d in prep.name_to_idx]
 
 
 def _distractor_image(prep: PreparedIndex, base: Query, img: int, pos: int) -> QueryImage:
     """A distractor entry for image ``img`` with the class counts the samplers write for one
-    (counting: each target with 0; listing: no member)."""
-    counts = {c: 0 for c in base.answer["counts"]} if base.task == "counting" else {}
+    (counting: each target with 0; existence: the class with 0; listing: no member)."""
+    kind = get_task(base.task).kind
+    counts = {c: 0 for c in _asked_classes(base.answer)} if kind in ("count", "yesno") else {}
     return QueryImage(
         image_idx=img,
         source_id=prep.source_ids[img],
@@ -341,6 +344,9 @@ class FamilyBuilder:
             if twin.task == "counting":
                 got: Any = count_answer(facts, list(twin.answer["counts"]), self.group_blocks)
                 want: Any = twin.answer["counts"]
+            elif twin.task == "existence":
+                got = existence_answer(facts, twin.answer["class"])
+                want = twin.answer["exists"]
             else:
                 got = listing_answer(facts, _targets(base, self.prep))
                 want = twin.answer["classes"]
