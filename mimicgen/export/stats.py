@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["answer_classes", "benchmark_stats", "group_stats", "is_base", "twin_stats"]
+__all__ = ["answer_classes", "benchmark_stats", "group_stats", "is_base", "twin_stats", "twins_line"]
 
 _DIGITS = 4  # rounding keeps the manifest short and its bytes stable
 
@@ -168,3 +168,14 @@ def benchmark_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if twins is not None:
         out["twins"] = twins
     return out
+
+
+def twins_line(block: Mapping[str, Any]) -> str:
+    """One line on a manifest ``twins`` block for the build summary (the Table 1 rows above it
+    count base queries only)."""
+    controls = ", ".join(f"{k} {v}" for k, v in block["by_control"].items())
+    return (
+        f"twins (not in the rows above): {block['twins']} in {block['families']} families "
+        f"({controls}); {block['generated_images']['total']} generated images, "
+        f"{block['added_source_images']} source images only twins show"
+    )

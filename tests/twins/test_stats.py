@@ -77,3 +77,11 @@ def test_validate_recounts_the_twins_block(twin_build: Path, tmp_path: Path) -> 
     assert "manifest twins differ from a recount of benchmark.jsonl" in (
         validate_benchmark(copy).violations
     )
+
+
+def test_build_summary_line_names_the_twins(twin_build: Path) -> None:
+    from mimicgen.export.stats import twins_line
+
+    block = _manifest(twin_build)["twins"]
+    line = twins_line(block)
+    assert f"{block['twins']} in 48 families" in line and "permute" in line
