@@ -27,7 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["answer_classes", "benchmark_stats", "group_stats", "is_base", "twin_stats", "twins_line"]
+__all__ = [
+    "answer_classes",
+    "benchmark_stats",
+    "group_stats",
+    "is_base",
+    "twin_stats",
+    "twins_line",
+]
 
 _DIGITS = 4  # rounding keeps the manifest short and its bytes stable
 
