@@ -72,7 +72,7 @@ def probe_cmd(
     ] = None,
     shard: Annotated[
         str | None,
-        typer.Option("--shard", help="i/n: run every n-th query from i; merge with probe-merge."),
+        typer.Option("--shard", help="i/n: run shard i of n (whole twin families, balanced); merge with probe-merge."),
     ] = None,
     max_new_tokens: Annotated[
         list[str], typer.Option("--max-new-tokens", help="TASK=N (or N for all tasks); repeatable.")

@@ -12,7 +12,8 @@ Layout under ``--out`` (one folder per configuration, named :attr:`ProbeConfig.n
     <config>/attn_summary.json   per-layer means over all samples (``attn`` probe)
     <config>/maps/<id>.npz       answer-to-image attention maps (``attn`` probe)
 
-With ``--shard i/n`` the same files go to ``<config>/shards/<i>-of-<n>/``; :func:`merge_shards`
+With ``--shard i/n`` the same files go to ``<config>/shards/<i>-of-<n>/`` (whole twin families
+per shard, :func:`shard_families`); :func:`merge_shards`
 joins them into ``<config>/``. Every line is written whole and flushed; a resume drops a torn last
 line and skips ids already in ``predictions.jsonl`` (written last for each sample).
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = [
     "run_probes",
     "run_sample",
     "select_items",
+    "shard_families",
 ]
 
 _FALLBACK_MAX_NEW = 32
@@ -68,7 +70,8 @@ class RunOptions:
     limit: int | None = None
     """Only the first ``limit`` queries of the benchmark."""
     shard: tuple[int, int] | None = None
-    """``(i, n)``: this process runs queries ``i, i+n, i+2n, ...`` (after ``limit``)."""
+    """``(i, n)``: this process runs shard ``i`` of ``n`` (after ``limit``; see
+    :func:`shard_families`)."""
     batch_size: int = 1
     """Queries decoded together (left-padded); ``attn`` configurations always run one by one."""
 
@@ -82,8 +85,26 @@ def select_items(items: list[BenchmarkItem], options: RunOptions) -> list[Benchm
         items = items[: options.limit]
     if options.shard is not None:
         i, n = options.shard
-        items = items[i::n]
+        owner = shard_families([it.family for it in items], n)
+        items = [it for it, o in zip(items, owner, strict=True) if o == i]
     return items
+
+
+def shard_families(families: Sequence[str], n: int) -> list[int]:
+    """Per record, its shard of ``n``: whole twin families (paired scoring needs every member
+    in one run), each family in order of first appearance to the shard with the fewest
+    records so far (lowest number on ties). Deterministic; shard sizes differ by at most the
+    largest family; without families (every record its own) it is round-robin ``i, i+n, ...``."""
+    sizes: dict[str, int] = {}
+    for fam in families:
+        sizes[fam] = sizes.get(fam, 0) + 1
+    load = [0] * n
+    shard_of: dict[str, int] = {}
+    for fam, size in sizes.items():
+        best = min(range(n), key=load.__getitem__)
+        shard_of[fam] = best
+        load[best] += size
+    return [shard_of[f] for f in families]
 
 
 @dataclass
