@@ -117,7 +117,7 @@ def sequence_length(data: PlotData, out_dir: Path, style: FigureStyle) -> Figure
     fig, axes = new_figure(style, nrows, ncols, sharey=True)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
-    models = list(dict.fromkeys(m for m, _ in overall))
+    keys = list(overall)  # one colour per line, the same in every panel
     families = sorted({f for _, f in overall})
     for c, task in enumerate(panels):
         ax = axes.ravel()[c]
@@ -133,7 +133,7 @@ def sequence_length(data: PlotData, out_dir: Path, style: FigureStyle) -> Figure
                 [x for x, _ in got],
                 a,
                 yerr=yerr,
-                color=color_for(models.index(model)),
+                color=color_for(keys.index((model, fam))),
                 label=f"{model} {fam}",
                 linestyle="-",
                 marker=_MARKERS[families.index(fam) % len(_MARKERS)],
@@ -143,7 +143,7 @@ def sequence_length(data: PlotData, out_dir: Path, style: FigureStyle) -> Figure
             )
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter("{x:g}")
-        _finish_axes(ax, "mean prompt tokens per query", task or "overall")
+        _finish_axes(ax, "mean prompt tokens", task or "overall")
         if c == 0:
             handles, labels = ax.get_legend_handles_labels()
             if handles:
