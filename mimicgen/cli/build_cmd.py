@@ -346,7 +346,7 @@ def validate(
     ] = None,
 ) -> None:
     """Re-derive every answer from the source annotations; exit 2 on any violation."""
-    from mimicgen.export.benchmark import read_manifest
+    from mimicgen.bench.reader import read_manifest
     from mimicgen.validate import default_source_loader, validate_benchmark
     from mimicgen.validate.training import validate_training_dir
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mimicgen.bench.reader import is_benchmark
 from mimicgen.plots.bench_io import Benchmark, load_benchmark
 from mimicgen.plots.inputs import PlotData
 from mimicgen.plots.probe_io import ProbeRun, safe_id
@@ -600,7 +601,7 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     loaded = {data.bench.root.resolve(): data.bench} if data.bench is not None else {}
     for n_run, run in enumerate(runs):
         bench = data.bench
-        if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
+        if run.config.benchmark and is_benchmark(run.config.benchmark):
             key = Path(run.config.benchmark).resolve()
             if key not in loaded:
                 loaded[key] = load_benchmark(Path(run.config.benchmark))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mimicgen.bench.reader import BENCHMARK_FILE, MANIFEST_FILE, SCHEMA_VERSION
 from mimicgen.plots.tables import wilson
 
 __all__ = ["SyntheticInputs", "aggregate_report", "write_synthetic_inputs"]
@@ -302,11 +303,11 @@ def write_synthetic_inputs(root: Path, seed: int = 0, probes: bool = True) -> Sy
     root = Path(root)
     bench = root / "bench"
     records = _records(rng, bench)
-    _write_jsonl(bench / "benchmark.jsonl", records)
-    (bench / "manifest.json").write_text(
+    _write_jsonl(bench / BENCHMARK_FILE, records)
+    (bench / MANIFEST_FILE).write_text(
         json.dumps(
             {
-                "schema_version": 1,
+                "schema_version": SCHEMA_VERSION,
                 "generator_version": "synthetic",
                 "seed": seed,
                 "spec": {},

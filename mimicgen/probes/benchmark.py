@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mimicgen.bench.reader import numbered_records, records_file
 from mimicgen.errors import InputError
-from mimicgen.export.reader import numbered_records, records_file
 
 __all__ = ["BenchmarkItem", "load_benchmark", "safe_id"]
 

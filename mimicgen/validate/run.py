@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimicgen.export.benchmark import SCHEMA_VERSION
-from mimicgen.export.reader import read_manifest, read_records, records_file
+from mimicgen.bench.reader import SCHEMA_VERSION, read_manifest, read_records, records_file
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.io import canonical_json, sha256_file
