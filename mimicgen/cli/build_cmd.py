@@ -25,6 +25,7 @@ from mimicgen.cli.source_options import (
 from mimicgen.errors import InputError, first_problem
 from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
 from mimicgen.export.images import ImageMode, parse_image_mode
+from mimicgen.export.stats import twins_line
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = ["apply_overrides", "build", "ls", "merge", "resolve_spec_paths", "validate"]
@@ -250,6 +251,8 @@ def build(
     console = _console()
     console.print(f"wrote {result.num_queries} queries to {result.out}")
     console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+    if (twins := result.manifest.get("twins")) is not None:
+        console.print(twins_line(twins))
 
 
 def _build_training(
@@ -343,7 +346,7 @@ def validate(
     ] = None,
 ) -> None:
     """Re-derive every answer from the source annotations; exit 2 on any violation."""
-    from mimicgen.export.benchmark import read_manifest
+    from mimicgen.bench.reader import read_manifest
     from mimicgen.validate import default_source_loader, validate_benchmark
     from mimicgen.validate.training import validate_training_dir
 

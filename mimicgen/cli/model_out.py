@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mimicgen.export.reader import benchmark_inputs, read_manifest
+from mimicgen.bench.reader import benchmark_inputs, read_manifest
 from mimicgen.outdir import check_out
 
 __all__ = ["check_model_out"]

@@ -84,7 +84,7 @@ def plot_cmd(
     data = gather_inputs(inputs, bench_dir=bench, pipeline=pipeline)
     if "pipeline" in data.notes:
         typer.echo(f"note: {data.notes['pipeline']}")
-    from mimicgen.export.reader import benchmark_inputs
+    from mimicgen.bench.reader import benchmark_inputs
     from mimicgen.outdir import check_out
 
     # The score reports and probe folders plotted, and the benchmark (given, or the one the
@@ -147,7 +147,7 @@ def report_cmd(
     ] = False,
 ) -> None:
     """Write one self-contained HTML file: score tables, figures and filterable sample cards."""
-    from mimicgen.export.reader import benchmark_inputs, read_manifest
+    from mimicgen.bench.reader import benchmark_inputs, read_manifest
     from mimicgen.outdir import check_out_files
     from mimicgen.plots.html_report import ReportOptions, write_report
 

@@ -54,7 +54,7 @@ def score(
     ] = False,
 ) -> None:
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
-    from mimicgen.export.reader import benchmark_inputs, read_manifest
+    from mimicgen.bench.reader import benchmark_inputs, read_manifest
     from mimicgen.outdir import check_out_files
     from mimicgen.scoring import SampleRows, score_files, write_report
     from mimicgen.scoring.report import markdown_path, samples_path

@@ -27,17 +27,16 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from mimicgen import __version__
-from mimicgen.errors import InputError, MimicgenError
-from mimicgen.export.images import ImageMode, image_relpath, materialise_image
-
-# File names and readers live in export.reader; re-exported here for existing importers.
-from mimicgen.export.reader import (
+from mimicgen.bench.reader import (
     BENCHMARK_FILE,
     MANIFEST_FILE,
+    SCHEMA_VERSION,
     benchmark_inputs,
     read_manifest,
     read_records,
 )
+from mimicgen.errors import InputError, MimicgenError
+from mimicgen.export.images import ImageMode, image_relpath, materialise_image
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex
@@ -55,22 +54,16 @@ from mimicgen.sources.spec import SourceSpec
 from mimicgen.tasks.query import Query
 
 __all__ = [
-    "BENCHMARK_FILE",
-    "MANIFEST_FILE",
-    "SCHEMA_VERSION",
     "BuildOptions",
     "BuildResult",
     "build_eval_set",
     "dump_record",
     "merge_shards",
     "query_record",
-    "read_manifest",
-    "read_records",
     "shard_range",
     "source_inputs",
 ]
 
-SCHEMA_VERSION = 1
 #: Manifest keys copied verbatim from a shard manifest when merging (everything but the stats).
 HEADER_KEYS = (
     "schema_version",
@@ -311,9 +304,10 @@ def _manifest(
         stats=stats["by_task"],
         stats_by_spec=stats["by_spec"],
         stats_overall=stats["overall"],
-        num_queries=len(records),
-        images={"mode": image_mode},
     )
+    if "twins" in stats:  # only in builds with ``variants:``: other manifests keep their bytes
+        manifest["twins"] = stats["twins"]
+    manifest.update(num_queries=len(records), images={"mode": image_mode})
     if shard is not None:
         manifest["shard"] = dict(shard)
     return manifest

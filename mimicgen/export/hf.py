@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mimicgen.bench.reader import benchmark_inputs
 from mimicgen.export.harness_common import (
     check_images,
     image_file,
@@ -28,7 +29,6 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
-from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir, canonical_json
 from mimicgen.outdir import check_out
 from mimicgen.progress import track

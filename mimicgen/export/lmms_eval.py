@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from mimicgen.bench.reader import benchmark_inputs
 from mimicgen.errors import InputError
 from mimicgen.export.harness_common import (
     image_file,
@@ -25,7 +26,6 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
-from mimicgen.export.reader import benchmark_inputs
 from mimicgen.io import atomic_output_dir, canonical_json, sha256_bytes
 from mimicgen.outdir import check_out
 from mimicgen.scoring.extract import PIPELINES

@@ -27,21 +27,23 @@ import polars as pl
 import yaml
 
 from mimicgen import __version__
-from mimicgen.errors import InputError, SpecError
-from mimicgen.export.benchmark import (
+from mimicgen.bench.reader import (
     BENCHMARK_FILE,
     MANIFEST_FILE,
+    benchmark_inputs,
+    read_manifest,
+    read_records,
+)
+from mimicgen.errors import InputError, SpecError
+from mimicgen.export.benchmark import (
     IndexLoader,
     TaskSpecLike,
     _header,
     _load_indexes,
-    read_manifest,
-    read_records,
     source_inputs,
 )
 from mimicgen.export.images import ImageMode, materialise_image
 from mimicgen.export.options import answer_position, list_pool_size, place_options
-from mimicgen.export.reader import benchmark_inputs
 from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
 from mimicgen.export.training_records import Encoded, fill
 from mimicgen.export.training_turns import Turner, placeholder_prefix
@@ -294,7 +296,7 @@ def build_training_set(
             if image_mode.kind != "none":
                 assert index.image_root is not None
                 materialise_image(index.image_root / fname, stage / rel, image_mode)
-        _write_json(stage / "manifest.json", manifest)
+        _write_json(stage / MANIFEST_FILE, manifest)
         # Records are JSON text already (training_records): written as json.dumps would.
         if "llava" in options.formats:
             _write_text(stage / "llava.json", ["[", ", ".join(llava), "]\n"])

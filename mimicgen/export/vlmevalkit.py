@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from mimicgen.bench.reader import benchmark_inputs
 from mimicgen.errors import InputError
 from mimicgen.export.harness_common import (
     check_images,
@@ -30,7 +31,6 @@ from mimicgen.export.harness_common import (
     provenance,
     write_provenance,
 )
-from mimicgen.export.reader import benchmark_inputs
 from mimicgen.export.vlmevalkit_compat import (
     CACHE_NAME_CHARS,
     DEFAULT_DATASET_NAME,

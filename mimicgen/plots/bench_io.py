@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 
+from mimicgen.bench.reader import numbered_records, read_manifest, records_file
 from mimicgen.errors import InputError
-from mimicgen.export.reader import numbered_records, read_manifest, records_file
 from mimicgen.registry import task_defs
 from mimicgen.scoring.groups import evidence_positions
 

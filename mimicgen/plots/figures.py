@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mimicgen.bench.reader import is_benchmark
 from mimicgen.plots.bench_io import Benchmark, load_benchmark
 from mimicgen.plots.inputs import PlotData
 from mimicgen.plots.probe_io import ProbeRun, safe_id
@@ -34,6 +35,7 @@ __all__ = [
     "make_figures",
     "pooling",
     "query_images",
+    "sequence_length",
     "stitch",
 ]
 
@@ -599,7 +601,7 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     loaded = {data.bench.root.resolve(): data.bench} if data.bench is not None else {}
     for n_run, run in enumerate(runs):
         bench = data.bench
-        if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
+        if run.config.benchmark and is_benchmark(run.config.benchmark):
             key = Path(run.config.benchmark).resolve()
             if key not in loaded:
                 loaded[key] = load_benchmark(Path(run.config.benchmark))
@@ -662,12 +664,21 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     return FigureResult(name, tuple(paths), note="; ".join(notes) or None)
 
 
+def sequence_length(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Accuracy vs mean prompt tokens per query across probe configurations (paper Finding 1);
+    drawn by :mod:`mimicgen.plots.seq_length`."""
+    from mimicgen.plots.seq_length import sequence_length as draw
+
+    return draw(data, out_dir, style)
+
+
 FIGURES: dict[str, Callable[[PlotData, Path, FigureStyle], FigureResult]] = {
     "query_images": query_images,
     "count_spread_heatmap": count_spread_heatmap,
     "accuracy_vs_k": accuracy_vs_k,
     "pooling": pooling,
     "stitch": stitch,
+    "sequence_length": sequence_length,
     "attention_by_layer": attention_by_layer,
     "attention_overlay": attention_overlay,
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from mimicgen.bench.reader import is_benchmark
 from mimicgen.errors import InputError
 from mimicgen.plots.bench_io import Benchmark, controls_table, load_benchmark
 from mimicgen.plots.probe_io import ProbeRun, load_probe_dir
@@ -57,7 +58,7 @@ def find_benchmark(report: dict[str, Any] | None, report_path: Path | None) -> P
     if not raw:
         return None
     for cand in (Path(raw), (report_path.parent / raw) if report_path else None):
-        if cand is not None and (cand / "benchmark.jsonl").is_file():
+        if cand is not None and is_benchmark(cand):
             return cand
     return None
 
@@ -72,7 +73,7 @@ def _score_probe(
         return entry, None
     if run.predictions_path is None:
         return None, f"{run.root}: no report.json or predictions.jsonl"
-    if run.config.benchmark and (Path(run.config.benchmark) / "benchmark.jsonl").is_file():
+    if run.config.benchmark and is_benchmark(run.config.benchmark):
         bench = load_benchmark(Path(run.config.benchmark))
     if bench is None:
         return None, (
@@ -154,8 +155,7 @@ def gather_inputs(
                 (
                     Path(r.config.benchmark)
                     for r in probes
-                    if r.config.benchmark
-                    and (Path(r.config.benchmark) / "benchmark.jsonl").is_file()
+                    if r.config.benchmark and is_benchmark(r.config.benchmark)
                 ),
                 None,
             )

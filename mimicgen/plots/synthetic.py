@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mimicgen.bench.reader import BENCHMARK_FILE, MANIFEST_FILE, SCHEMA_VERSION
 from mimicgen.plots.tables import wilson
 
 __all__ = ["SyntheticInputs", "aggregate_report", "write_synthetic_inputs"]
@@ -302,11 +303,11 @@ def write_synthetic_inputs(root: Path, seed: int = 0, probes: bool = True) -> Sy
     root = Path(root)
     bench = root / "bench"
     records = _records(rng, bench)
-    _write_jsonl(bench / "benchmark.jsonl", records)
-    (bench / "manifest.json").write_text(
+    _write_jsonl(bench / BENCHMARK_FILE, records)
+    (bench / MANIFEST_FILE).write_text(
         json.dumps(
             {
-                "schema_version": 1,
+                "schema_version": SCHEMA_VERSION,
                 "generator_version": "synthetic",
                 "seed": seed,
                 "spec": {},
@@ -346,6 +347,33 @@ def write_synthetic_inputs(root: Path, seed: int = 0, probes: bool = True) -> Sy
         predictions=tuple(pred_paths),
         probes=tuple(probe_dirs),
     )
+
+
+def _token_rows(records: list[dict[str, Any]], probe: str) -> list[dict[str, Any]]:
+    """Per-query token counts as ``mimicgen probe`` records them (``samples.jsonl``), made up
+    without randomness: 730 vision tokens per image (LLaVA-OneVision at 384 px), 1/F of them
+    under ``pool:F``, 1/F**2 under ``pixel:F``, one image under ``stitch``."""
+    kind, _, arg = probe.partition(":")
+    f = int(arg) if kind in ("pool", "pixel") else 1
+    per_image = {"pool": -(-730 // f), "pixel": 730 // f**2}.get(kind, 730)
+    rows = []
+    for i, rec in enumerate(records):
+        n = len(rec["images"])
+        counts = [730] if kind == "stitch" else [per_image] * n
+        rows.append(
+            {
+                "id": rec["id"],
+                "index": i,
+                "task": rec["task"],
+                "n_images": len(counts),
+                "n_query_images": n,
+                "vision_tokens": sum(counts),
+                "text_tokens": 14 + 3 * n,
+                "prompt_tokens": sum(counts) + 14 + 3 * n,
+                "vision_tokens_per_image": counts,
+            }
+        )
+    return rows
 
 
 def _write_probes(
@@ -397,6 +425,7 @@ def _write_probes(
                 sort_keys=True,
             )
         )
+        _write_jsonl(d / "samples.jsonl", _token_rows(records, probe))
         if probe in ("attn", "pool:4"):
             layers = np.arange(24)
             intra = 0.55 + 0.25 * np.exp(-layers / 6) - (0.1 if probe == "pool:4" else 0.0)

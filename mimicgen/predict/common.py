@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mimicgen import __version__
+from mimicgen.bench.reader import BENCHMARK_FILE, MANIFEST_FILE
 from mimicgen.errors import InputError
 from mimicgen.io import JsonlAppender, atomic_write_text, read_jsonl_repaired, sha256_file
 from mimicgen.predict.prompts import PromptForm, segments
@@ -132,8 +133,8 @@ def benchmark_hash(benchmark: str | Path) -> str:
     """SHA-256 of the benchmark's ``manifest.json`` (it holds the spec hash and statistics), or
     of ``benchmark.jsonl`` for a folder without a manifest."""
     folder = Path(benchmark)
-    manifest = folder / "manifest.json"
-    return sha256_file(manifest if manifest.is_file() else folder / "benchmark.jsonl")
+    manifest = folder / MANIFEST_FILE
+    return sha256_file(manifest if manifest.is_file() else folder / BENCHMARK_FILE)
 
 
 _MIX_KEYS = ("backend", "model", "generation", "backend_options", "benchmark_sha256")

@@ -19,9 +19,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mimicgen.bench.jsonl import decode_lines, plain_lines, read_json_lines
+from mimicgen.bench.reader import read_benchmark_bytes
 from mimicgen.errors import InputError
 from mimicgen.gc_pause import gc_paused
-from mimicgen.io import sha256_file
 from mimicgen.registry import get_task, task_defs
 from mimicgen.scoring.check import context_from_record, record_classes
 from mimicgen.scoring.extract import TASKS, QueryContext
@@ -69,7 +70,7 @@ class Benchmark:
         if isinstance(self.source, list):
             return self.source
         with gc_paused(freeze=True):
-            records = _DECODE.decode_lines(self.source)
+            records = decode_lines(self.source)
         self.source = records  # the bytes are no longer needed
         return records
 
@@ -176,69 +177,6 @@ def _context_key(task: str, answer: dict[str, Any]) -> tuple[str, Any] | None:
     return task, key
 
 
-_SPACE = np.frombuffer(b" \t\n\r\f\v", np.uint8)
-
-
-def _plain_lines(data: bytes) -> int | None:
-    """The number of lines when object ``i`` can only be on line ``i + 1``, else None.
-
-    That holds when no line is blank or starts with whitespace (checked on the byte after each
-    newline, vectorised); the caller must still check that it decoded as many objects.
-    """
-    if not data:
-        return None
-    raw = np.frombuffer(data, np.uint8)
-    starts = np.flatnonzero(raw == 10) + 1  # the first byte of every line after the first
-    n_lines = len(starts) + 1
-    if starts[-1:].tolist() == [len(data)]:
-        starts, n_lines = starts[:-1], n_lines - 1  # the file ends with a newline
-    if np.isin(raw[:1], _SPACE).any() or np.isin(raw[starts], _SPACE).any():
-        return None
-    return n_lines
-
-
-def _decode_plain_lines(data: bytes) -> list[Any] | None:
-    """Every line decoded in one C call, when object ``i`` is certainly on line ``i + 1``;
-    otherwise None (the caller falls back to splitting the file into numbered lines)."""
-    n_lines = _plain_lines(data)
-    if n_lines is None:
-        return None
-    try:
-        objs = _DECODE.decode_lines(data)
-    except msgspec.DecodeError:
-        return None
-    return objs if len(objs) == n_lines else None
-
-
-def _read_json_lines(path: Path, data: bytes | None = None) -> Iterator[tuple[int, Any]]:
-    """(line number, decoded object) for each non-blank line; malformed -> InputError.
-
-    ``data``: the file's bytes when already read. The whole file is decoded in one C call
-    first (fast); only when that fails is it decoded line by line, to name the bad line.
-    """
-    if data is None:
-        data = path.read_bytes()
-    objs = _decode_plain_lines(data)
-    if objs is not None:
-        yield from enumerate(objs, 1)
-        return
-    numbered = [(i, line) for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
-    try:
-        objs = msgspec.json.decode(b"[" + b",".join(line for _, line in numbered) + b"]")
-    except msgspec.DecodeError:
-        objs = None
-    if objs is not None and len(objs) == len(numbered):
-        yield from zip((i for i, _ in numbered), objs, strict=True)
-        return
-    for lineno, line in numbered:  # slow path: find the bad line
-        try:
-            yield lineno, _DECODE.decode(line)
-        except msgspec.DecodeError as exc:
-            raise InputError(
-                f"{path}:{lineno}: malformed JSON line ({exc}); fix or remove that line"
-            ) from None
-
-
 def _check_record(path: Path, lineno: int, rec: Any) -> None:
     if not isinstance(rec, dict):
         raise InputError(
@@ -265,18 +203,13 @@ def _check_record(path: Path, lineno: int, rec: Any) -> None:
 def load_benchmark(path: str | Path) -> Benchmark:
     """Load ``benchmark.jsonl`` + ``manifest.json`` from a benchmark directory."""
     root = Path(path)
-    jsonl, manifest_path = root / "benchmark.jsonl", root / "manifest.json"
-    for p in (jsonl, manifest_path):
-        if not p.is_file():
-            raise InputError(f"{p} not found; pass a directory written by `mimicgen build`")
-    try:
-        manifest = msgspec.json.decode(manifest_path.read_bytes())
-    except msgspec.DecodeError as exc:
-        raise InputError(f"{manifest_path}: malformed JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{manifest_path}: expected a JSON object")
-    sha = sha256_file(manifest_path)
-    data = jsonl.read_bytes()
+    files = read_benchmark_bytes(root)
+    jsonl, data, manifest, sha = (
+        files.records_path,
+        files.data,
+        files.manifest,
+        files.manifest_sha256,
+    )
     with gc_paused(freeze=True):
         bench = _load_views(root, data, manifest, sha)
         if bench is not None:
@@ -295,7 +228,7 @@ def load_benchmark(path: str | Path) -> Benchmark:
 def _load_views(root: Path, data: bytes, manifest: dict[str, Any], sha: str) -> Benchmark | None:
     """The benchmark of a well-formed file read through typed views, or None (then the dict
     path runs and words the problem, naming the line)."""
-    n_lines = _plain_lines(data)
+    n_lines = plain_lines(data)
     if n_lines is None:
         return None
     rows = decode_views(data)
@@ -323,7 +256,7 @@ def _load_records(jsonl: Path, data: bytes) -> tuple[list[dict[str, Any]], dict[
     """Record dicts and the id index; any problem is an InputError naming the line."""
     records: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    for lineno, rec in _read_json_lines(jsonl, data):
+    for lineno, rec in read_json_lines(jsonl, data):
         # Inline fast check (one call per record is costly at 1M); _check_record words errors.
         if (
             type(rec) is not dict
@@ -420,7 +353,7 @@ def detect_format(path: Path) -> str:
 
 def _rows_jsonl(path: Path, data: bytes) -> Iterator[tuple[str, str]]:
     """(id, reply) per line of a plain JSONL file whose bytes are ``data``."""
-    for lineno, obj in _read_json_lines(path, data):
+    for lineno, obj in read_json_lines(path, data):
         if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
             raise InputError(f"{path}:{lineno}: expected an object with 'id' and 'prediction'")
         yield str(obj["id"]), _as_text(obj["prediction"])
@@ -451,7 +384,7 @@ def _rows_lmms(path: Path, bench: Benchmark) -> Iterator[tuple[str, str]]:
         for i, obj in enumerate(items):
             yield _lmms_sample(path, f"item {i}", obj, bench)
         return
-    for lineno, obj in _read_json_lines(path):
+    for lineno, obj in read_json_lines(path):
         yield _lmms_sample(path, str(lineno), obj, bench)
 
 
@@ -512,7 +445,7 @@ def _jsonl_fast(data: bytes, index: dict[str, int]) -> tuple[dict[str, str], lis
     """``by_id`` and the unknown ids of a well-formed JSONL file without repeated ids, read as
     typed lines in one call; None otherwise (the line-by-line reader then words any problem and
     keeps the first prediction of a repeated id)."""
-    n_lines = _plain_lines(data)
+    n_lines = plain_lines(data)
     if n_lines is None:
         return None
     try:

@@ -73,7 +73,7 @@ def decode_views(data: bytes) -> list[RecordView] | None:
     """Every line of a JSONL buffer as a view (one C call), or None when any line does not fit.
 
     The caller must have checked that object ``i`` is on line ``i + 1`` (see
-    ``ingest._decode_plain_lines``); None sends it to the dict path, which names bad lines.
+    :func:`mimicgen.bench.jsonl.plain_lines`); None sends it to the dict path, which names bad lines.
     """
     try:
         return _VIEWS.decode_lines(data)

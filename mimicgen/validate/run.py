@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimicgen.export.benchmark import SCHEMA_VERSION
-from mimicgen.export.reader import read_manifest, read_records, records_file
+from mimicgen.bench.reader import SCHEMA_VERSION, read_manifest, read_records, records_file
 from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.io import canonical_json, sha256_file
@@ -100,6 +99,8 @@ def _check_manifest(manifest: dict[str, Any], records: list[dict[str, Any]]) -> 
     ):
         if manifest.get(key) != stats[part]:
             out.append(f"manifest {key} differ from a recount of benchmark.jsonl")
+    if manifest.get("twins") != stats.get("twins"):
+        out.append("manifest twins differ from a recount of benchmark.jsonl")
     unknown = sorted({str(r.get("spec")) for r in records} - set(manifest.get("spec", {})))
     if unknown:
         out.append(f"records name spec(s) {unknown} that the manifest does not hold")

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mimicgen.bench.reader import BENCHMARK_FILE, read_manifest, read_records
 from mimicgen.errors import InputError
-from mimicgen.export.benchmark import BENCHMARK_FILE, read_manifest, read_records
 from mimicgen.validate.checks import derive_turn
 from mimicgen.validate.run import (
     SourceLoader,

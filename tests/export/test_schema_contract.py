@@ -9,8 +9,8 @@ import json
 
 from typer.testing import CliRunner
 
+from mimicgen.bench.reader import SCHEMA_VERSION
 from mimicgen.cli import app  # importing mimicgen.cli registers the commands
-from mimicgen.export.benchmark import SCHEMA_VERSION
 from mimicgen.registry import get_task
 
 #: SCHEMA_VERSION -> the contract keys (SPEC §4) at that version.

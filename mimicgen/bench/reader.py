@@ -1,24 +1,32 @@
 """Reading a built benchmark folder: ``benchmark.jsonl`` records and ``manifest.json`` (SPEC §4).
 
-The one place that knows the file names and turns unreadable files into one-line
-:class:`~mimicgen.errors.InputError` messages. Callers (build/merge, validate, plots, probes)
-add their own checks of what a record must hold.
+The one place that knows the file names and the schema version, and turns unreadable files into
+one-line :class:`~mimicgen.errors.InputError` messages. Callers (build/merge, validate, plots,
+probes, predict, scoring, the harness exports) add their own checks of what a record must hold;
+scoring builds its typed views on :func:`read_benchmark_bytes`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mimicgen.bench.jsonl import decode_line
 from mimicgen.errors import InputError
+from mimicgen.io import sha256_file
 
 __all__ = [
     "BENCHMARK_FILE",
     "MANIFEST_FILE",
+    "SCHEMA_VERSION",
+    "BenchmarkBytes",
     "benchmark_inputs",
+    "is_benchmark",
     "numbered_records",
+    "read_benchmark_bytes",
     "read_manifest",
     "read_records",
     "records_file",
@@ -26,6 +34,15 @@ __all__ = [
 
 BENCHMARK_FILE = "benchmark.jsonl"
 MANIFEST_FILE = "manifest.json"
+SCHEMA_VERSION = 1
+"""The version of the public formats: benchmark records, the manifest and the score report.
+Bump it when a contract key is removed or renamed (``tests/bench/test_schema_contract.py``)."""
+
+
+def is_benchmark(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a ``benchmark.jsonl`` (a quiet test; :func:`records_file` words
+    the error)."""
+    return (Path(folder) / BENCHMARK_FILE).is_file()
 
 
 def records_file(folder: str | Path) -> Path:
@@ -45,10 +62,7 @@ def numbered_records(path: Path, *, skip_blank: bool = False) -> Iterator[tuple[
         for n, line in enumerate(f, 1):
             if skip_blank and not line.strip():
                 continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            yield n, decode_line(path, n, line)
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -89,3 +103,27 @@ def read_manifest(folder: str | Path, *, missing_ok: bool = False) -> dict[str, 
     if not isinstance(manifest, dict):
         raise InputError(f"{path}: expected a JSON object")
     return manifest
+
+
+# A dataclass, not a pydantic model: validation would copy the manifest and check a large buffer.
+@dataclass(frozen=True)
+class BenchmarkBytes:
+    """A benchmark folder read for fast decoding: the records file's bytes and the manifest."""
+
+    records_path: Path
+    """``folder/benchmark.jsonl``."""
+    data: bytes
+    """Its bytes (one JSON object per line)."""
+    manifest: dict[str, Any]
+    """The decoded ``manifest.json``."""
+    manifest_sha256: str
+    """SHA-256 of ``manifest.json``'s bytes."""
+
+
+def read_benchmark_bytes(folder: str | Path) -> BenchmarkBytes:
+    """Both files of a benchmark folder (each must exist), records left undecoded: callers
+    decode them in one call (:mod:`mimicgen.bench.jsonl`, scoring's typed views)."""
+    path = records_file(folder)
+    manifest = read_manifest(folder)
+    sha = sha256_file(Path(folder) / MANIFEST_FILE)
+    return BenchmarkBytes(path, path.read_bytes(), manifest, sha)
