@@ -27,6 +27,7 @@ from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
 from mimicgen.export.images import ImageMode, parse_image_mode
 from mimicgen.export.stats import twins_line
 from mimicgen.sources.spec import SourceSpec
+from mimicgen.specs.training import TrainingOptions
 
 __all__ = ["apply_overrides", "build", "merge", "resolve_spec_paths"]
 
@@ -35,6 +36,16 @@ SMOKE_QUERIES = 5
 #: Output folder of a bare ``mimicgen build`` (the demo).
 DEMO_OUT = Path("demo_out")
 _SPEC_SUFFIXES = (".yaml", ".yml")
+# `build --help` groups the options by the kind of set they apply to.
+_TRAINING = "Training sets (--format, or specs with split: train)"
+_EVAL = "Eval sets"
+#: Training-set options left unset: these values (TrainingOptions' own defaults). They stay None
+#: until a training build is known, so an eval build can refuse them.
+_TRAINING_DEFAULTS: dict[str, Any] = {
+    "placeholders": "lines",
+    "option_ratio": 0.5,
+    "extra_turns": 2,
+}
 
 
 def resolve_spec_paths(args: Sequence[str]) -> list[Path]:
@@ -118,9 +129,6 @@ def build(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
     ] = False,
-    shard: Annotated[
-        str | None, typer.Option(help="Build block i of n (i/n); join with 'mimicgen merge'.")
-    ] = None,
     images: Annotated[
         str, typer.Option(help="copy | hardlink | symlink | resize:MAXPX | none")
     ] = "copy",
@@ -128,27 +136,53 @@ def build(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Index/render cache (default ~/.cache/mimicgen).")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Build block i of n (i/n); join with 'mimicgen merge'.", rich_help_panel=_EVAL
+        ),
+    ] = None,
     formats: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
             help="Write a training set instead of an eval set: llava | llava_jsonl | mantis "
             "(repeatable). Specs with split: train imply llava + llava_jsonl.",
+            rich_help_panel=_TRAINING,
         ),
     ] = None,
     exclude: Annotated[
         list[Path] | None,
-        typer.Option(help="Training: eval set folder whose images must not be used (repeatable)."),
+        typer.Option(
+            help="Eval set folder whose images must not be used (repeatable; implies a "
+            "training set).",
+            rich_help_panel=_TRAINING,
+        ),
     ] = None,
     placeholders: Annotated[
-        str, typer.Option(help="Training: <image> layout: start | lines | interleaved.")
-    ] = "lines",
+        str | None,
+        typer.Option(
+            help=f"<image> layout: start | lines | interleaved (default: "
+            f"{_TRAINING_DEFAULTS['placeholders']}).",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = None,
     option_ratio: Annotated[
-        float, typer.Option(help="Training: share of turns asked as multiple choice.")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            help=f"Share of turns asked as multiple choice (default: "
+            f"{_TRAINING_DEFAULTS['option_ratio']}).",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = None,
     extra_turns: Annotated[
-        int, typer.Option(help="Training: further questions per conversation.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            help=f"Further questions per conversation (default: "
+            f"{_TRAINING_DEFAULTS['extra_turns']}).",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = None,
 ) -> None:
     """Sample task specs into an eval set (benchmark.jsonl, manifest.json, images/) or, with
     --format or training specs, a training set (LLaVA-OneVision / Mantis conversations)."""
@@ -174,7 +208,13 @@ def build(
         seed=seed,
         smoke=smoke,
     )
+    training: dict[str, Any] = {
+        "placeholders": placeholders,
+        "option_ratio": option_ratio,
+        "extra_turns": extra_turns,
+    }
     if formats or exclude or all(getattr(s, "split", "eval") == "train" for s in resolved):
+        given = {k: _TRAINING_DEFAULTS[k] if v is None else v for k, v in training.items()}
         _build_training(
             resolved,
             out,
@@ -185,12 +225,19 @@ def build(
             shard,
             formats or ["llava", "llava_jsonl"],
             exclude or [],
-            placeholders,
-            option_ratio,
-            extra_turns,
+            given["placeholders"],
+            given["option_ratio"],
+            given["extra_turns"],
             inputs,
         )
         return
+    for key, value in training.items():
+        if value is not None:
+            flag = "--" + key.replace("_", "-")
+            raise InputError(
+                f"{flag} applies to training sets only; add --format llava "
+                "(or use a spec with split: train)"
+            )
     options = BuildOptions(
         out=out,
         image_mode=mode,
@@ -232,7 +279,6 @@ def _build_training(
 
     from mimicgen.export.training import build_training_set
     from mimicgen.index import load_index
-    from mimicgen.specs.training import TrainingOptions
 
     if shard is not None:
         raise InputError("--shard applies to eval sets only; build training sets whole")
