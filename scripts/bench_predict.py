@@ -2,6 +2,8 @@
 
 1. ``--backend hf`` on the CPU with a tiny random Qwen2-VL checkpoint: queries/s at batch 8 vs
    batch 1 (and whether the replies are the same).
+   ``mimicgen probe`` on the same checkpoint: queries/s at ``--batch-size`` 8 vs 1 (``none`` and
+   a ``pool:2+mask:blockdiag@all`` configuration; and whether the predictions are the same).
 2. ``--backend openai`` against ``scripts/serve_openai_hf.py`` (an OpenAI-compatible batching
    server on the same checkpoint, on 127.0.0.1): queries/s at concurrency 8 vs 1.
    ``transformers serve`` cannot be used here: it needs FastAPI/uvicorn (the ``serving`` extra)
@@ -60,6 +62,27 @@ def bench_hf(bench: Path, model: Path, out: Path, queries: int) -> dict[str, flo
         folder = out / f"hf-b{batch}"
         rates[batch] = run_predict(backend, bench, folder, settings, limit=queries).rate
         replies[batch] = _rows(folder / "predictions.jsonl")
+    return {"b1": rates[1], "b8": rates[8], "same": float(replies[1] == replies[8])}
+
+
+def bench_probe(bench: Path, model: Path, out: Path, queries: int) -> dict[str, float]:
+    import time
+
+    from mimicgen.probes.adapters import load_adapter
+    from mimicgen.probes.runner import RunOptions, run_probes
+    from mimicgen.probes.spec import parse_config
+
+    adapter = load_adapter(str(model), dtype="float32")
+    configs = [parse_config(p) for p in ("none", "pool:2+mask:blockdiag@all")]
+    budgets = dict.fromkeys(("counting", "listing", "common", "odd_one"), 8)
+    rates, replies = {}, {}
+    for batch in (1, 8):
+        folder = out / f"probe-b{batch}"
+        options = RunOptions(max_new_tokens=budgets, limit=queries, batch_size=batch)
+        start = time.perf_counter()
+        run_probes(adapter, bench, configs, folder, options, "tiny")
+        rates[batch] = len(configs) * queries / (time.perf_counter() - start)
+        replies[batch] = [_rows(folder / c.name / "predictions.jsonl") for c in configs]
     return {"b1": rates[1], "b8": rates[8], "same": float(replies[1] == replies[8])}
 
 
@@ -135,6 +158,7 @@ def main() -> None:
         bench = _build_benchmark(work / "bench")
         model = build_tiny_model("qwen2_vl", work / "tiny", with_chat_template=True)
         hf = bench_hf(bench, model, work, args.queries)
+        probe = bench_probe(bench, model, work, args.queries)
         api = bench_openai(bench, model, work, args.queries)
         attn = bench_attn()
     finally:
@@ -150,6 +174,11 @@ def main() -> None:
     print(
         f"| hf queries/s, batch 8 vs 1 | {hf['b1']:.2f} | {hf['b8']:.2f} | "
         f"{hf['b8'] / hf['b1']:.2f}x (same replies: {bool(hf['same'])}) |"
+    )
+    print(
+        f"| probe queries/s, batch 8 vs 1 (none, pool:2+mask:blockdiag@all) | "
+        f"{probe['b1']:.2f} | {probe['b8']:.2f} | {probe['b8'] / probe['b1']:.2f}x "
+        f"(same predictions: {bool(probe['same'])}) |"
     )
     print(
         f"| openai queries/s, concurrency 8 vs 1 (serve_openai_hf.py, --max-batch 8) | "

@@ -304,9 +304,10 @@ def _manifest(
         stats=stats["by_task"],
         stats_by_spec=stats["by_spec"],
         stats_overall=stats["overall"],
-        num_queries=len(records),
-        images={"mode": image_mode},
     )
+    if "twins" in stats:  # only in builds with ``variants:``: other manifests keep their bytes
+        manifest["twins"] = stats["twins"]
+    manifest.update(num_queries=len(records), images={"mode": image_mode})
     if shard is not None:
         manifest["shard"] = dict(shard)
     return manifest

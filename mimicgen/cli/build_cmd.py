@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
 from mimicgen.build.images import ImageMode, parse_image_mode
+from mimicgen.build.stats import twins_line
 from mimicgen.cli.app import app
 from mimicgen.cli.shard import parse_shard
 from mimicgen.cli.signals import Terminated
@@ -250,6 +251,8 @@ def build(
     console = _console()
     console.print(f"wrote {result.num_queries} queries to {result.out}")
     console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+    if (twins := result.manifest.get("twins")) is not None:
+        console.print(twins_line(twins))
 
 
 def _build_training(

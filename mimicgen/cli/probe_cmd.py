@@ -72,11 +72,20 @@ def probe_cmd(
     ] = None,
     shard: Annotated[
         str | None,
-        typer.Option("--shard", help="i/n: run every n-th query from i; merge with probe-merge."),
+        typer.Option(
+            "--shard",
+            help="i/n: run shard i of n (whole twin families, balanced); merge with probe-merge.",
+        ),
     ] = None,
     max_new_tokens: Annotated[
         list[str], typer.Option("--max-new-tokens", help="TASK=N (or N for all tasks); repeatable.")
     ] = [],  # noqa: B006
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Queries decoded together (attn configurations: 1)."
+        ),
+    ] = 1,
 ) -> None:
     """Run a VLM on a benchmark under probe configurations; write predictions per configuration."""
     from mimicgen.probes.spec import check_unique, load_probe_yaml, parse_config
@@ -97,7 +106,9 @@ def probe_cmd(
     load_benchmark(benchmark)  # validate before the (slow) model load
     out = check_model_out(out, benchmark, model, probe_file)
     adapter = load_adapter(model, dtype=dtype, device=device, device_map=device_map)
-    ran = run_probes(adapter, benchmark, configs, out, RunOptions(budgets, limit, shard_of), model)
+    ran = run_probes(
+        adapter, benchmark, configs, out, RunOptions(budgets, limit, shard_of, batch_size), model
+    )
     for name, n in ran.items():
         typer.echo(f"{name}: {n} new samples -> {out / name}")
 

@@ -35,6 +35,7 @@ __all__ = [
     "make_figures",
     "pooling",
     "query_images",
+    "sequence_length",
     "stitch",
 ]
 
@@ -663,12 +664,21 @@ def attention_overlay(data: PlotData, out_dir: Path, style: FigureStyle) -> Figu
     return FigureResult(name, tuple(paths), note="; ".join(notes) or None)
 
 
+def sequence_length(data: PlotData, out_dir: Path, style: FigureStyle) -> FigureResult:
+    """Accuracy vs mean prompt tokens per query across probe configurations (paper Finding 1);
+    drawn by :mod:`mimicgen.plots.seq_length`."""
+    from mimicgen.plots.seq_length import sequence_length as draw
+
+    return draw(data, out_dir, style)
+
+
 FIGURES: dict[str, Callable[[PlotData, Path, FigureStyle], FigureResult]] = {
     "query_images": query_images,
     "count_spread_heatmap": count_spread_heatmap,
     "accuracy_vs_k": accuracy_vs_k,
     "pooling": pooling,
     "stitch": stitch,
+    "sequence_length": sequence_length,
     "attention_by_layer": attention_by_layer,
     "attention_overlay": attention_overlay,
 }

@@ -9,6 +9,8 @@ agreed for plots (``config.json``, ``attn_stats.json``, ``attn_maps/<id>.npz`` w
                                            "benchmark": str (optional), ...}
     PROBE_DIR/predictions.jsonl           {"id", "prediction"} per line
     PROBE_DIR/report.json                 optional score report of the predictions
+    PROBE_DIR/samples.jsonl               optional per-query {"id", "task", "vision_tokens",
+                                          "text_tokens", ...} (sequence-length figure)
     PROBE_DIR/attn_summary.json | attn_stats.json
                                           optional {"layers": [{"layer", "intra", "inter", "text"}]}
     PROBE_DIR/maps/ | attn_maps/<id>.npz  optional answer-to-image attention per image
@@ -177,6 +179,28 @@ class ProbeRun:
 
         p = self.root / "report.json"
         return load_report(p) if p.is_file() else None
+
+    @cached_property
+    def sample_rows(self) -> list[dict[str, Any]]:
+        """``samples.jsonl`` rows (per-query token counts); empty when absent. Rows without
+        ``vision_tokens``/``text_tokens`` are refused: they are not the probe runner's."""
+        p = self.root / "samples.jsonl"
+        if not p.is_file():
+            return []
+        # A run still writing may have a torn last line: read whole lines only (never repair
+        # here, a plot does not write into its inputs).
+        data = p.read_text(encoding="utf-8")
+        lines = data.splitlines()[: data.count("\n")]
+        try:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        except json.JSONDecodeError:
+            raise InputError(f"{p}: a line is not JSON; re-run the probe") from None
+        if any("vision_tokens" not in r or "text_tokens" not in r for r in rows):
+            raise InputError(
+                f"{p}: rows need vision_tokens and text_tokens (as mimicgen probe writes them); "
+                "re-run the probe or remove the file"
+            )
+        return rows
 
     @cached_property
     def attn_stats(self) -> list[LayerShare] | None:

@@ -349,6 +349,33 @@ def write_synthetic_inputs(root: Path, seed: int = 0, probes: bool = True) -> Sy
     )
 
 
+def _token_rows(records: list[dict[str, Any]], probe: str) -> list[dict[str, Any]]:
+    """Per-query token counts as ``mimicgen probe`` records them (``samples.jsonl``), made up
+    without randomness: 730 vision tokens per image (LLaVA-OneVision at 384 px), 1/F of them
+    under ``pool:F``, 1/F**2 under ``pixel:F``, one image under ``stitch``."""
+    kind, _, arg = probe.partition(":")
+    f = int(arg) if kind in ("pool", "pixel") else 1
+    per_image = {"pool": -(-730 // f), "pixel": 730 // f**2}.get(kind, 730)
+    rows = []
+    for i, rec in enumerate(records):
+        n = len(rec["images"])
+        counts = [730] if kind == "stitch" else [per_image] * n
+        rows.append(
+            {
+                "id": rec["id"],
+                "index": i,
+                "task": rec["task"],
+                "n_images": len(counts),
+                "n_query_images": n,
+                "vision_tokens": sum(counts),
+                "text_tokens": 14 + 3 * n,
+                "prompt_tokens": sum(counts) + 14 + 3 * n,
+                "vision_tokens_per_image": counts,
+            }
+        )
+    return rows
+
+
 def _write_probes(
     rng: np.random.Generator, root: Path, records: list[dict[str, Any]], bench: str
 ) -> list[Path]:
@@ -398,6 +425,7 @@ def _write_probes(
                 sort_keys=True,
             )
         )
+        _write_jsonl(d / "samples.jsonl", _token_rows(records, probe))
         if probe in ("attn", "pool:4"):
             layers = np.arange(24)
             intra = 0.55 + 0.25 * np.exp(-layers / 6) - (0.1 if probe == "pool:4" else 0.0)

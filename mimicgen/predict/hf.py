@@ -18,15 +18,35 @@ from PIL import Image
 from mimicgen.errors import InputError
 from mimicgen.predict.common import Emit, GenerationSettings, Query
 from mimicgen.probes.adapters.base import PreparedInput, VLMAdapter
+from mimicgen.probes.attention import ProbeState, probe_state
 
 __all__ = ["HFBackend", "generate_batch"]
 
 
 @torch.no_grad()
 def generate_batch(
-    adapter: VLMAdapter, prepared: list[PreparedInput], budgets: list[int]
+    adapter: VLMAdapter,
+    prepared: list[PreparedInput],
+    budgets: list[int],
+    state: ProbeState | None = None,
 ) -> list[list[int]]:
-    """Greedy decoding of several prompts at once; returns each row's generated ids."""
+    """Greedy decoding of several prompts at once; returns each row's generated ids.
+
+    ``state`` (``mimicgen probe``) is active for the whole decode; its mask, if any, must be
+    ``(rows, 1, W, W)`` over the left-padded prompts (:mod:`mimicgen.probes.batching`).
+    """
+    if state is None:
+        return _generate_batch(adapter, prepared, budgets)
+    with probe_state(state):
+        return _generate_batch(adapter, prepared, budgets, state)
+
+
+def _generate_batch(
+    adapter: VLMAdapter,
+    prepared: list[PreparedInput],
+    budgets: list[int],
+    state: ProbeState | None = None,
+) -> list[list[int]]:
     lm, lm_head = adapter.language_model, adapter.model.lm_head
     eos = adapter.eos_token_ids
     pad_id = adapter.tokenizer.pad_token_id
@@ -55,6 +75,8 @@ def generate_batch(
         cache=cache,
         use_cache=True,
     )
+    if state is not None:
+        state.check_applied()
     outs: list[list[int]] = [[] for _ in prepared]
     done = [False] * rows
     for step in range(max(budgets)):

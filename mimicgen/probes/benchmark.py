@@ -22,6 +22,9 @@ class BenchmarkItem:
     question: str
     image_paths: tuple[Path, ...]
     """Absolute image paths in presentation order."""
+    family: str = ""
+    """The twin family (``family`` key, docs/tasks.md "Twins"); a record outside families is
+    its own family (its id)."""
 
 
 def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
@@ -33,6 +36,7 @@ def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
     for n, rec in numbered_records(path, skip_blank=True):
         try:
             qid, task, question = str(rec["id"]), str(rec["task"]), str(rec["question"])
+            family = str(rec.get("family", qid))
             images = sorted(rec["images"], key=lambda im: im.get("position", 0))
             paths = tuple(folder / str(im["path"]) for im in images)
         except (KeyError, TypeError, AttributeError) as exc:
@@ -49,7 +53,7 @@ def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
                 f"{path}:{n}: image {missing[0]} not found; images are relative "
                 "to the benchmark folder"
             )
-        items.append(BenchmarkItem(len(items), qid, task, question, paths))
+        items.append(BenchmarkItem(len(items), qid, task, question, paths, family))
     return items
 
 

@@ -12,7 +12,8 @@ Layout under ``--out`` (one folder per configuration, named :attr:`ProbeConfig.n
     <config>/attn_summary.json   per-layer means over all samples (``attn`` probe)
     <config>/maps/<id>.npz       answer-to-image attention maps (``attn`` probe)
 
-With ``--shard i/n`` the same files go to ``<config>/shards/<i>-of-<n>/``; :func:`merge_shards`
+With ``--shard i/n`` the same files go to ``<config>/shards/<i>-of-<n>/`` (whole twin families
+per shard, :func:`shard_families`); :func:`merge_shards`
 joins them into ``<config>/``. Every line is written whole and flushed; a resume drops a torn last
 line and skips ids already in ``predictions.jsonl`` (written last for each sample).
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ from mimicgen.io import JsonlAppender as _Appender
 from mimicgen.io import atomic_write_bytes, atomic_write_text
 from mimicgen.io import read_jsonl_repaired as _read_jsonl
 from mimicgen.predict.common import DEFAULT_MAX_NEW_TOKENS
-from mimicgen.probes.adapters.base import VLMAdapter
+from mimicgen.probes.adapters.base import PreparedInput, VLMAdapter
 from mimicgen.probes.attention import AttentionRecorder
+from mimicgen.probes.batching import batchable, generate_probe_batch
 from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark, safe_id
 from mimicgen.probes.masks import additive_mask, allowed_pairs
 from mimicgen.probes.pixel import pixel_degrade
@@ -49,9 +51,11 @@ __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
     "RunOptions",
     "merge_shards",
+    "run_batch",
     "run_probes",
     "run_sample",
     "select_items",
+    "shard_families",
 ]
 
 _FALLBACK_MAX_NEW = 32
@@ -66,7 +70,10 @@ class RunOptions:
     limit: int | None = None
     """Only the first ``limit`` queries of the benchmark."""
     shard: tuple[int, int] | None = None
-    """``(i, n)``: this process runs queries ``i, i+n, i+2n, ...`` (after ``limit``)."""
+    """``(i, n)``: this process runs shard ``i`` of ``n`` (after ``limit``; see
+    :func:`shard_families`)."""
+    batch_size: int = 1
+    """Queries decoded together (left-padded); ``attn`` configurations always run one by one."""
 
     def budget(self, task: str) -> int:
         return self.max_new_tokens.get(task, _FALLBACK_MAX_NEW)
@@ -78,14 +85,40 @@ def select_items(items: list[BenchmarkItem], options: RunOptions) -> list[Benchm
         items = items[: options.limit]
     if options.shard is not None:
         i, n = options.shard
-        items = items[i::n]
+        owner = shard_families([it.family for it in items], n)
+        items = [it for it, o in zip(items, owner, strict=True) if o == i]
     return items
 
 
-def run_sample(
-    adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig, max_new_tokens: int
-) -> dict[str, Any]:
-    """Run one query under one configuration; returns prediction, token counts, statistics."""
+def shard_families(families: Sequence[str], n: int) -> list[int]:
+    """Per record, its shard of ``n``: whole twin families (paired scoring needs every member
+    in one run), each family in order of first appearance to the shard with the fewest
+    records so far (lowest number on ties). Deterministic; shard sizes differ by at most the
+    largest family; without families (every record its own) it is round-robin ``i, i+n, ...``."""
+    sizes: dict[str, int] = {}
+    for fam in families:
+        sizes[fam] = sizes.get(fam, 0) + 1
+    load = [0] * n
+    shard_of: dict[str, int] = {}
+    for fam, size in sizes.items():
+        best = min(range(n), key=load.__getitem__)
+        shard_of[fam] = best
+        load[best] += size
+    return [shard_of[f] for f in families]
+
+
+@dataclass
+class _Sample:
+    """One query's decoder inputs under one configuration, before generation."""
+
+    prepared: PreparedInput
+    n_images: int
+    mask: np.ndarray | None
+    mask_layers: frozenset[int]
+
+
+def _prepare_sample(adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig) -> _Sample:
+    """Images degraded/stitched as the configuration says, prompt built, mask made."""
     images = [Image.open(p).convert("RGB") for p in item.image_paths]
     if (pixel := config.get("pixel")) is not None:
         images = [pixel_degrade(im, pixel.factor, pixel.mode) for im in images]
@@ -98,22 +131,25 @@ def run_sample(
         pool=pool.factor if pool else 1,
         pool_layout=pool.layout if pool else "grid",
     )
-    tokens = prepared.tokens
     mask, layers = None, frozenset[int]()
     if (mprobe := config.get("mask")) is not None:
         layers = resolve_layers(mprobe, adapter.num_layers)
         neg = torch.finfo(prepared.inputs_embeds.dtype).min
-        mask = additive_mask(allowed_pairs(tokens, mprobe.mask), neg)
-    recorder = AttentionRecorder(tokens, adapter.num_layers) if config.get("attn") else None
-    state = adapter.state(prepared, mask=mask, mask_layers=layers, recorder=recorder)
-    ids = adapter.generate(prepared, max_new_tokens, state)
-    result: dict[str, Any] = {
+        mask = additive_mask(allowed_pairs(prepared.tokens, mprobe.mask), neg)
+    return _Sample(prepared, len(images), mask, layers)
+
+
+def _result(
+    adapter: VLMAdapter, item: BenchmarkItem, sample: _Sample, ids: list[int]
+) -> dict[str, Any]:
+    tokens = sample.prepared.tokens
+    return {
         "prediction": adapter.decode_text(ids),
         "sample": {
             "id": item.id,
             "index": item.index,
             "task": item.task,
-            "n_images": len(images),
+            "n_images": sample.n_images,
             "n_query_images": len(item.image_paths),
             "vision_tokens": tokens.n_vision,
             "text_tokens": tokens.n_text,
@@ -122,6 +158,20 @@ def run_sample(
             "generated_tokens": len(ids),
         },
     }
+
+
+def run_sample(
+    adapter: VLMAdapter, item: BenchmarkItem, config: ProbeConfig, max_new_tokens: int
+) -> dict[str, Any]:
+    """Run one query under one configuration; returns prediction, token counts, statistics."""
+    sample = _prepare_sample(adapter, item, config)
+    prepared, tokens = sample.prepared, sample.prepared.tokens
+    recorder = AttentionRecorder(tokens, adapter.num_layers) if config.get("attn") else None
+    state = adapter.state(
+        prepared, mask=sample.mask, mask_layers=sample.mask_layers, recorder=recorder
+    )
+    ids = adapter.generate(prepared, max_new_tokens, state)
+    result = _result(adapter, item, sample, ids)
     if recorder is not None:
         mass, entropy = recorder.image_stats()
         result["attn"] = {
@@ -138,6 +188,23 @@ def run_sample(
                 "image_index": tokens.image,
             }
     return result
+
+
+def run_batch(
+    adapter: VLMAdapter, items: list[BenchmarkItem], config: ProbeConfig, options: RunOptions
+) -> list[dict[str, Any]]:
+    """Run several queries under one batchable configuration in one decode (same results as
+    :func:`run_sample` one by one, without ``attn`` statistics)."""
+    samples = [_prepare_sample(adapter, item, config) for item in items]
+    masks = [s.mask for s in samples if s.mask is not None]
+    ids = generate_probe_batch(
+        adapter,
+        [s.prepared for s in samples],
+        [options.budget(item.task) for item in items],
+        masks=masks or None,
+        mask_layers=samples[0].mask_layers,
+    )
+    return [_result(adapter, it, s, r) for it, s, r in zip(items, samples, ids, strict=True)]
 
 
 def _round(a: np.ndarray) -> list:
@@ -210,7 +277,7 @@ def run_probes(
         if (m := config.get("mask")) is not None:
             resolve_layers(m, adapter.num_layers)  # fail before any work
         folder = _config_dir(out, config, options.shard)
-        meta = {
+        meta: dict[str, Any] = {
             "model": model_name,
             "adapter": type(adapter).__name__,
             "probes": config.spec_string,
@@ -221,18 +288,27 @@ def run_probes(
             # Recorded apart from the probe string: runs made before pooled tokens kept their
             # 2-D positions say "pool:F" too, and must not be resumed as grid runs.
             meta["pool_layout"] = pool.layout
+        size = options.batch_size if batchable(config) else 1
+        if size > 1:
+            # Informative only (not a resume key): padded batches may round differently.
+            meta["batch_size"] = size
         done = _prepare_dir(folder, meta)
         todo = [it for it in items if it.id not in done]
         files = {n: _Appender(folder / f"{n}.jsonl") for n in ("samples", "attn", "predictions")}
+        batches = [todo[i : i + size] for i in range(0, len(todo), size)]
         try:
-            for item in track(todo, f"probe {config.name}", total=len(todo)):
-                res = run_sample(adapter, item, config, options.budget(item.task))
-                files["samples"].write(res["sample"])
-                if "attn" in res:
-                    files["attn"].write(res["attn"])
-                if "maps" in res:
-                    _save_npz(folder / "maps" / f"{safe_id(item.id)}.npz", res["maps"])
-                files["predictions"].write({"id": item.id, "prediction": res["prediction"]})
+            for batch in track(batches, f"probe {config.name}", total=len(batches)):
+                if len(batch) == 1:
+                    results = [run_sample(adapter, batch[0], config, options.budget(batch[0].task))]
+                else:
+                    results = run_batch(adapter, batch, config, options)
+                for item, res in zip(batch, results, strict=True):
+                    files["samples"].write(res["sample"])
+                    if "attn" in res:
+                        files["attn"].write(res["attn"])
+                    if "maps" in res:
+                        _save_npz(folder / "maps" / f"{safe_id(item.id)}.npz", res["maps"])
+                    files["predictions"].write({"id": item.id, "prediction": res["prediction"]})
         finally:
             for f in files.values():
                 f.close()

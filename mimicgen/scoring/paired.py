@@ -10,8 +10,8 @@ Each twin is compared with its own family's base on the same predictions file an
   families whose evidence is not every image) and by number of added distractors (base = 0);
 * the blind-prior rate of content-free twins (every image blank or noise): the share of replies
   that match the *base's* answer. Twins marked ``answer: guess`` (no answer exists without
-  content) are left out of flips and consistency; content-free counting twins (correct answer
-  0) are scored as flips too and report their accuracy beside the prior.
+  content) are left out of flips and consistency; content-free counting and existence twins
+  (correct answer 0 / *no*) are scored as flips too and report their accuracy beside the prior.
 
 Members without a reply are left out (``n_unanswered``): a missing reply is no flip.
 Nothing here changes the rest of the report; the ``paired`` key is added only when the

@@ -34,6 +34,7 @@ __all__ = [
     "score_predictions",
 ]
 
+
 def _judge_all(
     text: str | None, ctx: QueryContext, plan: list[tuple[str, dict[str, Extractor]]]
 ) -> tuple[SampleResult, ...]:

@@ -12,14 +12,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["CONTENT_SCOPES", "Permute", "VariantsSpec"]
+__all__ = ["CONTENT_SCOPES", "Permute", "VariantsSpec", "tasks_with_distractors"]
 
 #: Which images a content-free twin replaces.
 CONTENT_SCOPES = ("all", "distractors")
 Scope = Literal["all", "distractors"]
 
-#: Tasks whose queries have distractor images (role ``distractor``).
-_WITH_DISTRACTORS = ("counting", "listing")
+
+def tasks_with_distractors() -> tuple[str, ...]:
+    """Registered tasks whose queries have distractor images (role ``distractor`` in their
+    :class:`~mimicgen.registry.TaskDef`): an added or replaced distractor holds none of the
+    asked classes, so it leaves the answer as it is (counting, listing, existence). In the
+    other tasks (common, odd-one) every image is evidence: any added image would change the
+    answer."""
+    from mimicgen.registry import task_defs  # lazily: the registry imports the task modules
+
+    return tuple(t.name for t in task_defs() if "distractor" in t.roles)
 
 
 class Permute(BaseModel):
@@ -51,8 +59,8 @@ class VariantsSpec(BaseModel):
     """Numbers of distractor images to add (``[0, 2, 4, 8]``; 0 is the base itself): the base
     images keep their positions and the added distractors follow them, each with no
     annotation of any target class (counting: the targets; listing: every member of the
-    node). The lists are nested: the twin with 4 added holds the 2 of the twin with 2.
-    Counting and listing only."""
+    node; existence: the asked class). The lists are nested: the twin with 4 added holds the
+    2 of the twin with 2. Tasks with distractor images only (:func:`tasks_with_distractors`)."""
 
     spread: tuple[int, ...] = ()
     """Counting with ``k: 1`` only: the base's target total redistributed over each of these
@@ -61,7 +69,7 @@ class VariantsSpec(BaseModel):
 
     blank: tuple[Scope, ...] = ()
     """Content-free twins with uniform grey images of the same size: ``all`` images, or only
-    the ``distractors`` (counting and listing)."""
+    the ``distractors`` (tasks with distractor images)."""
 
     noise: tuple[Scope, ...] = ()
     """As ``blank`` with seeded uniform RGB noise images."""
@@ -137,16 +145,18 @@ class VariantsSpec(BaseModel):
 
     def check_task(self, task: str, k_bounds: tuple[int, int] | None = None) -> None:
         """Raise ``ValueError`` for a control the task cannot vary (called by the task spec)."""
-        if any(d > 0 for d in self.distractors) and task not in _WITH_DISTRACTORS:
+        with_distractors = tasks_with_distractors()
+        if any(d > 0 for d in self.distractors) and task not in with_distractors:
             raise ValueError(
-                f"variants.distractors needs a task with distractor images (counting, listing), "
-                f"not {task}: an added image would change its answer"
+                f"variants.distractors needs a task with distractor images "
+                f"({', '.join(with_distractors)}), not {task}: every {task} image is evidence, "
+                "so an added image would change its answer"
             )
         for name in ("blank", "noise"):
-            if "distractors" in getattr(self, name) and task not in _WITH_DISTRACTORS:
+            if "distractors" in getattr(self, name) and task not in with_distractors:
                 raise ValueError(
-                    f"variants.{name}: distractors needs counting or listing ({task} queries "
-                    "have no distractor images); use 'all'"
+                    f"variants.{name}: distractors needs a task with distractor images "
+                    f"({', '.join(with_distractors)}; {task} queries have none); use 'all'"
                 )
         if self.spread:
             if task != "counting":

@@ -39,6 +39,7 @@ __all__ = [
     "Backend",
     "TrainMasks",
     "build_masks",
+    "choose_backend",
     "register",
     "train_attention_forward",
     "train_masks",
@@ -64,6 +65,29 @@ class TrainMasks:
     """Causal mask with the same segments and padding."""
     compiled: bool = False
     """Run FlexAttention through ``torch.compile`` (the block-sparse kernel)."""
+
+
+def choose_backend(
+    attention: Literal["auto", "flex", "eager"], device: str
+) -> tuple[Backend, bool]:
+    """``(backend, compiled)`` for training on ``device``: ``auto`` is compiled FlexAttention on
+    CUDA (uncompiled it evaluates every pair, block-sparse only in name) and eager elsewhere;
+    ``flex`` off CUDA is a one-line error (PyTorch has no FlexAttention backward on CPU)."""
+    from mimicgen.errors import InputError
+
+    try:
+        cuda = torch.device(device).type == "cuda"
+    except RuntimeError:
+        raise InputError(
+            f"--device {device!r}: not a torch device; use cpu, cuda or cuda:N"
+        ) from None
+    backend: Backend = ("flex" if cuda else "eager") if attention == "auto" else attention
+    if backend == "flex" and not cuda:
+        raise InputError(
+            "--attention flex trains on CUDA only (PyTorch has no FlexAttention backward on "
+            "CPU); use --attention eager or auto"
+        )
+    return backend, backend == "flex"
 
 
 _STATE: contextvars.ContextVar[TrainMasks | None] = contextvars.ContextVar(

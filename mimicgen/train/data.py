@@ -218,6 +218,9 @@ class Batch:
     """Per row, the vision-token count of each image in order."""
     features: list[torch.Tensor]
     """Vision features of every image, row-major, in sequence order."""
+    n_label_tokens: int = 0
+    """Tokens the loss counts (labels after the first position not :data:`IGNORE`), counted on
+    the host when collated: no device sync per forward pass."""
 
     @property
     def n_tokens(self) -> int:
@@ -273,4 +276,5 @@ def collate(adapter: VLMAdapter, examples: Sequence[Example], pack: bool = False
         position_ids=position_ids.to(dev),
         tokens_per_image=per_image,
         features=features,
+        n_label_tokens=int((labels_t[:, 1:] != IGNORE).sum()),
     )

@@ -45,7 +45,7 @@ from mimicgen.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from mimicgen.train.data import IGNORE, Conversation, collate, encode_conversation
+from mimicgen.train.data import Conversation, collate, encode_conversation
 from mimicgen.train.data import load_conversations as _load
 from mimicgen.train.settings import FinetuneSettings, parse_mask, settings_diff
 
@@ -202,9 +202,9 @@ def run_finetune(
     echo: Callable[[str], None] = print,
 ) -> FinetuneSummary:
     """Fine-tune ``settings.model`` on ``settings.data`` into ``out`` (see the module doc)."""
-    from mimicgen.train.attention import train_masks
+    from mimicgen.train.attention import choose_backend, train_masks
     from mimicgen.train.lora import apply_lora, need_peft, trainable
-    from mimicgen.train.model import MaskPlan, forward, load_for_training
+    from mimicgen.train.model import MaskPlan, enable_checkpointing, forward, load_for_training
 
     mask = parse_mask(settings.mask)
     convs: list[Conversation] = _load(settings.data, settings.seed)
@@ -213,30 +213,16 @@ def run_finetune(
     folder, old = _prepare_out(Path(out), settings, len(convs), resume, overwrite)
     need_peft()
     device = control.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    backend = settings.attention
-    if backend == "auto":
-        backend = "flex" if device.startswith("cuda") else "eager"
-    if backend == "flex" and not device.startswith("cuda"):
-        raise InputError(
-            "--attention flex trains on CUDA only (PyTorch has no FlexAttention backward on "
-            "CPU); use --attention eager or auto"
-        )
+    backend, compiled = choose_backend(settings.attention, device)
     adapter = load_for_training(settings.model, dtype=settings.dtype, device=device)
     layers = resolve_layers(mask, adapter.num_layers) if mask is not None else frozenset()
-    plan = MaskPlan(
-        mask.mask if mask is not None else None, layers, backend, compiled=backend == "flex"
-    )
+    plan = MaskPlan(mask.mask if mask is not None else None, layers, backend, compiled)
     torch.manual_seed(settings.seed)
     if device.startswith("cuda"):
         torch.cuda.manual_seed_all(settings.seed)
     peft_model = apply_lora(adapter, settings)
     if settings.gradient_checkpointing:
-        # Non-reentrant: the frozen embeddings need no grad for the LoRA layers to get one.
-        kwargs = {"use_reentrant": False}
-        if hasattr(adapter.model, "activation_checkpointing_enable"):  # transformers >= 5 name
-            adapter.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-        else:
-            adapter.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        enable_checkpointing(adapter)
     params = trainable(peft_model)
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     total = total_steps(settings, len(convs))
@@ -306,7 +292,7 @@ def run_finetune(
                     )
                     for idx in batch_indices(settings, len(convs), step)
                 ]
-                n_label = sum(int((b.labels[:, 1:] != IGNORE).sum()) for b in batches)
+                n_label = sum(b.n_label_tokens for b in batches)
                 n_tok = sum(b.n_tokens for b in batches)
                 loss_sum = torch.zeros((), device=adapter.device)
                 for batch in batches:

@@ -28,7 +28,14 @@ from mimicgen.train.attention import (
 from mimicgen.train.data import IGNORE, Batch
 from mimicgen.train.spans import BatchSpans, derive_spans
 
-__all__ = ["MaskPlan", "TrainOutput", "batch_spans", "forward", "load_for_training"]
+__all__ = [
+    "MaskPlan",
+    "TrainOutput",
+    "batch_spans",
+    "enable_checkpointing",
+    "forward",
+    "load_for_training",
+]
 
 
 def load_for_training(path: str, dtype: str = "float32", device: str | None = None) -> VLMAdapter:
@@ -69,6 +76,17 @@ def load_for_training(path: str, dtype: str = "float32", device: str | None = No
         cls.image_processor_class().from_pretrained(path),
     )
     return adapter
+
+
+def enable_checkpointing(adapter: VLMAdapter) -> None:
+    """Gradient checkpointing of the decoder layers (recomputed in the backward pass: wrap
+    ``backward()`` in :func:`~mimicgen.train.attention.train_masks`)."""
+    # Non-reentrant: the frozen embeddings need no grad for the LoRA layers to get one.
+    kwargs = {"use_reentrant": False}
+    if hasattr(adapter.model, "activation_checkpointing_enable"):  # transformers >= 5 name
+        adapter.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        adapter.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 @dataclass(frozen=True)
@@ -145,5 +163,5 @@ def forward(
             logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE
         )
     return TrainOutput(
-        loss, out.hidden_states if hidden_states else None, int((labels != IGNORE).sum()), masks
+        loss, out.hidden_states if hidden_states else None, batch.n_label_tokens, masks
     )

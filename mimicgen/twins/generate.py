@@ -13,7 +13,7 @@ image position to a recipe that :mod:`mimicgen.twins.render` turns into a file a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,15 +21,25 @@ import numpy as np
 
 from mimicgen.errors import SamplingError
 from mimicgen.probes.stitch import auto_grid
+from mimicgen.registry import get_task
 from mimicgen.specs.models import AnyTaskSpec
 from mimicgen.specs.variants import VariantsSpec
 from mimicgen.tasks.counting import partitions
 from mimicgen.tasks.derive import AnswerError, count_answer, listing_answer
+from mimicgen.tasks.existence import existence_answer
 from mimicgen.tasks.prepared import PreparedIndex
 from mimicgen.tasks.query import Query, QueryImage
 from mimicgen.tasks.shared import DistractorSampler
 
-__all__ = ["BASE", "CONTROL_CODES", "TWIN_STREAM", "Twin", "expand_family", "family_of"]
+__all__ = [
+    "BASE",
+    "CONTROL_CODES",
+    "TWIN_STREAM",
+    "Twin",
+    "content_free_answer",
+    "expand_family",
+    "family_of",
+]
 
 #: Random stream of twin draws (after seed and query number).
 TWIN_STREAM = 0x7714
@@ -61,6 +71,26 @@ def family_of(query: Query) -> Twin:
     return Twin(query, query.id, BASE, {"control": BASE})
 
 
+def content_free_answer(task: str, answer: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The answer of ``task``'s query when no image holds anything (every image blank or
+    noise), or None when there is none. Read from the task's answer kind: ``count`` 0 per
+    class; ``yesno`` (existence) *no*, the class is in no image. ``set`` (listing) would be an
+    empty set, which its questions never ask for, and ``class`` tasks (common, odd-one) have
+    no class left to name: their content-free twins measure guessing."""
+    kind = get_task(task).kind
+    if kind == "count":
+        zeros = {c: 0 for c in answer["counts"]}
+        return {"counts": zeros}, ("0" if len(zeros) == 1 else ", ".join(f"{c}: 0" for c in zeros))
+    if kind == "yesno":
+        return {**answer, "exists": False}, "no"
+    return None
+
+
+def _asked_classes(answer: Mapping[str, Any]) -> list[str]:
+    """The classes a content-free answer is about (their counts are 0 in every image)."""
+    return list(answer["counts"]) if "counts" in answer else [answer["class"]]
+
+
 def _rng(seed: int, q: int, control: str) -> np.random.Generator:
     return np.random.default_rng(
         np.random.SeedSequence([seed, q, TWIN_STREAM, CONTROL_CODES[control]])
@@ -81,18 +111,20 @@ def _twin(base: Query, variant: str, **update: Any) -> Query:
 
 
 def _targets(base: Query, prep: PreparedIndex) -> list[str]:
-    """Classes an added distractor must not hold: the counting targets, or every member of the
-    listing node."""
-    if base.task == "counting":
-        return list(base.answer["counts"])
+    """Classes an added distractor must not hold (by answer kind): the counting targets, the
+    existence class, or every member of the listing node."""
+    kind = get_task(base.task).kind
+    if kind in ("count", "yesno"):
+        return _asked_classes(base.answer)
     node = base.controls["category"]
     return [d for d in prep.hierarchy.descendants(node) if d in prep.name_to_idx]
 
 
 def _distractor_image(prep: PreparedIndex, base: Query, img: int, pos: int) -> QueryImage:
     """A distractor entry for image ``img`` with the class counts the samplers write for one
-    (counting: each target with 0; listing: no member)."""
-    counts = {c: 0 for c in base.answer["counts"]} if base.task == "counting" else {}
+    (counting: each target with 0; existence: the class with 0; listing: no member)."""
+    kind = get_task(base.task).kind
+    counts = {c: 0 for c in _asked_classes(base.answer)} if kind in ("count", "yesno") else {}
     return QueryImage(
         image_idx=img,
         source_id=prep.source_ids[img],
@@ -268,18 +300,16 @@ class FamilyBuilder:
             variant = f"{kind}-{scope}"
             update: dict[str, Any] = {}
             detail: dict[str, Any] = {"control": kind, "scope": scope, "answer": "unchanged"}
-            zeros = {c: 0 for c in base.answer["counts"]} if base.task == "counting" else {}
+            empty = content_free_answer(base.task, base.answer)
+            zeros = {} if empty is None else {c: 0 for c in _asked_classes(empty[0])}
             new_images = [
                 i.model_copy(update={"class_counts": dict(zeros)}) if i.position in hit else i
                 for i in images
             ]
             if scope == "all":
-                if base.task == "counting":
-                    # Nothing is left to count: the correct answer is 0 per class.
-                    update["answer"] = {"counts": dict(zeros)}
-                    update["answer_text"] = (
-                        "0" if len(zeros) == 1 else ", ".join(f"{c}: 0" for c in zeros)
-                    )
+                if empty is not None:
+                    # Nothing is left to count or find: the answer is definite (0 / no).
+                    update["answer"], update["answer_text"] = empty
                     detail["answer"] = "content_free"
                 else:
                     # No answer exists without content: the base's answer is kept, and a
@@ -314,6 +344,9 @@ class FamilyBuilder:
             if twin.task == "counting":
                 got: Any = count_answer(facts, list(twin.answer["counts"]), self.group_blocks)
                 want: Any = twin.answer["counts"]
+            elif twin.task == "existence":
+                got = existence_answer(facts, twin.answer["class"])
+                want = twin.answer["exists"]
             else:
                 got = listing_answer(facts, _targets(base, self.prep))
                 want = twin.answer["classes"]

@@ -32,10 +32,15 @@ def _key(img: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(img.get(k) for k in _ENTRY) + (img.get("path"),)
 
 
-def _zero_answer(base: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    counts = {c: 0 for c in base["answer"]["counts"]}
-    text = "0" if len(counts) == 1 else ", ".join(f"{c}: 0" for c in counts)
-    return {"counts": counts}, text
+def _zero_answer(base: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The answer without any content: counting 0 per class, existence *no* (None: none)."""
+    if base["task"] == "counting":
+        counts = {c: 0 for c in base["answer"]["counts"]}
+        text = "0" if len(counts) == 1 else ", ".join(f"{c}: 0" for c in counts)
+        return {"counts": counts}, text
+    if base["task"] == "existence":
+        return {"exists": False, "class": base["answer"]["class"]}, "no"
+    return None
 
 
 def _permute(rec: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
@@ -101,7 +106,8 @@ def _content_free(rec: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
     got, want = _entries(rec), _entries(base)
     if scope not in ("all", "distractors") or len(got) != len(want):
         return [f"twin.scope {scope!r} or the number of images does not match the base"]
-    zeros = {c: 0 for c in want[0]["class_counts"]} if base["task"] == "counting" else None
+    zero = _zero_answer(base)
+    zeros = {c: 0 for c in want[0]["class_counts"]} if zero is not None else None
     for new, old in zip(got, want, strict=True):
         replace = scope == "all" or old["role"] == "distractor"
         if not replace:
@@ -118,9 +124,8 @@ def _content_free(rec: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
         if new["class_counts"] != want_counts:
             out.append(f"image {new['position']} class_counts {new['class_counts']} are not empty")
     declared = rec["twin"].get("answer")
-    if scope == "all" and base["task"] == "counting":
-        answer, text = _zero_answer(base)
-        ok = declared == "content_free" and (rec["answer"], rec["answer_text"]) == (answer, text)
+    if scope == "all" and zero is not None:
+        ok = declared == "content_free" and (rec["answer"], rec["answer_text"]) == zero
     else:
         expect = "guess" if scope == "all" else "unchanged"
         ok = declared == expect and (rec["answer"], rec["answer_text"]) == (

@@ -99,6 +99,8 @@ def _check_manifest(manifest: dict[str, Any], records: list[dict[str, Any]]) -> 
     ):
         if manifest.get(key) != stats[part]:
             out.append(f"manifest {key} differ from a recount of benchmark.jsonl")
+    if manifest.get("twins") != stats.get("twins"):
+        out.append("manifest twins differ from a recount of benchmark.jsonl")
     unknown = sorted({str(r.get("spec")) for r in records} - set(manifest.get("spec", {})))
     if unknown:
         out.append(f"records name spec(s) {unknown} that the manifest does not hold")

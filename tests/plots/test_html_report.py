@@ -171,7 +171,7 @@ def test_filters_and_self_contained(synthetic, html_report):
     assert page.hrefs and all(h.startswith("#s-") for h in page.hrefs)  # in-page navigation only
     text = path.read_text()
     assert "http://" not in text and "https://" not in text
-    assert text.count('<figure class="fig"') == 7
+    assert text.count('<figure class="fig"') == 8  # every figure kind but the twin ones
 
 
 def test_link_images_uses_relative_paths(synthetic, tmp_path):

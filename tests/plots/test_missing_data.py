@@ -83,7 +83,8 @@ def test_probe_folder_with_only_a_config(tmp_path):
     res = runner.invoke(app, ["plot", str(d), "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
     skipped = _lines(res.stdout, "skipped: ")
-    assert len(skipped) == 7
+    assert len(skipped) == 8
+    assert "no per-query token counts" in skipped["sequence_length"]
     assert skipped["query_images"] == "no score report given"
     assert "no report.json or predictions.jsonl" in skipped["pooling"]
     assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
