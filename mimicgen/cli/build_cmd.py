@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
+from mimicgen.build.images import ImageMode, parse_image_mode
+from mimicgen.build.stats import twins_line
 from mimicgen.cli.app import app
 from mimicgen.cli.shard import parse_shard
 from mimicgen.cli.signals import Terminated
@@ -23,9 +26,6 @@ from mimicgen.cli.source_options import (
     spec_from_options,
 )
 from mimicgen.errors import InputError, first_problem
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
-from mimicgen.export.images import ImageMode, parse_image_mode
-from mimicgen.export.stats import twins_line
 from mimicgen.sources.spec import SourceSpec
 
 __all__ = ["apply_overrides", "build", "ls", "merge", "resolve_spec_paths", "validate"]
@@ -272,7 +272,7 @@ def _build_training(
 ) -> None:
     from pydantic import ValidationError
 
-    from mimicgen.export.training import build_training_set
+    from mimicgen.build.training import build_training_set
     from mimicgen.index import load_index
     from mimicgen.specs.training import TrainingOptions
 

@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 import mimicgen.validate
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.cli import app  # importing mimicgen.cli registers the commands
 from mimicgen.cli.build_cmd import apply_overrides, resolve_spec_paths
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError, SpecError
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
-from tests.export.fakes import FakeSpec, fake_hash, fake_sample, make_loaders
+from tests.build.fakes import FakeSpec, fake_hash, fake_sample, make_loaders
 
 runner = CliRunner()
 

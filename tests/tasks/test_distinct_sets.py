@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
+from mimicgen.build.images import ImageMode
 from mimicgen.errors import SamplingError
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
-from mimicgen.export.images import ImageMode
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
 from mimicgen.sources.spec import SourceSpec

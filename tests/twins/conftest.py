@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec
 

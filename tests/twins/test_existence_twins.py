@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.scoring import score_files
 from mimicgen.tasks.existence import ExistenceSpec
 from mimicgen.validate import validate_benchmark
