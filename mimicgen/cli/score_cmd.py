@@ -54,11 +54,15 @@ def score(
     from mimicgen.bench.reader import benchmark_inputs, read_manifest
     from mimicgen.outdir import check_out_files
     from mimicgen.scoring import SampleRows, score_files, write_report
+    from mimicgen.scoring.ingest import require_inputs
     from mimicgen.scoring.report import markdown_path, samples_path
 
     def beside(report: Path) -> list[Path]:
         return [markdown_path(report), *([samples_path(report)] if samples else [])]
 
+    # A mistyped benchmark or prediction path is named as such, not as a clash of --out with it
+    # or an existing report; nothing is read beyond opening the files, nothing written.
+    require_inputs(bench_dir, predictions)
     inputs: list[Path | str] = [
         *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
         *predictions,
