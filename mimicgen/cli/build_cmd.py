@@ -28,6 +28,7 @@ from mimicgen.cli.source_options import (
 )
 from mimicgen.errors import InputError, first_problem
 from mimicgen.sources.spec import SourceSpec
+from mimicgen.specs.training import TrainingOptions
 
 __all__ = ["apply_overrides", "build", "merge", "resolve_spec_paths"]
 
@@ -36,6 +37,18 @@ SMOKE_QUERIES = 5
 #: Output folder of a bare ``mimicgen build`` (the demo).
 DEMO_OUT = Path("demo_out")
 _SPEC_SUFFIXES = (".yaml", ".yml")
+#: Help panels: options that mean something for one kind of build only.
+TRAIN_PANEL = "Training sets (--format or split: train)"
+EVAL_PANEL = "Eval sets (no --format, split: eval)"
+#: TrainingOptions defaults, shown in the help of the options that leave them unset (None).
+_TRAINING_DEFAULTS = {name: field.default for name, field in TrainingOptions.model_fields.items()}
+#: Command-line spelling of the training-only options, for the eval-build error.
+_TRAINING_FLAGS = {
+    "exclude": "--exclude",
+    "placeholder_style": "--placeholders",
+    "option_ratio": "--option-ratio",
+    "extra_turns": "--extra-turns",
+}
 
 
 def resolve_spec_paths(args: Sequence[str]) -> list[Path]:
@@ -119,9 +132,6 @@ def build(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
     ] = False,
-    shard: Annotated[
-        str | None, typer.Option(help="Build block i of n (i/n); join with 'mimicgen merge'.")
-    ] = None,
     images: Annotated[
         str, typer.Option(help="copy | hardlink | symlink | resize:MAXPX | none")
     ] = "copy",
@@ -129,30 +139,56 @@ def build(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Index/render cache (default ~/.cache/mimicgen).")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Build block i of n (i/n); join with 'mimicgen merge'.", rich_help_panel=EVAL_PANEL
+        ),
+    ] = None,
     formats: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
             help="Write a training set instead of an eval set: llava | llava_jsonl | mantis "
             "(repeatable). Specs with split: train imply llava + llava_jsonl.",
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
     exclude: Annotated[
         list[Path] | None,
-        typer.Option(help="Training: eval set folder whose images must not be used (repeatable)."),
+        typer.Option(
+            help="Eval set folder whose images must not be used (repeatable).",
+            rich_help_panel=TRAIN_PANEL,
+        ),
     ] = None,
     placeholders: Annotated[
-        str, typer.Option(help="Training: <image> layout: start | lines | interleaved.")
-    ] = "lines",
+        str | None,
+        typer.Option(
+            help="<image> layout: start | lines | interleaved. "
+            f"Default: {_TRAINING_DEFAULTS['placeholder_style']}.",
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = None,
     option_ratio: Annotated[
-        float, typer.Option(help="Training: share of turns asked as multiple choice.")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            help="Share of turns asked as multiple choice. "
+            f"Default: {_TRAINING_DEFAULTS['option_ratio']}.",
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = None,
     extra_turns: Annotated[
-        int, typer.Option(help="Training: further questions per conversation.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            help="Further questions per conversation. "
+            f"Default: {_TRAINING_DEFAULTS['extra_turns']}.",
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = None,
 ) -> None:
     """Sample task specs into an eval set (benchmark.jsonl, manifest.json, images/) or, with
-    --format or training specs, a training set (LLaVA-OneVision / Mantis conversations)."""
+    --format or training specs, a training set (LLaVA-OneVision / Mantis conversations).
+    Options under "Training sets" apply to training builds only, "Eval sets" to eval builds."""
     from mimicgen.index import load_index
     from mimicgen.specs import load_suite, spec_input_files
 
@@ -175,7 +211,13 @@ def build(
         seed=seed,
         smoke=smoke,
     )
-    if formats or exclude or all(getattr(s, "split", "eval") == "train" for s in resolved):
+    training = {
+        "exclude": exclude,
+        "placeholder_style": placeholders,
+        "option_ratio": option_ratio,
+        "extra_turns": extra_turns,
+    }
+    if formats or all(getattr(s, "split", "eval") == "train" for s in resolved):
         _build_training(
             resolved,
             out,
@@ -186,12 +228,16 @@ def build(
             shard,
             formats or ["llava", "llava_jsonl"],
             exclude or [],
-            placeholders,
-            option_ratio,
-            extra_turns,
+            {k: v for k, v in training.items() if k != "exclude" and v is not None},
             inputs,
         )
         return
+    given = [_TRAINING_FLAGS[k] for k, v in training.items() if v is not None]
+    if given:
+        raise InputError(
+            f"{given[0]} applies to training sets only; add --format llava (or build specs with "
+            "split: train) for one"
+        )
     options = BuildOptions(
         out=out,
         image_mode=mode,
@@ -224,16 +270,15 @@ def _build_training(
     shard: str | None,
     formats: list[str],
     exclude: list[Path],
-    placeholders: str,
-    option_ratio: float,
-    extra_turns: int,
+    given: dict[str, Any],
     spec_paths: list[Path],
 ) -> None:
+    """A training set; ``given`` holds the TrainingOptions fields set on the command line (the
+    others keep the model's defaults)."""
     from pydantic import ValidationError
 
     from mimicgen.build.training import build_training_set
     from mimicgen.index import load_index
-    from mimicgen.specs.training import TrainingOptions
 
     if shard is not None:
         raise InputError("--shard applies to eval sets only; build training sets whole")
@@ -246,9 +291,7 @@ def _build_training(
     try:
         options = TrainingOptions(
             formats=tuple(dict.fromkeys(formats)),  # type: ignore[arg-type]
-            placeholder_style=placeholders,  # type: ignore[arg-type]
-            option_ratio=option_ratio,
-            extra_turns=extra_turns,
+            **given,
         )
     except ValidationError as exc:
         key, msg, _ = first_problem(exc)
