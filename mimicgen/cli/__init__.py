@@ -11,17 +11,25 @@ import os
 import sys
 from typing import NoReturn
 
+# Registration order is the order of `mimicgen --help`: build and its companions first.
+# isort: off
 from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
     build_cmd,
-    fiftyone_cmd,
+    validate_cmd,
+    ls_cmd,
+    view_cmd,
     finetune_cmd,
     index_cmd,
     plot_cmd,
     predict_cmd,
     probe_cmd,
+    flops_cmd,
     score_cmd,
     synth_cmd,
+    export_cmd,
 )
+
+# isort: on
 from mimicgen.cli.app import app
 from mimicgen.cli.signals import Terminated, install_sigterm_handler
 from mimicgen.errors import MimicgenError

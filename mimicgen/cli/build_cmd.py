@@ -1,4 +1,4 @@
-"""``mimicgen build`` / ``merge`` / ``validate`` / ``ls``: write, join, check and list eval sets."""
+"""``mimicgen build`` and ``merge``: write eval and training sets, join shard builds."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
 from mimicgen.build.images import ImageMode, parse_image_mode
 from mimicgen.build.stats import twins_line
 from mimicgen.cli.app import app
+from mimicgen.cli.common import console, stats_table
 from mimicgen.cli.shard import parse_shard
 from mimicgen.cli.signals import Terminated
 from mimicgen.cli.source_options import (
@@ -28,7 +28,7 @@ from mimicgen.cli.source_options import (
 from mimicgen.errors import InputError, first_problem
 from mimicgen.sources.spec import SourceSpec
 
-__all__ = ["apply_overrides", "build", "ls", "merge", "resolve_spec_paths", "validate"]
+__all__ = ["apply_overrides", "build", "merge", "resolve_spec_paths"]
 
 #: ``--smoke`` caps every spec at this many queries so a whole suite runs in seconds.
 SMOKE_QUERIES = 5
@@ -80,48 +80,6 @@ def apply_overrides(
             update["num_queries"] = min(int(spec.num_queries), SMOKE_QUERIES)
         out.append(with_overrides(spec, update) if update else spec)
     return out
-
-
-def _console() -> Console:
-    """A console that does not squeeze tables to 80 columns when output is piped."""
-    return Console(width=None if sys.stdout.isatty() else 120, highlight=False)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
-
-
-def stats_table(manifest: dict[str, Any], title: str) -> Table:
-    """Compact per-spec Table 1 view of a manifest, with an overall row."""
-    table = Table(title=title, title_justify="left")
-    for col in (
-        "spec",
-        "task",
-        "queries",
-        "images",
-        "imgs/query min-med-max",
-        "objects/q",
-        "words/q",
-    ):
-        table.add_column(col, justify="left" if col in ("spec", "task") else "right")
-    rows = [
-        (n, manifest["spec"][n].get("task", ""), s) for n, s in manifest["stats_by_spec"].items()
-    ]
-    rows.append(("overall", "", manifest["stats_overall"]))
-    for name, task, s in rows:
-        if not s.get("queries"):
-            continue
-        ipq = s["images_per_query"]
-        table.add_row(
-            name,
-            task,
-            str(s["queries"]),
-            str(s["distinct_images"]),
-            f"{ipq['min']}-{_fmt(ipq['median'])}-{ipq['max']}",
-            _fmt(s["objects_per_query"]),
-            _fmt(s["words_per_question"]["mean"]),
-        )
-    return table
 
 
 def _source_override(source: str | None, *side: Path | None) -> SourceSpec | None:
@@ -248,11 +206,11 @@ def build(
     except (KeyboardInterrupt, Terminated):
         print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
         raise
-    console = _console()
-    console.print(f"wrote {result.num_queries} queries to {result.out}")
-    console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+    out_console = console()
+    out_console.print(f"wrote {result.num_queries} queries to {result.out}")
+    out_console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
     if (twins := result.manifest.get("twins")) is not None:
-        console.print(twins_line(twins))
+        out_console.print(twins_line(twins))
 
 
 def _build_training(
@@ -308,8 +266,8 @@ def _build_training(
         index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
         inputs=spec_paths,
     )
-    console = _console()
-    console.print(f"wrote {manifest['num_queries']} conversations to {out}")
+    out_console = console()
+    out_console.print(f"wrote {manifest['num_queries']} conversations to {out}")
     table = Table(title="training set (Table 9 statistics)")
     for col in ("task", "queries", "images min-med-max", "words/q", "turns", "options"):
         table.add_column(col, justify="left" if col == "task" else "right")
@@ -322,7 +280,7 @@ def _build_training(
             str(st["turns_per_conversation"]),
             str(st["option_share"]),
         )
-    console.print(table)
+    out_console.print(table)
 
 
 @app.command("merge")
@@ -336,70 +294,3 @@ def merge(
     """Join shard builds into the eval set an unsharded build writes (byte-identical)."""
     result = merge_shards(out, shards, overwrite=overwrite)
     print(f"wrote {result.num_queries} queries to {result.out}")
-
-
-@app.command("validate")
-def validate(
-    folder: Annotated[Path, typer.Argument(help="A folder written by mimicgen build.")],
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Render cache for synthetic sources.")
-    ] = None,
-) -> None:
-    """Re-derive every answer from the source annotations; exit 2 on any violation."""
-    from mimicgen.bench.reader import read_manifest
-    from mimicgen.validate import default_source_loader, validate_benchmark
-    from mimicgen.validate.training import validate_training_dir
-
-    check = (
-        validate_training_dir
-        if read_manifest(folder).get("kind") == "training"
-        else validate_benchmark
-    )
-    report = check(folder, source_loader=default_source_loader(cache_dir))
-    if report.ok:
-        print(f"{report.num_queries} queries valid")
-        return
-    for line in report.violations[:20]:
-        print(line, file=sys.stderr)
-    more = len(report.violations) - 20
-    if more > 0:
-        print(f"... and {more} more", file=sys.stderr)
-    print(
-        f"mimicgen: error: {len(report.violations)} violation(s) in {report.num_queries} queries",
-        file=sys.stderr,
-    )
-    raise typer.Exit(2)
-
-
-def _fmt_n_images(value: Any) -> str:
-    """Fixed count, ``{"min", "max"}`` range or ``[lo, hi]`` list, as ``7`` or ``2-35``."""
-    if isinstance(value, dict) and {"min", "max"} <= set(value):
-        return f"{value['min']}-{value['max']}"
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return f"{value[0]}-{value[1]}"
-    return str(value)
-
-
-@app.command("ls")
-def ls() -> None:
-    """List the shipped task specs (pass a name to mimicgen build)."""
-    from mimicgen.specs import load_spec, shipped_specs_dir, spec_files
-
-    root = Path(shipped_specs_dir())
-    table = Table(title=f"shipped specs ({root})", title_justify="left")
-    for col in ("spec", "task", "split", "queries", "images", "source"):
-        table.add_column(col, justify="right" if col in ("queries", "images") else "left")
-    for path in spec_files(root):
-        spec = load_spec(path)
-        label = str(path.relative_to(root).with_suffix(""))
-        if spec.name != path.stem:  # the name prefixes query ids: show it when it differs
-            label += f" ({spec.name})"
-        table.add_row(
-            label,
-            spec.task,
-            spec.split,
-            str(spec.num_queries),
-            _fmt_n_images(spec.model_dump(mode="json").get("n_images")),
-            spec.source.kind,
-        )
-    _console().print(table)

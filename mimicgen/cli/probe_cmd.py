@@ -1,36 +1,25 @@
-"""CLI commands ``probe``, ``probe-merge`` and ``flops`` (registered on mimicgen.cli.app).
+"""``mimicgen probe``, ``probe-merge`` and ``probe-tiny-model``: run a VLM under probe
+configurations, join sharded runs, write a tiny checkpoint to try them on.
 
 torch/transformers are imported inside the command functions only; without them ``probe`` raises
-:class:`MissingExtraError`. ``flops`` is pure Python.
+:class:`MissingExtraError`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.budgets import parse_budgets
+from mimicgen.cli.common import need_torch
 from mimicgen.cli.model_out import check_model_out
 from mimicgen.cli.shard import parse_shard
 from mimicgen.errors import InputError
-from mimicgen.probes.flops import attention_cost
 
-__all__ = ["flops_cmd", "probe_cmd", "probe_merge_cmd", "probe_tiny_model_cmd"]
-
-
-def _need_torch() -> None:
-    """Raise MissingExtraError unless torch and transformers are importable."""
-    from mimicgen.errors import MissingExtraError
-
-    for package in ("torch", "transformers"):
-        try:
-            __import__(package)
-        except ImportError:
-            raise MissingExtraError("probes", package) from None
+__all__ = ["probe_cmd", "probe_merge_cmd", "probe_tiny_model_cmd"]
 
 
 @app.command("probe")
@@ -98,7 +87,7 @@ def probe_cmd(
     configs = check_unique(configs)
     # Parse the options before importing torch so their errors come fast.
     budgets, shard_of = parse_budgets(max_new_tokens), parse_shard(shard)
-    _need_torch()
+    need_torch()
     from mimicgen.probes.adapters import load_adapter
     from mimicgen.probes.benchmark import load_benchmark
     from mimicgen.probes.runner import RunOptions, run_probes
@@ -140,7 +129,7 @@ def probe_tiny_model_cmd(
     from mimicgen.outdir import resolve_out
 
     out = resolve_out(out, "OUT")  # a file (or a path under one) is one line, not a traceback
-    _need_torch()
+    need_torch()
     from mimicgen.probes.tiny import FAMILIES, build_tiny_model
 
     if family not in FAMILIES:
@@ -151,95 +140,3 @@ def probe_tiny_model_cmd(
         family, out, layers=layers, seed=seed, with_chat_template=with_chat_template
     )
     typer.echo(str(path))
-
-
-@app.command("flops")
-def flops_cmd(
-    hidden: Annotated[
-        list[int] | None, typer.Option("--hidden", "-d", help="Hidden size(s) d [896, 1536].")
-    ] = None,
-    images: Annotated[
-        float, typer.Option("--images", "-m", help="Images per query M (may be a mean).")
-    ] = 10.4,
-    text_tokens: Annotated[float, typer.Option("--text-tokens", help="Text tokens N_t.")] = 17.4,
-    vision_tokens: Annotated[
-        float, typer.Option("--vision-tokens", help="Vision tokens per image.")
-    ] = 730.0,
-    layers: Annotated[
-        int,
-        typer.Option("--layers", help="Decoder layers summed over (1 = per layer, as Table 7)."),
-    ] = 1,
-    masked_layers: Annotated[
-        int | None,
-        typer.Option("--masked-layers", help="How many layers carry the mask (default: all)."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    measure: Annotated[
-        bool,
-        typer.Option(
-            "--measure", help="Also time one attention layer, dense vs block-sparse (torch)."
-        ),
-    ] = False,
-    backward: Annotated[
-        bool, typer.Option("--backward", help="--measure: time forward + backward too.")
-    ] = False,
-    device: Annotated[str, typer.Option("--device", help="--measure: cpu or cuda:N.")] = "cpu",
-    dtype: Annotated[
-        str, typer.Option("--dtype", help="--measure: float32, bfloat16 or float16.")
-    ] = "float32",
-    repeats: Annotated[
-        int, typer.Option("--repeats", min=1, help="--measure: timed runs (median).")
-    ] = 3,
-    heads: Annotated[
-        int | None, typer.Option("--heads", min=1, help="--measure: query heads.")
-    ] = None,
-    kv_heads: Annotated[
-        int | None, typer.Option("--kv-heads", min=1, help="--measure: key/value heads.")
-    ] = None,
-) -> None:
-    """Dense vs block-diagonal attention cost (reproduces the MIMIC paper's Table 7 by default);
-    with --measure, timed on one attention layer beside the model."""
-
-    def _measure(d: int, echo: Any) -> dict[str, Any]:
-        from mimicgen.cli.flops_measure import measure_and_report
-
-        return measure_and_report(
-            d,
-            images,
-            text_tokens,
-            vision_tokens,
-            heads,
-            kv_heads,
-            device,
-            dtype,
-            backward,
-            repeats,
-            echo,
-        )
-
-    if measure:
-        _need_torch()
-    rows: list[dict[str, Any]] = []
-    for d in hidden or [896, 1536]:
-        try:
-            cost = attention_cost(images, text_tokens, vision_tokens, d, layers, masked_layers)
-        except ValueError as exc:
-            raise InputError(f"flops: {exc}") from None
-        rows.append(
-            {"hidden": d, "dense": cost.dense, "masked": cost.masked, "saving": cost.saving}
-        )
-    if as_json:
-        if measure:
-            for row in rows:
-                row["measured"] = _measure(row["hidden"], None)
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    typer.echo(f"{'d':>6} {'dense':>10} {'masked':>10} {'saving':>7}")
-    for r in rows:
-        typer.echo(
-            f"{r['hidden']:>6} {r['dense'] / 1e9:>9.1f}B {r['masked'] / 1e9:>9.1f}B "
-            f"{r['saving']:>7.1%}"
-        )
-    for r in rows if measure else []:
-        typer.echo("")
-        _measure(r["hidden"], typer.echo)

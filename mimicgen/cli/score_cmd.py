@@ -1,4 +1,4 @@
-"""``mimicgen score`` and the harness exports ``mimicgen export lmms-eval | vlmevalkit | hf``.
+"""``mimicgen score``: score prediction files against a benchmark.
 
 Scoring never calls a model: it reads a benchmark directory and prediction files.
 """
@@ -10,18 +10,15 @@ from typing import Annotated
 
 import typer
 
-from mimicgen.cli.app import app, export_app
+from mimicgen.cli.app import app
+from mimicgen.cli.common import BENCH_ARG
 
-__all__ = ["export_hf", "export_lmms_eval", "export_vlmevalkit", "score"]
-
-_BENCH = Annotated[
-    Path, typer.Argument(help="Benchmark directory (benchmark.jsonl + manifest.json).")
-]
+__all__ = ["score"]
 
 
 @app.command()
 def score(
-    bench_dir: _BENCH,
+    bench_dir: BENCH_ARG,
     predictions: Annotated[
         list[Path],
         typer.Argument(
@@ -86,57 +83,3 @@ def score(
         )
         typer.echo(f"{model['name']}: {line} ({cov['n_missing']} missing)")
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
-
-
-_OUT = Annotated[
-    Path, typer.Argument(help="Output directory (created; must not exist unless --overwrite).")
-]
-_OVERWRITE = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-
-
-@export_app.command("lmms-eval")
-def export_lmms_eval(
-    bench_dir: _BENCH,
-    out: _OUT,
-    task_name: Annotated[str, typer.Option(help="lmms-eval task name.")] = "mimicgen",
-    overwrite: _OVERWRITE = False,
-) -> None:
-    """Write an lmms-eval task folder (use with --include_path OUT --tasks TASK_NAME)."""
-    from mimicgen.export.lmms_eval import export_lmms_eval as run
-
-    path = run(bench_dir, out, task_name=task_name, overwrite=overwrite)
-    typer.echo(
-        f"wrote {path}; run: lmms-eval --include_path {path} --tasks {task_name} --log_samples ..."
-    )
-
-
-@export_app.command("vlmevalkit")
-def export_vlmevalkit(
-    bench_dir: _BENCH,
-    out: _OUT,
-    dataset_name: Annotated[
-        str,
-        typer.Option(
-            help="VLMEvalKit dataset name (TSV file stem); must contain 'OpenEnded' so "
-            "VLMEvalKit uses open-ended (VQA) prompts."
-        ),
-    ] = "MIMICGEN_OpenEnded",
-    overwrite: _OVERWRITE = False,
-) -> None:
-    """Write a VLMEvalKit TSV (base64 images) plus a provenance sidecar."""
-    from mimicgen.export.vlmevalkit import export_vlmevalkit as run
-
-    def notify(message: str, warn: bool) -> None:
-        typer.echo(f"warning: {message}" if warn else message, err=warn)
-
-    path = run(bench_dir, out, dataset_name=dataset_name, overwrite=overwrite, notify=notify)
-    typer.echo(f"wrote {path}")
-
-
-@export_app.command("hf")
-def export_hf(bench_dir: _BENCH, out: _OUT, overwrite: _OVERWRITE = False) -> None:
-    """Write a Hugging Face datasets folder: Parquet with an images column, plus a dataset card."""
-    from mimicgen.export.hf import export_hf as run
-
-    path = run(bench_dir, out, overwrite=overwrite)
-    typer.echo(f"wrote {path}")
