@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from mimicgen.cli.flops_measure import measure_and_report
+from mimicgen.cli.flops_cmd import measure_and_report
 
 
 def main() -> None:

@@ -7,36 +7,34 @@ dependencies (torch, fiftyone, matplotlib) are imported inside the command funct
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import sys
 from typing import NoReturn
 
+# Registration order is the order of `mimicgen --help`: build and its companions first.
+# isort: off
+from mimicgen.cli import (  # noqa: F401  (imported for their registrations)
+    build_cmd,
+    validate_cmd,
+    ls_cmd,
+    view_cmd,
+    finetune_cmd,
+    index_cmd,
+    plot_cmd,
+    predict_cmd,
+    probe_cmd,
+    flops_cmd,
+    score_cmd,
+    synth_cmd,
+    export_cmd,
+)
+
+# isort: on
 from mimicgen.cli.app import app
 from mimicgen.cli.signals import Terminated, install_sigterm_handler
 from mimicgen.errors import MimicgenError
 
-__all__ = ["COMMAND_MODULES", "app", "main"]
-
-#: Command modules in the order ``mimicgen --help`` lists their commands (importing one registers
-#: its commands; the ``export`` group comes last whatever the order).
-COMMAND_MODULES = (
-    "build_cmd",  # build, merge
-    "validate_cmd",
-    "ls_cmd",
-    "view_cmd",
-    "finetune_cmd",
-    "index_cmd",
-    "plot_cmd",  # plot, report
-    "predict_cmd",
-    "probe_cmd",  # probe, probe-merge, probe-tiny-model
-    "flops_cmd",
-    "score_cmd",
-    "synth_cmd",
-    "export_cmd",  # export fiftyone | lmms-eval | vlmevalkit | hf
-)
-for _module in COMMAND_MODULES:
-    importlib.import_module(f"mimicgen.cli.{_module}")
+__all__ = ["app", "main"]
 
 
 def _closed_output() -> NoReturn:

@@ -1,4 +1,4 @@
-"""``mimicgen build`` / ``merge``: write eval or training sets, join sharded eval-set builds."""
+"""``mimicgen build`` and ``merge``: write eval and training sets, join shard builds."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
 from mimicgen.build.images import ImageMode, parse_image_mode
 from mimicgen.build.stats import twins_line
 from mimicgen.cli.app import app
-from mimicgen.cli.common import console as cli_console
-from mimicgen.cli.common import stats_table
+from mimicgen.cli.common import console, stats_table
 from mimicgen.cli.shard import parse_shard
 from mimicgen.cli.signals import Terminated
 from mimicgen.cli.source_options import (
@@ -253,11 +252,11 @@ def build(
     except (KeyboardInterrupt, Terminated):
         print("finished chunks are kept; rerun the same command to resume", file=sys.stderr)
         raise
-    console = cli_console()
-    console.print(f"wrote {result.num_queries} queries to {result.out}")
-    console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
+    out_console = console()
+    out_console.print(f"wrote {result.num_queries} queries to {result.out}")
+    out_console.print(stats_table(result.manifest, "eval set (Table 1 statistics)"))
     if (twins := result.manifest.get("twins")) is not None:
-        console.print(twins_line(twins))
+        out_console.print(twins_line(twins))
 
 
 def _build_training(
@@ -310,8 +309,8 @@ def _build_training(
         index_loader=lambda s, r: load_index(s, r, cache_dir=cache_dir),
         inputs=spec_paths,
     )
-    console = cli_console()
-    console.print(f"wrote {manifest['num_queries']} conversations to {out}")
+    out_console = console()
+    out_console.print(f"wrote {manifest['num_queries']} conversations to {out}")
     table = Table(title="training set (Table 9 statistics)")
     for col in ("task", "queries", "images min-med-max", "words/q", "turns", "options"):
         table.add_column(col, justify="left" if col == "task" else "right")
@@ -324,7 +323,7 @@ def _build_training(
             str(st["turns_per_conversation"]),
             str(st["option_share"]),
         )
-    console.print(table)
+    out_console.print(table)
 
 
 @app.command("merge")

@@ -1,5 +1,5 @@
-"""Helpers shared by several command modules: the console, the eval-set statistics table, the
-benchmark-folder and FiftyOne-name arguments and the torch check."""
+"""Helpers several command modules share: the benchmark argument, the FiftyOne dataset name
+option, the output console, the Table 1 statistics table and the check for the torch extra."""
 
 from __future__ import annotations
 
@@ -11,22 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = [
-    "BenchDirArg",
-    "FiftyOneNameOpt",
-    "console",
-    "fmt_number",
-    "need_torch",
-    "stats_table",
-]
+__all__ = ["BENCH_ARG", "FIFTYONE_NAME_OPT", "console", "need_torch", "stats_table"]
 
-#: The positional benchmark folder of ``score``, ``view`` and the exports.
-BenchDirArg = Annotated[
+BENCH_ARG = Annotated[
     Path, typer.Argument(help="Benchmark directory (benchmark.jsonl + manifest.json).")
 ]
-
-#: ``--name`` of ``export fiftyone`` and ``view``.
-FiftyOneNameOpt = Annotated[
+FIFTYONE_NAME_OPT = Annotated[
     str | None,
     typer.Option("--name", help="FiftyOne dataset name (default: mimicgen-<folder name>)."),
 ]
@@ -37,8 +27,7 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 
 
-def fmt_number(value: Any) -> str:
-    """A float with at most two decimals and no trailing zeros; anything else as ``str``."""
+def _fmt(value: Any) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
@@ -68,9 +57,9 @@ def stats_table(manifest: dict[str, Any], title: str) -> Table:
             task,
             str(s["queries"]),
             str(s["distinct_images"]),
-            f"{ipq['min']}-{fmt_number(ipq['median'])}-{ipq['max']}",
-            fmt_number(s["objects_per_query"]),
-            fmt_number(s["words_per_question"]["mean"]),
+            f"{ipq['min']}-{_fmt(ipq['median'])}-{ipq['max']}",
+            _fmt(s["objects_per_query"]),
+            _fmt(s["words_per_question"]["mean"]),
         )
     return table
 

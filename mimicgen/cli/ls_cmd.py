@@ -1,4 +1,4 @@
-"""``mimicgen ls``: the shipped task specs, by the names ``mimicgen build`` accepts."""
+"""``mimicgen ls``: list the shipped task specs."""
 
 from __future__ import annotations
 

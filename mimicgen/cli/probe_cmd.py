@@ -1,5 +1,5 @@
-"""CLI commands ``probe``, ``probe-merge`` and ``probe-tiny-model`` (registered on
-mimicgen.cli.app).
+"""``mimicgen probe``, ``probe-merge`` and ``probe-tiny-model``: run a VLM under probe
+configurations, join sharded runs, write a tiny checkpoint to try them on.
 
 torch/transformers are imported inside the command functions only; without them ``probe`` raises
 :class:`MissingExtraError`.

@@ -1,4 +1,4 @@
-"""``mimicgen score``: strict, lenient and mimic accuracy of prediction files, with CIs.
+"""``mimicgen score``: score prediction files against a benchmark.
 
 Scoring never calls a model: it reads a benchmark directory and prediction files.
 """
@@ -11,14 +11,14 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
-from mimicgen.cli.common import BenchDirArg
+from mimicgen.cli.common import BENCH_ARG
 
 __all__ = ["score"]
 
 
 @app.command()
 def score(
-    bench_dir: BenchDirArg,
+    bench_dir: BENCH_ARG,
     predictions: Annotated[
         list[Path],
         typer.Argument(

@@ -1,4 +1,4 @@
-"""``mimicgen validate``: re-derive every answer of an eval or training set from its sources."""
+"""``mimicgen validate``: re-derive every answer of a built folder from its sources."""
 
 from __future__ import annotations
 

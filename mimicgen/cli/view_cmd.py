@@ -1,8 +1,7 @@
-"""``mimicgen view``: open a benchmark in the FiftyOne App (``export fiftyone`` lives in
-:mod:`mimicgen.cli.export_cmd`).
+"""``mimicgen view``: open a benchmark in the FiftyOne App.
 
-FiftyOne is an optional extra: it is imported inside the command, and without it the command
-stops with one line saying how to install it (``pip install 'mimicgen[fiftyone]'``).
+FiftyOne is an optional extra: it is imported inside the command, and without it the command stops
+with one line saying how to install it (``pip install 'mimicgen[fiftyone]'``).
 """
 
 from __future__ import annotations
@@ -12,15 +11,15 @@ from typing import Annotated
 import typer
 
 from mimicgen.cli.app import app
-from mimicgen.cli.common import BenchDirArg, FiftyOneNameOpt
+from mimicgen.cli.common import BENCH_ARG, FIFTYONE_NAME_OPT
 
 __all__ = ["view"]
 
 
 @app.command()
 def view(
-    bench_dir: BenchDirArg,
-    name: FiftyOneNameOpt = None,
+    bench_dir: BENCH_ARG,
+    name: FIFTYONE_NAME_OPT = None,
     port: Annotated[int, typer.Option(help="Port of the App server.")] = 5151,
     address: Annotated[
         str | None, typer.Option(help="Address to serve on (default: localhost).")

@@ -66,7 +66,7 @@ def test_split_sdpa_and_flex_block_mask_equal_the_masked_reference():
 
 
 def test_report_puts_measured_saving_beside_the_model():
-    from mimicgen.cli.flops_measure import report_lines
+    from mimicgen.cli.flops_cmd import report_lines
 
     shapes = LayerShapes(10, 730, 17, 896, 14, 2)
     m = Measurement(shapes, "cpu", "float32")
