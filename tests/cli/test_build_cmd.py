@@ -32,7 +32,7 @@ def test_bad_shard_argument(text):
 
 
 def test_overrides_revalidate_and_cap():
-    from mimicgen.specs import CountingSpec
+    from mimicgen.tasks.counting import CountingSpec
 
     specs = [
         CountingSpec(name="a", num_queries=40, seed=1),

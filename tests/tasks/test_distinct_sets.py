@@ -15,8 +15,9 @@ from mimicgen.errors import SamplingError
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
 from mimicgen.sources.spec import SourceSpec
-from mimicgen.specs import CountingSpec, OddOneSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 from .rawcheck import check_query, raw_from_coco_json
 

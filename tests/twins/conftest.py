@@ -10,7 +10,9 @@ import pytest
 
 from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
 
 ALL_CONTROLS = {
     "permute": True,

@@ -129,7 +129,7 @@ def test_existence_twin_build_validates_and_scores_no_as_right(
 def test_existence_distractor_twins_are_allowed_and_common_ones_refused(synth_source) -> None:
     from pydantic import ValidationError
 
-    from mimicgen.specs import CommonSpec
+    from mimicgen.tasks.common_task import CommonSpec
 
     assert _spec(synth_source, distractors=[2]).variants is not None
     assert _spec(synth_source, noise="distractors").variants is not None
