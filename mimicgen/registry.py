@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:  # type-only: the registry imports no package module at run time
+    from mimicgen.specs.models import BaseTaskSpec
 
 __all__ = [
     "ANSWER_KINDS",
@@ -52,7 +55,7 @@ class TaskDef:
     """The ``task`` value of specs and records."""
     sampler: type
     """The :class:`~mimicgen.tasks.shared.TaskSampler` subclass."""
-    spec: type
+    spec: type[BaseTaskSpec]
     """The spec model (a :class:`~mimicgen.specs.models.BaseTaskSpec` subclass with a
     ``task: Literal[name]`` field)."""
     answer_key: str

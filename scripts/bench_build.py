@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_index import make_coco
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
-from mimicgen.export.images import ImageMode
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
+from mimicgen.build.images import ImageMode
 from mimicgen.index import load_index
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_build import timed_index
 from bench_index import CLASSES, HIERARCHY, make_openimages
 
-from mimicgen.export.images import ImageMode
-from mimicgen.export.training import build_training_set
+from mimicgen.build.images import ImageMode
+from mimicgen.build.training import build_training_set
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.specs import load_suite, shipped_specs_dir, with_overrides
 from mimicgen.specs.training import TrainingOptions

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions
+from mimicgen.build.eval_set import BuildOptions
 from mimicgen.index.rules import PresenceRules
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.validate import validate_benchmark
 from mimicgen.validate.checks import check_record, derive_turn
 from mimicgen.validate.facts import collect_facts
-from tests.export.fakes import FakeSpec, build_fake_set, make_loaders, make_source
+from tests.build.fakes import FakeSpec, build_fake_set, make_loaders, make_source
 
 
 @pytest.fixture()
@@ -85,7 +85,7 @@ def test_edited_stats_are_caught(built):
 
 
 # --- direct checker tests for the tasks the fake sampler does not produce -----------------------
-# Fake source (tests/export/fakes.py): 1000 cat; 1001 2 cats; 1002 cat + dog; 1003 2 cats;
+# Fake source (tests/build/fakes.py): 1000 cat; 1001 2 cats; 1002 cat + dog; 1003 2 cats;
 # 1004 cat; 1005 cat + small car; 1006 dog; 1007 car; 1008 small dog; 1009 group car; 1010 small cat.
 
 

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
+from mimicgen.build.images import ImageMode, parse_image_mode
+from mimicgen.build.stats import twins_line
 from mimicgen.cli.app import app
 from mimicgen.cli.common import console, stats_table
 from mimicgen.cli.shard import parse_shard
@@ -23,9 +26,6 @@ from mimicgen.cli.source_options import (
     spec_from_options,
 )
 from mimicgen.errors import InputError, first_problem
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
-from mimicgen.export.images import ImageMode, parse_image_mode
-from mimicgen.export.stats import twins_line
 from mimicgen.sources.spec import SourceSpec
 from mimicgen.specs.training import TrainingOptions
 
@@ -36,15 +36,17 @@ SMOKE_QUERIES = 5
 #: Output folder of a bare ``mimicgen build`` (the demo).
 DEMO_OUT = Path("demo_out")
 _SPEC_SUFFIXES = (".yaml", ".yml")
-# `build --help` groups the options by the kind of set they apply to.
-_TRAINING = "Training sets (--format, or specs with split: train)"
-_EVAL = "Eval sets"
-#: Training-set options left unset: these values (TrainingOptions' own defaults). They stay None
-#: until a training build is known, so an eval build can refuse them.
-_TRAINING_DEFAULTS: dict[str, Any] = {
-    "placeholders": "lines",
-    "option_ratio": 0.5,
-    "extra_turns": 2,
+#: Help panels: options that mean something for one kind of build only.
+TRAIN_PANEL = "Training sets (--format or split: train)"
+EVAL_PANEL = "Eval sets (no --format, split: eval)"
+#: TrainingOptions defaults, shown in the help of the options that leave them unset (None).
+_TRAINING_DEFAULTS = {name: field.default for name, field in TrainingOptions.model_fields.items()}
+#: Command-line spelling of the training-only options, for the eval-build error.
+_TRAINING_FLAGS = {
+    "exclude": "--exclude",
+    "placeholder_style": "--placeholders",
+    "option_ratio": "--option-ratio",
+    "extra_turns": "--extra-turns",
 }
 
 
@@ -139,7 +141,7 @@ def build(
     shard: Annotated[
         str | None,
         typer.Option(
-            help="Build block i of n (i/n); join with 'mimicgen merge'.", rich_help_panel=_EVAL
+            help="Build block i of n (i/n); join with 'mimicgen merge'.", rich_help_panel=EVAL_PANEL
         ),
     ] = None,
     formats: Annotated[
@@ -148,44 +150,44 @@ def build(
             "--format",
             help="Write a training set instead of an eval set: llava | llava_jsonl | mantis "
             "(repeatable). Specs with split: train imply llava + llava_jsonl.",
-            rich_help_panel=_TRAINING,
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
     exclude: Annotated[
         list[Path] | None,
         typer.Option(
-            help="Eval set folder whose images must not be used (repeatable; implies a "
-            "training set).",
-            rich_help_panel=_TRAINING,
+            help="Eval set folder whose images must not be used (repeatable).",
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
     placeholders: Annotated[
         str | None,
         typer.Option(
-            help=f"<image> layout: start | lines | interleaved (default: "
-            f"{_TRAINING_DEFAULTS['placeholders']}).",
-            rich_help_panel=_TRAINING,
+            help="<image> layout: start | lines | interleaved. "
+            f"Default: {_TRAINING_DEFAULTS['placeholder_style']}.",
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
     option_ratio: Annotated[
         float | None,
         typer.Option(
-            help=f"Share of turns asked as multiple choice (default: "
-            f"{_TRAINING_DEFAULTS['option_ratio']}).",
-            rich_help_panel=_TRAINING,
+            help="Share of turns asked as multiple choice. "
+            f"Default: {_TRAINING_DEFAULTS['option_ratio']}.",
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
     extra_turns: Annotated[
         int | None,
         typer.Option(
-            help=f"Further questions per conversation (default: "
-            f"{_TRAINING_DEFAULTS['extra_turns']}).",
-            rich_help_panel=_TRAINING,
+            help="Further questions per conversation. "
+            f"Default: {_TRAINING_DEFAULTS['extra_turns']}.",
+            rich_help_panel=TRAIN_PANEL,
         ),
     ] = None,
 ) -> None:
     """Sample task specs into an eval set (benchmark.jsonl, manifest.json, images/) or, with
-    --format or training specs, a training set (LLaVA-OneVision / Mantis conversations)."""
+    --format or training specs, a training set (LLaVA-OneVision / Mantis conversations).
+    Options under "Training sets" apply to training builds only, "Eval sets" to eval builds."""
     from mimicgen.index import load_index
     from mimicgen.specs import load_suite, spec_input_files
 
@@ -208,13 +210,13 @@ def build(
         seed=seed,
         smoke=smoke,
     )
-    training: dict[str, Any] = {
-        "placeholders": placeholders,
+    training = {
+        "exclude": exclude,
+        "placeholder_style": placeholders,
         "option_ratio": option_ratio,
         "extra_turns": extra_turns,
     }
-    if formats or exclude or all(getattr(s, "split", "eval") == "train" for s in resolved):
-        given = {k: _TRAINING_DEFAULTS[k] if v is None else v for k, v in training.items()}
+    if formats or all(getattr(s, "split", "eval") == "train" for s in resolved):
         _build_training(
             resolved,
             out,
@@ -225,19 +227,16 @@ def build(
             shard,
             formats or ["llava", "llava_jsonl"],
             exclude or [],
-            given["placeholders"],
-            given["option_ratio"],
-            given["extra_turns"],
+            {k: v for k, v in training.items() if k != "exclude" and v is not None},
             inputs,
         )
         return
-    for key, value in training.items():
-        if value is not None:
-            flag = "--" + key.replace("_", "-")
-            raise InputError(
-                f"{flag} applies to training sets only; add --format llava "
-                "(or use a spec with split: train)"
-            )
+    given = [_TRAINING_FLAGS[k] for k, v in training.items() if v is not None]
+    if given:
+        raise InputError(
+            f"{given[0]} applies to training sets only; add --format llava (or build specs with "
+            "split: train) for one"
+        )
     options = BuildOptions(
         out=out,
         image_mode=mode,
@@ -270,14 +269,14 @@ def _build_training(
     shard: str | None,
     formats: list[str],
     exclude: list[Path],
-    placeholders: str,
-    option_ratio: float,
-    extra_turns: int,
+    given: dict[str, Any],
     spec_paths: list[Path],
 ) -> None:
+    """A training set; ``given`` holds the TrainingOptions fields set on the command line (the
+    others keep the model's defaults)."""
     from pydantic import ValidationError
 
-    from mimicgen.export.training import build_training_set
+    from mimicgen.build.training import build_training_set
     from mimicgen.index import load_index
 
     if shard is not None:
@@ -291,9 +290,7 @@ def _build_training(
     try:
         options = TrainingOptions(
             formats=tuple(dict.fromkeys(formats)),  # type: ignore[arg-type]
-            placeholder_style=placeholders,  # type: ignore[arg-type]
-            option_ratio=option_ratio,
-            extra_turns=extra_turns,
+            **given,
         )
     except ValidationError as exc:
         key, msg, _ = first_problem(exc)

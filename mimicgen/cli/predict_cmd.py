@@ -68,7 +68,12 @@ def predict_cmd(
         str | None, typer.Option("--system-prompt", help="System message (openai, vllm).")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="Only the first N queries, plus the rest of any twin family begun.",
+        ),
     ] = None,
     force_mix: Annotated[
         bool,

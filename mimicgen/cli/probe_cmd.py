@@ -57,7 +57,12 @@ def probe_cmd(
         str | None, typer.Option("--device-map", help="transformers device_map, e.g. auto.")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Only the first N queries.")
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="Only the first N queries, plus the rest of any twin family begun.",
+        ),
     ] = None,
     shard: Annotated[
         str | None,

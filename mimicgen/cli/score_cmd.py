@@ -6,42 +6,14 @@ Scoring never calls a model: it reads a benchmark directory and prediction files
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mimicgen.cli.app import app
 from mimicgen.cli.common import BENCH_ARG
-from mimicgen.errors import InputError
 
 __all__ = ["score"]
-
-
-def _readable(path: Path) -> None:
-    """A one-line error unless ``path`` opens for reading (root ignores permissions, so try)."""
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot be read ({exc.strerror}); check its permissions"
-        ) from None
-
-
-def _check_inputs(bench_dir: Path, predictions: list[Path]) -> dict[str, Any]:
-    """The benchmark's manifest, once every input exists and can be read: a wrong path is
-    reported as such, before any complaint about --out."""
-    from mimicgen.bench.reader import MANIFEST_FILE, read_manifest, records_file
-
-    _readable(records_file(bench_dir))
-    if (bench_dir / MANIFEST_FILE).is_file():
-        _readable(bench_dir / MANIFEST_FILE)
-    manifest = read_manifest(bench_dir)
-    for path in predictions:
-        if not path.is_file():
-            raise InputError(f"{path}: prediction file not found")
-        _readable(path)
-    return manifest
 
 
 @app.command()
@@ -79,16 +51,22 @@ def score(
     ] = False,
 ) -> None:
     """Score predictions under the strict, lenient and mimic pipelines (rules: docs/scoring.md)."""
-    from mimicgen.bench.reader import benchmark_inputs
+    from mimicgen.bench.reader import benchmark_inputs, read_manifest
     from mimicgen.outdir import check_out_files
     from mimicgen.scoring import SampleRows, score_files, write_report
+    from mimicgen.scoring.ingest import require_inputs
     from mimicgen.scoring.report import markdown_path, samples_path
 
     def beside(report: Path) -> list[Path]:
         return [markdown_path(report), *([samples_path(report)] if samples else [])]
 
-    manifest = _check_inputs(bench_dir, predictions)
-    inputs: list[Path | str] = [*benchmark_inputs(bench_dir, manifest), *predictions]
+    # A mistyped benchmark or prediction path is named as such, not as a clash of --out with it
+    # or an existing report; nothing is read beyond opening the files, nothing written.
+    require_inputs(bench_dir, predictions)
+    inputs: list[Path | str] = [
+        *benchmark_inputs(bench_dir, read_manifest(bench_dir, missing_ok=True)),
+        *predictions,
+    ]
     out = check_out_files(out, beside, inputs, overwrite)  # before the (long) scoring
     rows = SampleRows() if samples else None
     report = score_files(

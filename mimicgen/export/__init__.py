@@ -1,1 +1,1 @@
-"""export"""
+"""Formats for other tools: lmms-eval, VLMEvalKit, Hugging Face datasets, FiftyOne."""

@@ -32,7 +32,7 @@ from mimicgen.bench.reader import BENCHMARK_FILE, MANIFEST_FILE
 from mimicgen.errors import InputError
 from mimicgen.io import JsonlAppender, atomic_write_text, read_jsonl_repaired, sha256_file
 from mimicgen.predict.prompts import PromptForm, segments
-from mimicgen.probes.benchmark import load_benchmark
+from mimicgen.probes.benchmark import limit_families, load_benchmark
 from mimicgen.registry import task_defs
 
 __all__ = [
@@ -113,10 +113,9 @@ def image_mime(path: Path) -> str:
 
 
 def load_queries(benchmark: str | Path, form: str, limit: int | None = None) -> list[Query]:
-    """The benchmark's queries (first ``limit``) with their user turns in prompt ``form``."""
-    items = load_benchmark(benchmark)
-    if limit is not None:
-        items = items[:limit]
+    """The benchmark's queries (first ``limit``, extended to whole twin families) with their
+    user turns in prompt ``form``."""
+    items = limit_families(load_benchmark(benchmark), limit)
     return [
         Query(
             it.id,

@@ -8,7 +8,7 @@ from pathlib import Path
 from mimicgen.bench.reader import numbered_records, records_file
 from mimicgen.errors import InputError
 
-__all__ = ["BenchmarkItem", "load_benchmark", "safe_id"]
+__all__ = ["BenchmarkItem", "limit_families", "load_benchmark", "safe_id"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,17 @@ def load_benchmark(folder: str | Path) -> list[BenchmarkItem]:
             )
         items.append(BenchmarkItem(len(items), qid, task, question, paths, family))
     return items
+
+
+def limit_families(items: list[BenchmarkItem], limit: int | None) -> list[BenchmarkItem]:
+    """The first ``limit`` queries plus the later members of every twin family they begin, in
+    benchmark order: a family cut in two would leave paired scores with unanswered members.
+    Without twins (every record its own family) exactly the first ``limit``; a larger limit
+    always selects a superset (so a resume may raise it)."""
+    if limit is None:
+        return items
+    begun = {it.family for it in items[:limit]}
+    return items[:limit] + [it for it in items[limit:] if it.family in begun]
 
 
 def safe_id(query_id: str) -> str:

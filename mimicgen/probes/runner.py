@@ -40,7 +40,7 @@ from mimicgen.predict.common import DEFAULT_MAX_NEW_TOKENS
 from mimicgen.probes.adapters.base import PreparedInput, VLMAdapter
 from mimicgen.probes.attention import AttentionRecorder
 from mimicgen.probes.batching import batchable, generate_probe_batch
-from mimicgen.probes.benchmark import BenchmarkItem, load_benchmark, safe_id
+from mimicgen.probes.benchmark import BenchmarkItem, limit_families, load_benchmark, safe_id
 from mimicgen.probes.masks import additive_mask, allowed_pairs
 from mimicgen.probes.pixel import pixel_degrade
 from mimicgen.probes.spec import ProbeConfig, resolve_layers
@@ -68,7 +68,8 @@ class RunOptions:
     max_new_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
     """Per-task generation budget; tasks not listed get 32."""
     limit: int | None = None
-    """Only the first ``limit`` queries of the benchmark."""
+    """Only the first ``limit`` queries of the benchmark, extended to whole twin families
+    (:func:`~mimicgen.probes.benchmark.limit_families`)."""
     shard: tuple[int, int] | None = None
     """``(i, n)``: this process runs shard ``i`` of ``n`` (after ``limit``; see
     :func:`shard_families`)."""
@@ -81,8 +82,7 @@ class RunOptions:
 
 def select_items(items: list[BenchmarkItem], options: RunOptions) -> list[BenchmarkItem]:
     """Apply ``limit`` then ``shard`` to the benchmark's queries."""
-    if options.limit is not None:
-        items = items[: options.limit]
+    items = limit_families(items, options.limit)
     if options.shard is not None:
         i, n = options.shard
         owner = shard_families([it.family for it in items], n)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from mimicgen.bench.jsonl import decode_lines, plain_lines, read_json_lines
-from mimicgen.bench.reader import read_benchmark_bytes
+from mimicgen.bench.reader import read_benchmark_bytes, read_manifest, records_file
 from mimicgen.errors import InputError
 from mimicgen.gc_pause import gc_paused
 from mimicgen.registry import get_task, task_defs
@@ -35,6 +35,7 @@ __all__ = [
     "detect_format",
     "load_benchmark",
     "load_predictions",
+    "require_inputs",
 ]
 
 _DECODE = msgspec.json.Decoder()
@@ -198,6 +199,27 @@ def _check_record(path: Path, lineno: int, rec: Any) -> None:
         raise InputError(
             f"{path}:{lineno}: a {task} answer needs the key '{_ANSWER_KEY[task]}', got {answer!r}"
         )
+
+
+def _require_file(path: Path, missing: str) -> None:
+    """One line when ``path`` is not a file (``missing``) or cannot be opened for reading."""
+    if not path.is_file():
+        raise InputError(missing)
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def require_inputs(bench_dir: str | Path, pred_paths: Sequence[str | Path]) -> None:
+    """Check that the benchmark's two files and every prediction file exist and can be read,
+    with the one-line errors :func:`load_benchmark` and :func:`load_predictions` give. Cheap
+    (the manifest is small; the records and predictions are only opened), so a command runs it
+    before its other checks: a mistyped input is named as such first."""
+    _require_file(records_file(bench_dir), "")
+    read_manifest(bench_dir)
+    for path in pred_paths:
+        _require_file(Path(path), f"{path}: prediction file not found")
 
 
 def load_benchmark(path: str | Path) -> Benchmark:
@@ -471,8 +493,7 @@ _HARNESS_READERS = {"lmms-eval": _rows_lmms, "vlmevalkit": _rows_vlmevalkit}
 def load_predictions(path: str | Path, bench: Benchmark, strict_ids: bool = False) -> Predictions:
     """Read predictions in any supported format; the first prediction of an id is kept."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: prediction file not found")
+    _require_file(path, f"{path}: prediction file not found")
     fmt = detect_format(path)
     preds = Predictions(path, fmt)
     by_id, index = preds.by_id, bench.index

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.bench.reader import SCHEMA_VERSION
 from mimicgen.gc_pause import gc_paused
 from mimicgen.progress import track
 from mimicgen.registry import get_task
@@ -25,7 +26,6 @@ from mimicgen.scoring.records import factorize
 from mimicgen.scoring.samples import SampleBlock, SampleRow, SampleRows
 
 __all__ = [
-    "SCHEMA_VERSION",
     "SampleRow",
     "assemble_report",
     "sample_block",
@@ -33,8 +33,6 @@ __all__ = [
     "score_files",
     "score_predictions",
 ]
-
-SCHEMA_VERSION = 1
 
 
 def _judge_all(

@@ -1,7 +1,9 @@
-"""Task specs: frozen Pydantic models per task and YAML loading with ``include:``.
+"""Task specs: the shared controls (``BaseTaskSpec``) and YAML loading with ``include:``.
 
 The package only re-exports the public names of :mod:`~mimicgen.specs.models` and
-:mod:`~mimicgen.specs.loader`; each submodule's ``__all__`` is the single list of them.
+:mod:`~mimicgen.specs.loader`; each submodule's ``__all__`` is the single list of them. Each
+task's spec model lives in its task module (``mimicgen.tasks.counting.CountingSpec``, ...) or
+through the registry: ``mimicgen.registry.get_task(name).spec``.
 """
 
 from mimicgen.specs import loader, models

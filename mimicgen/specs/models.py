@@ -1,8 +1,9 @@
-"""Task specs: one frozen Pydantic model per task, sharing the common controls (SPEC §2).
+"""The controls every task spec shares (SPEC §2) and the range checks task specs use.
 
-``BaseTaskSpec`` holds the common controls; the built-in tasks' models follow. A task module
-may also define its own model next to its sampler (``mimicgen.tasks.existence``): the registry
-(:mod:`mimicgen.registry`) is what lists them.
+``BaseTaskSpec`` holds the common controls. Each task's own model (``CountingSpec``, ...)
+lives in its task module under :mod:`mimicgen.tasks`, next to its sampler; the registry lists
+them: ``mimicgen.registry.get_task(name).spec``. Task modules import this module, never the
+reverse, so it stays free of samplers.
 
 A spec fully determines a task's queries given an annotation index: the same spec (same
 ``spec_hash``) and the same index always give the same queries. Integer controls that may vary
@@ -31,15 +32,12 @@ from mimicgen.specs.variants import VariantsSpec
 __all__ = [
     "AnyTaskSpec",
     "BaseTaskSpec",
-    "CommonSpec",
-    "CountingSpec",
     "IntRange",
-    "ListingSpec",
-    "OddOneSpec",
     "TaskSpec",
     "bounds",
     "check_fits",
     "check_range",
+    "check_within",
 ]
 
 #: A fixed positive integer or an inclusive ``[min, max]`` range drawn uniformly per query.
@@ -53,7 +51,8 @@ def bounds(value: IntRange) -> tuple[int, int]:
     return value[0], value[1]
 
 
-def _check_range(name: str, value: IntRange | None, low: int = 1) -> None:
+def check_range(name: str, value: IntRange | None, low: int = 1) -> None:
+    """A fixed value or range must start at ``low`` or above and not be empty."""
     if value is None:
         return
     lo, hi = bounds(value)
@@ -63,7 +62,7 @@ def _check_range(name: str, value: IntRange | None, low: int = 1) -> None:
         raise ValueError(f"{name} range [{lo}, {hi}] is empty (min > max)")
 
 
-def _check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
+def check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
     """A per-query count whose minimum must fit in the fewest images a query may have."""
     if value is not None and bounds(value)[0] > bounds(n_images)[0]:
         raise ValueError(
@@ -71,7 +70,7 @@ def _check_fits(name: str, value: IntRange | None, n_images: IntRange) -> None:
         )
 
 
-def _check_within(
+def check_within(
     name: str, value: IntRange | None, low: int, n_images: IntRange, rule: str
 ) -> None:
     """A per-query count must lie in ``low..max(n_images)``: values outside it would be narrowed
@@ -160,7 +159,7 @@ class BaseTaskSpec(BaseModel):
     @field_validator("n_images")
     @classmethod
     def _n_images_valid(cls, v: IntRange) -> IntRange:
-        _check_range("n_images", v)
+        check_range("n_images", v)
         return v
 
     @model_validator(mode="after")
@@ -184,128 +183,8 @@ class BaseTaskSpec(BaseModel):
         return v
 
 
-class CountingSpec(BaseTaskSpec):
-    """Counting: how many instances of k target classes are in the images."""
-
-    task: Literal["counting"] = "counting"
-
-    k: IntRange = 1
-    """Number of target classes named in one question."""
-
-    spread: IntRange | None = None
-    """Query images holding the target instances (the rest are distractors); ``None``: any
-    feasible value from ``k`` (balanced: up to the total) to ``n_images``."""
-
-    balanced: bool = True
-    """Balanced: each class's total is fixed per query (from ``totals``) and split over the
-    query images; unbalanced: whatever the sampled query images hold."""
-
-    totals: tuple[int, ...] = (2, 3, 4)
-    """Balanced only: per-class totals; query q uses a seeded, block-balanced pick from this list,
-    so every value is used equally often."""
-
-    max_total: int | None = Field(None, ge=1)
-    """Unbalanced only: reject samples whose per-class total exceeds this."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CountingSpec:
-        _check_range("k", self.k)
-        _check_range("spread", self.spread)
-        _check_fits("spread", self.spread, self.n_images)
-        _check_fits("k", self.k, self.n_images)
-        _check_within("k", self.k, 1, self.n_images, "1..n_images")
-        _check_within("spread", self.spread, bounds(self.k)[0], self.n_images, "k..n_images")
-        if self.balanced:
-            if not self.totals or min(self.totals) < 1:
-                raise ValueError("balanced counting needs totals, each >= 1")
-            if self.max_total is not None:
-                raise ValueError("max_total applies to unbalanced counting only")
-        return self
-
-
-class ListingSpec(BaseTaskSpec):
-    """Listing: which member classes of a category node appear in the images."""
-
-    task: Literal["listing"] = "listing"
-
-    category: str | tuple[str, ...] | None = None
-    """Category node(s) (COCO supercategory, OpenImages hierarchy node); ``None``: any node that
-    can satisfy the query, drawn uniformly."""
-
-    n_answer: IntRange | None = None
-    """Number of member classes in the answer; ``None``: 1 up to ``min(spread, members)``."""
-
-    min_members: int = Field(2, ge=1)
-    """Smallest category a listing question may ask about: with ``category: null`` smaller
-    nodes are skipped, a named smaller node is refused, and training conversations' extra
-    listing turns skip them too. A one-member node (COCO ``person``) would ask for the
-    sub-categories of a class that is its own only member."""
-
-    spread: IntRange | None = None
-    """Images holding member classes (the rest are distractors with no member class at all);
-    ``None``: any value from 1 to ``n_images``."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ListingSpec:
-        _check_range("n_answer", self.n_answer)
-        _check_range("spread", self.spread)
-        _check_fits("spread", self.spread, self.n_images)
-        _check_within("spread", self.spread, 1, self.n_images, "1..n_images")
-        if isinstance(self.category, tuple) and not self.category:
-            raise ValueError("category list is empty; omit it to use every node")
-        return self
-
-
-class CommonSpec(BaseTaskSpec):
-    """Common: the one class recognisable in every image (no other class present in all)."""
-
-    task: Literal["common"] = "common"
-
-    n_images: IntRange = (3, 8)
-    """Images per query (at least 2)."""
-
-    balance_answers: bool = True
-    """Cycle answer classes over the pool in seeded blocks so each class is the answer equally
-    often (falls back to a random class for a query whose class cannot be satisfied)."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CommonSpec:
-        if bounds(self.n_images)[0] < 2:
-            raise ValueError("common needs n_images >= 2")
-        return self
-
-
-class OddOneSpec(BaseTaskSpec):
-    """Odd-one: the class present in a minority of images while every other class is in a
-    strict majority."""
-
-    task: Literal["odd_one"] = "odd_one"
-
-    n_images: IntRange = (4, 6)
-    """Images per query (more than twice ``minority``)."""
-
-    minority: int = Field(1, ge=1)
-    """Number of images holding the odd class (must be a strict minority)."""
-
-    balance_answers: bool = True
-    """As for common: block-balanced answer classes over the pool."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> OddOneSpec:
-        if 2 * self.minority >= bounds(self.n_images)[0]:
-            raise ValueError(
-                f"minority {self.minority} is not a strict minority of n_images "
-                f"minimum {bounds(self.n_images)[0]}; need n_images > 2 * minority"
-            )
-        return self
-
-
 #: Any concrete task spec, for type annotations. The set of task specs is the task registry's
 #: (``mimicgen.registry``): ``mimicgen.specs.loader`` validates spec files against the
 #: discriminated union of every registered task's ``spec`` model.
 AnyTaskSpec = BaseTaskSpec
 TaskSpec = BaseTaskSpec
-
-#: The range checks of the built-in specs, for task modules' own spec models.
-check_range = _check_range
-check_fits = _check_fits

@@ -8,18 +8,39 @@ distinct images where c is recognisable; rejected unless no other class is prese
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import model_validator
 
 from mimicgen.registry import register_task
-from mimicgen.specs.models import CommonSpec, bounds
+from mimicgen.specs.models import BaseTaskSpec, IntRange, bounds
 from mimicgen.tasks.balance import block_balanced_index
 from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, common_answer
 from mimicgen.tasks.multiturn import Candidate, TurnContext
 from mimicgen.tasks.prepared import PreparedIndex, in_sorted, rows_of_images
 from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
-__all__ = ["CommonSampler", "pick_answer_class"]
+__all__ = ["CommonSampler", "CommonSpec", "pick_answer_class"]
+
+
+class CommonSpec(BaseTaskSpec):
+    """Common: the one class recognisable in every image (no other class present in all)."""
+
+    task: Literal["common"] = "common"
+
+    n_images: IntRange = (3, 8)
+    """Images per query (at least 2)."""
+
+    balance_answers: bool = True
+    """Cycle answer classes over the pool in seeded blocks so each class is the answer equally
+    often (falls back to a random class for a query whose class cannot be satisfied)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CommonSpec:
+        if bounds(self.n_images)[0] < 2:
+            raise ValueError("common needs n_images >= 2")
+        return self
 
 
 def pick_answer_class(

@@ -20,11 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from mimicgen.registry import register_task
-from mimicgen.specs.models import CountingSpec, bounds
+from mimicgen.specs.models import (
+    BaseTaskSpec,
+    IntRange,
+    bounds,
+    check_fits,
+    check_range,
+    check_within,
+)
 from mimicgen.tasks.balance import block_balanced_index
 from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, count_answer
 from mimicgen.tasks.multiturn import Ask, Candidate, TurnContext
@@ -39,7 +48,46 @@ from mimicgen.tasks.shared import (
     random_composition,
 )
 
-__all__ = ["CountingSampler", "partitions"]
+__all__ = ["CountingSampler", "CountingSpec", "partitions"]
+
+
+class CountingSpec(BaseTaskSpec):
+    """Counting: how many instances of k target classes are in the images."""
+
+    task: Literal["counting"] = "counting"
+
+    k: IntRange = 1
+    """Number of target classes named in one question."""
+
+    spread: IntRange | None = None
+    """Query images holding the target instances (the rest are distractors); ``None``: any
+    feasible value from ``k`` (balanced: up to the total) to ``n_images``."""
+
+    balanced: bool = True
+    """Balanced: each class's total is fixed per query (from ``totals``) and split over the
+    query images; unbalanced: whatever the sampled query images hold."""
+
+    totals: tuple[int, ...] = (2, 3, 4)
+    """Balanced only: per-class totals; query q uses a seeded, block-balanced pick from this list,
+    so every value is used equally often."""
+
+    max_total: int | None = Field(None, ge=1)
+    """Unbalanced only: reject samples whose per-class total exceeds this."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountingSpec:
+        check_range("k", self.k)
+        check_range("spread", self.spread)
+        check_fits("spread", self.spread, self.n_images)
+        check_fits("k", self.k, self.n_images)
+        check_within("k", self.k, 1, self.n_images, "1..n_images")
+        check_within("spread", self.spread, bounds(self.k)[0], self.n_images, "k..n_images")
+        if self.balanced:
+            if not self.totals or min(self.totals) < 1:
+                raise ValueError("balanced counting needs totals, each >= 1")
+            if self.max_total is not None:
+                raise ValueError("max_total applies to unbalanced counting only")
+        return self
 
 
 def _split(

@@ -14,22 +14,64 @@ of a supercategory). Construction per query:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from mimicgen.errors import SpecError
 from mimicgen.registry import register_task
 from mimicgen.sources.base import Hierarchy
-from mimicgen.specs.models import ListingSpec, bounds
+from mimicgen.specs.models import (
+    BaseTaskSpec,
+    IntRange,
+    bounds,
+    check_fits,
+    check_range,
+    check_within,
+)
 from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, listing_answer
 from mimicgen.tasks.multiturn import Ask, Candidate, TurnContext, category_members, category_tables
 from mimicgen.tasks.prepared import PreparedIndex, rows_of_images
 from mimicgen.tasks.query import Query
 from mimicgen.tasks.shared import DistractorSampler, Draft, TaskSampler, draw_int, draw_n_images
 
-__all__ = ["ListingSampler"]
+__all__ = ["ListingSampler", "ListingSpec"]
 
 _BATCH = 8  # candidate images drawn at once per slot; cheap to check together
+
+
+class ListingSpec(BaseTaskSpec):
+    """Listing: which member classes of a category node appear in the images."""
+
+    task: Literal["listing"] = "listing"
+
+    category: str | tuple[str, ...] | None = None
+    """Category node(s) (COCO supercategory, OpenImages hierarchy node); ``None``: any node that
+    can satisfy the query, drawn uniformly."""
+
+    n_answer: IntRange | None = None
+    """Number of member classes in the answer; ``None``: 1 up to ``min(spread, members)``."""
+
+    min_members: int = Field(2, ge=1)
+    """Smallest category a listing question may ask about: with ``category: null`` smaller
+    nodes are skipped, a named smaller node is refused, and training conversations' extra
+    listing turns skip them too. A one-member node (COCO ``person``) would ask for the
+    sub-categories of a class that is its own only member."""
+
+    spread: IntRange | None = None
+    """Images holding member classes (the rest are distractors with no member class at all);
+    ``None``: any value from 1 to ``n_images``."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ListingSpec:
+        check_range("n_answer", self.n_answer)
+        check_range("spread", self.spread)
+        check_fits("spread", self.spread, self.n_images)
+        check_within("spread", self.spread, 1, self.n_images, "1..n_images")
+        if isinstance(self.category, tuple) and not self.category:
+            raise ValueError("category list is empty; omit it to use every node")
+        return self
 
 
 class _Node:

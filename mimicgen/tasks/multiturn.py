@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mimicgen.registry import task_defs
+from mimicgen.registry import get_task, task_defs
 from mimicgen.sources.base import Hierarchy
 from mimicgen.tasks.derive import ImageFacts, Tally
 
@@ -90,10 +90,10 @@ def category_members(hierarchy: Hierarchy) -> dict[str, tuple[str, ...]]:
 def default_min_members(spec: object) -> int:
     """The spec's ``min_members`` (listing specs), else the listing default: the smallest
     category a listing turn may ask about, in every conversation of the spec."""
-    from mimicgen.specs.models import ListingSpec
-
     value = getattr(spec, "min_members", None)
-    return int(value if value is not None else ListingSpec.model_fields["min_members"].default)
+    if value is None:
+        value = get_task("listing").spec.model_fields["min_members"].default
+    return int(value)
 
 
 @dataclass(frozen=True)

@@ -20,21 +20,48 @@ Both are re-checked with the full rule before a query is emitted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from mimicgen.registry import register_task
-from mimicgen.specs.models import OddOneSpec, bounds
+from mimicgen.specs.models import BaseTaskSpec, IntRange, bounds
 from mimicgen.tasks.common_task import pick_answer_class
 from mimicgen.tasks.derive import AnswerError, ImageFacts, Tally, odd_one_answer
 from mimicgen.tasks.multiturn import Candidate, TurnContext
 from mimicgen.tasks.prepared import PreparedIndex, narrow, rows_of_images
 from mimicgen.tasks.shared import Draft, TaskSampler, draw_n_images
 
-__all__ = ["OddOneSampler"]
+__all__ = ["OddOneSampler", "OddOneSpec"]
 
 _ANCHOR_CANDIDATES = 256  # majority candidates examined per anchor proposal
 _KEY_SEED = 0x0DD0E  # fixed: signature keys are an implementation detail, not a random choice
+
+
+class OddOneSpec(BaseTaskSpec):
+    """Odd-one: the class present in a minority of images while every other class is in a
+    strict majority."""
+
+    task: Literal["odd_one"] = "odd_one"
+
+    n_images: IntRange = (4, 6)
+    """Images per query (more than twice ``minority``)."""
+
+    minority: int = Field(1, ge=1)
+    """Number of images holding the odd class (must be a strict minority)."""
+
+    balance_answers: bool = True
+    """As for common: block-balanced answer classes over the pool."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OddOneSpec:
+        if 2 * self.minority >= bounds(self.n_images)[0]:
+            raise ValueError(
+                f"minority {self.minority} is not a strict minority of n_images "
+                f"minimum {bounds(self.n_images)[0]}; need n_images > 2 * minority"
+            )
+        return self
 
 
 class _SignatureTable:

@@ -20,7 +20,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -53,18 +53,59 @@ Backend = Literal["flex", "eager"]
 
 @dataclass(frozen=True)
 class TrainMasks:
-    """The masks one forward (and backward) pass uses."""
+    """The masks one forward (and backward) pass uses, each built on first use and then reused
+    by every layer that applies it, in the forward and in the recomputed forward (gradient
+    checkpointing): one build per distinct kind per batch, none for a kind no layer applies."""
 
     backend: Backend
     """``flex`` (BlockMask) or ``eager`` (float mask)."""
     layers: frozenset[int]
-    """Decoder layers (``layer_idx``) that use ``masked``; the others use ``plain``."""
-    masked: Any
-    """Mask of the chosen kind (a ``BlockMask`` or a ``(B, 1, L, L)`` float tensor)."""
-    plain: Any
-    """Causal mask with the same segments and padding."""
+    """Decoder layers (``layer_idx``) that use ``kind``; the others use causal."""
+    spans: BatchSpans
+    """The batch's span tables (the masks' only input)."""
+    kind: MaskKind | None
+    """Mask kind of ``layers`` (``None``: causal everywhere)."""
+    dtype: torch.dtype = torch.float32
+    """Float masks' dtype (eager backend)."""
     compiled: bool = False
     """Run FlexAttention through ``torch.compile`` (the block-sparse kernel)."""
+    cache: dict[MaskKind | None, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Masks built so far, by kind (``None``: causal); :meth:`clear` frees them."""
+
+    def mask(self, kind: MaskKind | None) -> Any:
+        """Mask of ``kind`` (a ``BlockMask`` or a ``(B, 1, L, L)`` float tensor), built once."""
+        if kind not in self.cache:
+            self.cache[kind] = (
+                block_mask(self.spans, kind)
+                if self.backend == "flex"
+                else float_mask(self.spans, kind, self.dtype)
+            )
+        return self.cache[kind]
+
+    def for_layer(self, layer: int) -> Any:
+        """The mask decoder layer ``layer`` applies."""
+        return self.mask(self.kind if layer in self.layers else None)
+
+    def build(self, num_layers: int) -> TrainMasks:
+        """Build now the masks of layers ``0..num_layers-1`` (before the model runs: outside any
+        checkpointed region, and before activations take memory); returns ``self``."""
+        for layer in range(num_layers):
+            self.for_layer(layer)
+        return self
+
+    @property
+    def masked(self) -> Any:
+        """Mask of the chosen kind (causal when there is none)."""
+        return self.mask(self.kind if self.layers else None)
+
+    @property
+    def plain(self) -> Any:
+        """Causal mask with the same segments and padding."""
+        return self.mask(None)
+
+    def clear(self) -> None:
+        """Drop the built masks (after the batch's backward: the next batch builds its own)."""
+        self.cache.clear()
 
 
 def choose_backend(
@@ -103,14 +144,9 @@ def build_masks(
     dtype: torch.dtype = torch.float32,
     compiled: bool = False,
 ) -> TrainMasks:
-    """Masks for one batch: ``kind`` in ``layers`` (``None`` or no layers: causal everywhere)."""
-    if backend == "flex":
-        plain = block_mask(spans, None)
-        masked = block_mask(spans, kind) if kind is not None and layers else plain
-    else:
-        plain = float_mask(spans, None, dtype)
-        masked = float_mask(spans, kind, dtype) if kind is not None and layers else plain
-    return TrainMasks(backend, layers, masked, plain, compiled)
+    """Masks for one batch: ``kind`` in ``layers`` (``None`` or no layers: causal everywhere),
+    built when a layer first applies them."""
+    return TrainMasks(backend, layers, spans, kind if layers else None, dtype, compiled)
 
 
 @contextmanager
@@ -157,7 +193,7 @@ def train_attention_forward(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
-    mask = state.masked if layer in state.layers else state.plain
+    mask = state.for_layer(layer)
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
     if state.backend == "flex":
         with warnings.catch_warnings():

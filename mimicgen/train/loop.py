@@ -303,6 +303,7 @@ def run_finetune(
                     # Recomputed activations (gradient checkpointing) need the masks again.
                     with train_masks(res.masks):
                         part.backward()
+                    res.masks.clear()  # this batch's masks are done: free them before the next
                     loss_sum += part.detach()
                 norm = torch.nn.utils.clip_grad_norm_(
                     params, settings.max_grad_norm if settings.max_grad_norm > 0 else math.inf

@@ -9,7 +9,9 @@ softmax stays finite on both paths.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -54,11 +56,39 @@ def float_mask(spans: BatchSpans, kind: MaskKind | None, dtype: torch.dtype) -> 
     return torch.where(ok, zero, neg)[:, None]
 
 
+_COMPILED_BUILD: dict[str, Any] = {}
+
+
+def _builder(device: torch.device) -> Callable[..., Any]:
+    """``create_block_mask``, compiled on CUDA (eager it materialises the whole ``(B, L, L)``
+    grid and its int64 intermediates: about 1 GB at 8k tokens; compiled it works block by
+    block). Elsewhere, and once compiling has failed, the eager function."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    if device.type != "cuda" or _COMPILED_BUILD.get("failed"):
+        return create_block_mask
+    if "build" not in _COMPILED_BUILD:
+        # Dynamic shapes, as for the kernel: batch lengths vary from step to step.
+        _COMPILED_BUILD["build"] = torch.compile(create_block_mask, dynamic=True)
+    build: Callable[..., Any] = _COMPILED_BUILD["build"]
+    return build
+
+
 def block_mask(spans: BatchSpans, kind: MaskKind | None, block_size: int = 128) -> object:
     """FlexAttention ``BlockMask`` of ``kind``: blocks with no allowed pair are never computed."""
     from torch.nn.attention.flex_attention import create_block_mask
 
     b, n = spans.shape
-    return create_block_mask(
-        mask_mod(spans, kind), b, None, n, n, device=spans.image.device, BLOCK_SIZE=block_size
-    )
+    dev = spans.image.device
+    args = (mask_mod(spans, kind), b, None, n, n)
+    build = _builder(dev)
+    if build is not create_block_mask:
+        try:
+            return build(*args, device=dev, BLOCK_SIZE=block_size)
+        except Exception as err:  # noqa: BLE001 - any compile failure: the eager build is exact
+            _COMPILED_BUILD["failed"] = True
+            warnings.warn(
+                f"compiled block-mask build failed ({type(err).__name__}); building eagerly",
+                stacklevel=2,
+            )
+    return create_block_mask(*args, device=dev, BLOCK_SIZE=block_size)

@@ -149,7 +149,7 @@ def forward(
         plan.backend,
         embeds.dtype,
         plan.compiled,
-    )
+    ).build(adapter.num_layers)
     with train_masks(masks):
         out = lm(
             inputs_embeds=embeds,

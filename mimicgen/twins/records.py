@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mimicgen.export.benchmark import query_record
-from mimicgen.export.images import IMAGES_DIR
+from mimicgen.build.eval_set import query_record
+from mimicgen.build.images import IMAGES_DIR
 from mimicgen.twins.generate import Twin
 
 __all__ = ["generated_relpath", "twin_record", "twin_sources"]

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.build.images import ImageMode, _write_via_temp
 from mimicgen.errors import InputError
-from mimicgen.export.images import ImageMode, _write_via_temp
 
 __all__ = ["BLANK_RGB", "output_size", "render_recipe"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicgen.bench.reader import SCHEMA_VERSION, read_manifest, read_records, records_file
-from mimicgen.export.stats import benchmark_stats
+from mimicgen.build.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.io import canonical_json, sha256_file
 from mimicgen.progress import track

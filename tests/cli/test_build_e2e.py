@@ -152,7 +152,7 @@ def test_validate_elsewhere_re_renders_the_synthetic_source(env, full, tmp_path,
 
 
 def test_interrupted_real_build_resumes_to_the_same_bytes(env, full, monkeypatch):
-    from mimicgen.export import benchmark as bm
+    from mimicgen.build import eval_set as bm
     from mimicgen.specs import load_suite
 
     specs = load_suite([env / "specs"])

@@ -223,6 +223,26 @@ def test_training_build_refuses_out_inside_an_excluded_eval_set(
     assert _tree_digest(bench) == before
 
 
+def test_score_names_a_missing_input_before_an_existing_report(
+    bench_and_preds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A mistyped benchmark or predictions path is reported as missing, not as a report that
+    needs --overwrite (which would send the user to the wrong option); nothing is written."""
+    bench, preds = bench_and_preds
+    (tmp_path / "r.json").write_text("an earlier report\n")
+    res = _mimicgen("score", "no_such_bench", str(preds), "--out", "r.json", cwd=tmp_path)
+    line = _one_line_error(res)
+    assert "no_such_bench/benchmark.jsonl not found" in line and "--overwrite" not in line, line
+    res = _mimicgen("score", str(bench), "no_such.jsonl", "--out", "r.json", cwd=tmp_path)
+    line = _one_line_error(res)
+    assert "no_such.jsonl: prediction file not found" in line, line
+    # The benchmark folder itself as --out: still the clash, once the inputs exist.
+    res = _mimicgen("score", str(bench), str(preds), "--out", str(bench), cwd=tmp_path)
+    assert "--overwrite" not in _one_line_error(res)
+    assert (tmp_path / "r.json").read_text() == "an earlier report\n"
+    assert not (tmp_path / "r.md").exists()
+
+
 def test_score_refuses_to_replace_a_report_without_overwrite(
     bench_and_preds: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -18,8 +18,8 @@ from mimicgen.index.streaming import build_index_streaming
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
 from mimicgen.sources.openimages import read_openimages, scan_openimages
-from mimicgen.specs import CountingSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.counting import CountingSpec
 from mimicgen.validate.checks import check_record
 from mimicgen.validate.facts import collect_facts
 from tests.index.oi_data import BOX_HEADER

@@ -50,9 +50,26 @@ def noise_image(seed: int, size: tuple[int, int] = (56, 56)) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
 
 
+def record_line(qid, task, question, images):
+    """One ``benchmark.jsonl`` line (SPEC §4 keys) for a hand-written test benchmark."""
+    import json
+
+    return json.dumps(
+        {
+            "id": qid,
+            "task": task,
+            "question": question,
+            "answer": {"counts": {"dog": 1}},
+            "answer_text": "1",
+            "images": images,
+            "controls": {"n_images": len(images)},
+            "template": {"task": "t", "connector": "c"},
+        }
+    )
+
+
 def write_benchmark(folder, sizes=((56, 56), (28, 56), (56, 28))):
     """A hand-written 3-query benchmark (SPEC §4 records, tiny PNGs) in ``folder``."""
-    import json
     from pathlib import Path
 
     folder = Path(folder)
@@ -77,19 +94,6 @@ def write_benchmark(folder, sizes=((56, 56), (28, 56), (56, 28))):
                     "class_counts": {"dog": 1},
                 }
             )
-        lines.append(
-            json.dumps(
-                {
-                    "id": qid,
-                    "task": task,
-                    "question": question,
-                    "answer": {"counts": {"dog": 1}},
-                    "answer_text": "1",
-                    "images": images,
-                    "controls": {"n_images": len(picks)},
-                    "template": {"task": "t", "connector": "c"},
-                }
-            )
-        )
+        lines.append(record_line(qid, task, question, images))
     (folder / "benchmark.jsonl").write_text("\n".join(lines) + "\n")
     return folder

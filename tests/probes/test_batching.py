@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mimicgen.cli.app import app
-from tests.probes.conftest import FAMILIES, noise_image
+from tests.probes.conftest import FAMILIES, noise_image, record_line
 
 pytest.importorskip("torch")
 
@@ -32,18 +32,7 @@ def _benchmark(folder, n=9):
             noise_image(7 * q + pos, _SIZES[(q + pos) % 4]).save(folder / name)
             images.append({"path": name, "source_id": pos, "position": pos, "role": "query"})
         lines.append(
-            json.dumps(
-                {
-                    "id": f"q-{q}",
-                    "task": tasks[q % 3],
-                    "question": f"how many dog are there in image {q} ?",
-                    "answer": {"counts": {"dog": 1}},
-                    "answer_text": "1",
-                    "images": images,
-                    "controls": {"n_images": len(images)},
-                    "template": {"task": "t", "connector": "c"},
-                }
-            )
+            record_line(f"q-{q}", tasks[q % 3], f"how many dog are there in image {q} ?", images)
         )
     (folder / "benchmark.jsonl").write_text("\n".join(lines) + "\n")
     return folder

@@ -8,7 +8,6 @@ import pytest
 
 from mimicgen.errors import SpecError
 from mimicgen.specs import (
-    CountingSpec,
     load_spec,
     load_suite,
     shipped_specs_dir,
@@ -16,6 +15,7 @@ from mimicgen.specs import (
     spec_hash,
     with_overrides,
 )
+from mimicgen.tasks.counting import CountingSpec
 
 
 def _w(path: Path, text: str) -> Path:

@@ -12,8 +12,8 @@ import pytest
 from mimicgen.errors import SamplingError
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
-from mimicgen.specs import CountingSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.counting import CountingSpec
 
 from .rawcheck import check_query, raw_from_coco_json
 

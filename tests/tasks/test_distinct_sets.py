@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
+from mimicgen.build.images import ImageMode
 from mimicgen.errors import SamplingError
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
-from mimicgen.export.images import ImageMode
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
 from mimicgen.sources.spec import SourceSpec
-from mimicgen.specs import CountingSpec, OddOneSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 from .rawcheck import check_query, raw_from_coco_json
 

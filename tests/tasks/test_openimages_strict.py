@@ -8,8 +8,8 @@ import pytest
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import build_index
 from mimicgen.sources.base import BOX_SCHEMA, CLASS_SCHEMA, LABEL_SCHEMA, Hierarchy, SourceData
-from mimicgen.specs import CountingSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.counting import CountingSpec
 
 
 def _source() -> SourceData:

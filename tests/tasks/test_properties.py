@@ -15,8 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mimicgen.errors import SamplingError
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec, OddOneSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 from .random_index import random_index
 from .rawcheck import check_query

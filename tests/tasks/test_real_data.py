@@ -11,8 +11,11 @@ import pytest
 from mimicgen.errors import SamplingError, SpecError
 from mimicgen.index.table import build_index
 from mimicgen.sources.coco import read_coco
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec, OddOneSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 from .rawcheck import check_query, raw_from_coco_json
 

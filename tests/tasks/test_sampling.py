@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from mimicgen.errors import SamplingError, SpecError
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec, OddOneSpec
 from mimicgen.tasks import sample
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 from .random_index import random_index
 from .rawcheck import check_query

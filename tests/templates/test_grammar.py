@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
-from mimicgen.export.training import build_training_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
+from mimicgen.build.training import build_training_set
 from mimicgen.sources.synthetic_shapes import CLASSES
 from mimicgen.specs import load_suite, shipped_templates_dir
 from mimicgen.specs.training import TrainingOptions

@@ -80,8 +80,9 @@ def test_masks_are_built_on_the_spans_device(backend):
     with DeviceMixCheck():
         masks = build_masks(
             _spans(device="meta"), "blockdiag", frozenset({1}), backend, torch.bfloat16
-        )
-    for mask in (masks.masked, masks.plain):
+        ).build(2)
+        built = (masks.masked, masks.plain)
+    for mask in built:
         if backend == "flex":
             assert {t.device.type for t in _block_tensors(mask)} == {"meta"}
         else:

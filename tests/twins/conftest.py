@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.sources.spec import SourceSpec
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
 
 ALL_CONTROLS = {
     "permute": True,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.scoring import score_files
 from mimicgen.tasks.existence import ExistenceSpec
 from mimicgen.validate import validate_benchmark
@@ -129,7 +129,7 @@ def test_existence_twin_build_validates_and_scores_no_as_right(
 def test_existence_distractor_twins_are_allowed_and_common_ones_refused(synth_source) -> None:
     from pydantic import ValidationError
 
-    from mimicgen.specs import CommonSpec
+    from mimicgen.tasks.common_task import CommonSpec
 
     assert _spec(synth_source, distractors=[2]).variants is not None
     assert _spec(synth_source, noise="distractors").variants is not None

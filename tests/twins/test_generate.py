@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set, merge_shards
-from mimicgen.export.images import ImageMode
+from mimicgen.build.eval_set import BuildOptions, build_eval_set, merge_shards
+from mimicgen.build.images import ImageMode
 from mimicgen.sources.spec import SourceSpec
-from mimicgen.specs import CountingSpec, ListingSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
 from tests.tasks.rawcheck import check_query, raw_from_coco_json
 from tests.twins.conftest import read_jsonl, twin_specs
 

@@ -8,8 +8,12 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from mimicgen.specs import CommonSpec, CountingSpec, ListingSpec, OddOneSpec, spec_hash
+from mimicgen.specs import spec_hash
 from mimicgen.specs.variants import VariantsSpec
+from mimicgen.tasks.common_task import CommonSpec
+from mimicgen.tasks.counting import CountingSpec
+from mimicgen.tasks.listing import ListingSpec
+from mimicgen.tasks.odd_one import OddOneSpec
 
 
 def test_shorthands_and_family_order() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
 from mimicgen.validate import validate_benchmark
 from tests.twins.conftest import read_jsonl, twin_specs
 
@@ -80,7 +80,7 @@ def test_validate_recounts_the_twins_block(twin_build: Path, tmp_path: Path) -> 
 
 
 def test_build_summary_line_names_the_twins(twin_build: Path) -> None:
-    from mimicgen.export.stats import twins_line
+    from mimicgen.build.stats import twins_line
 
     block = _manifest(twin_build)["twins"]
     line = twins_line(block)

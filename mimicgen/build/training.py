@@ -34,19 +34,19 @@ from mimicgen.bench.reader import (
     read_manifest,
     read_records,
 )
-from mimicgen.errors import InputError, SpecError
-from mimicgen.export.benchmark import (
+from mimicgen.build.eval_set import (
     IndexLoader,
     TaskSpecLike,
     _header,
     _load_indexes,
     source_inputs,
 )
-from mimicgen.export.images import ImageMode, materialise_image
-from mimicgen.export.options import answer_position, list_pool_size, place_options
-from mimicgen.export.training_jobs import Conversations, SpecWork, default_workers
-from mimicgen.export.training_records import Encoded, fill
-from mimicgen.export.training_turns import Turner, placeholder_prefix
+from mimicgen.build.images import ImageMode, materialise_image
+from mimicgen.build.options import answer_position, list_pool_size, place_options
+from mimicgen.build.training_jobs import Conversations, SpecWork, default_workers
+from mimicgen.build.training_records import Encoded, fill
+from mimicgen.build.training_turns import Turner, placeholder_prefix
+from mimicgen.errors import InputError, SpecError
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import atomic_output_dir, sha256_file
 from mimicgen.outdir import check_out
@@ -190,7 +190,7 @@ def build_training_set(
     not be, hold or lie inside (:func:`mimicgen.outdir.check_out`).
 
     ``workers``: processes making conversations (default: one per usable core; builds under
-    :data:`~mimicgen.export.training_jobs.MIN_PARALLEL` queries always run in-process). The
+    :data:`~mimicgen.build.training_jobs.MIN_PARALLEL` queries always run in-process). The
     output does not depend on it."""
     from mimicgen.gc_pause import gc_paused
     from mimicgen.specs import spec_hash

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mimicgen.build.options import list_distractors, list_pool
+from mimicgen.build.training import build_training_set
 from mimicgen.errors import SpecError
-from mimicgen.export.options import list_distractors, list_pool
-from mimicgen.export.training import build_training_set
-from mimicgen.specs import CountingSpec, load_suite
+from mimicgen.specs import load_suite
 from mimicgen.specs.training import TrainingOptions
+from mimicgen.tasks.counting import CountingSpec
 
 from .fakes import make_loaders
 

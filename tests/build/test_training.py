@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from mimicgen.export.benchmark import BuildOptions, build_eval_set
-from mimicgen.export.options import answer_position, count_distractors, list_distractors
-from mimicgen.export.training import build_training_set
+from mimicgen.build.eval_set import BuildOptions, build_eval_set
+from mimicgen.build.options import answer_position, count_distractors, list_distractors
+from mimicgen.build.training import build_training_set
 from mimicgen.specs import load_suite
 from mimicgen.specs.training import TrainingOptions
 from mimicgen.validate.training import validate_training_dir
@@ -246,7 +246,7 @@ def test_distractors_are_plausible():
 
 def test_worker_processes_give_identical_files(env, tmp_path, monkeypatch):
     """Chunked, forked generation writes exactly the bytes of the in-process build."""
-    from mimicgen.export import training_jobs
+    from mimicgen.build import training_jobs
 
     root, specs, opts = env
     monkeypatch.setattr(training_jobs, "CHUNK", 7)  # chunks split specs mid-way

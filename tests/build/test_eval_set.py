@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from mimicgen.build import eval_set as bm
+from mimicgen.build.eval_set import BuildOptions, merge_shards, shard_range
+from mimicgen.build.images import parse_image_mode
 from mimicgen.errors import InputError
-from mimicgen.export import benchmark as bm
-from mimicgen.export.benchmark import BuildOptions, merge_shards, shard_range
-from mimicgen.export.images import parse_image_mode
 from mimicgen.io import sha256_file
 from mimicgen.sources.spec import SourceSpec
-from tests.export.fakes import FakeSpec, build_fake_set, make_loaders
+from tests.build.fakes import FakeSpec, build_fake_set, make_loaders
 
 
 @pytest.fixture()

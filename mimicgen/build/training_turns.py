@@ -2,7 +2,7 @@
 
 A conversation depends only on its query, the facts and its own generator, so conversations can
 be made in any order or process. The one sequential choice, where the correct option goes in a
-multiple-choice turn (balanced over a spec's turns, :func:`~mimicgen.export.options.answer_position`),
+multiple-choice turn (balanced over a spec's turns, :func:`~mimicgen.build.options.answer_position`),
 is left open here: such a turn carries a :class:`Pending` and the writer settles it in order.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mimicgen.export.options import (
+from mimicgen.build.options import (
     class_distractors,
     count_distractors,
     list_distractors,

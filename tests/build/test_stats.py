@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mimicgen.export.benchmark import BuildOptions
-from mimicgen.export.images import ImageMode
-from mimicgen.export.stats import group_stats
+from mimicgen.build.eval_set import BuildOptions
+from mimicgen.build.images import ImageMode
+from mimicgen.build.stats import group_stats
 from mimicgen.sources.spec import SourceSpec
-from tests.export.fakes import FakeSpec, build_fake_set, make_loaders
+from tests.build.fakes import FakeSpec, build_fake_set, make_loaders
 
 
 def test_manifest_stats_match_a_hand_recount(tmp_path: Path):

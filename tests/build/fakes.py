@@ -14,7 +14,7 @@ import polars as pl
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from mimicgen.export.benchmark import BuildOptions, BuildResult, build_eval_set
+from mimicgen.build.eval_set import BuildOptions, BuildResult, build_eval_set
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex, build_index
 from mimicgen.io import canonical_json, sha256_bytes, sha256_file

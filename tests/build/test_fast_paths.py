@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mimicgen.export.options import class_distractors
+from mimicgen.build.options import class_distractors
 from mimicgen.index.rules import PresenceRules
 from mimicgen.tasks.derive import (
     AnswerError,
@@ -154,15 +154,15 @@ def test_construct_equals_model_construct() -> None:
 )
 @pytest.mark.parametrize("prefix", ["openimages", "coco", ""])
 def test_relpath_shortcut(name: str, prefix: str) -> None:
-    from mimicgen.export.images import _checked_relpath, image_relpath
+    from mimicgen.build.images import _checked_relpath, image_relpath
 
     assert image_relpath(prefix, name) == _checked_relpath(prefix, name)
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../a.jpg", "/abs.jpg", "c:/a.jpg", "a\\..\\b"])
 def test_relpath_shortcut_rejects_like_image_relpath(name: str) -> None:
+    from mimicgen.build.images import _checked_relpath, image_relpath
     from mimicgen.errors import InputError
-    from mimicgen.export.images import _checked_relpath, image_relpath
 
     with pytest.raises(InputError):
         image_relpath("coco", name)

@@ -35,9 +35,9 @@ from mimicgen.bench.reader import (
     read_manifest,
     read_records,
 )
+from mimicgen.build.images import ImageMode, image_relpath, materialise_image
+from mimicgen.build.stats import benchmark_stats
 from mimicgen.errors import InputError, MimicgenError
-from mimicgen.export.images import ImageMode, image_relpath, materialise_image
-from mimicgen.export.stats import benchmark_stats
 from mimicgen.index.rules import PresenceRules
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.io import (

@@ -13,8 +13,8 @@ import json
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
-from mimicgen.export.options import LETTERS
-from mimicgen.export.training_turns import Pending, Turn
+from mimicgen.build.options import LETTERS
+from mimicgen.build.training_turns import Pending, Turn
 
 __all__ = ["Encoded", "MCTurn", "encode", "fill", "question_words"]
 

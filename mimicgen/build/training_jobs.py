@@ -4,7 +4,7 @@ build is large and the machine has a spare core.
 Every query q of a spec is sampled from its own generator (``SeedSequence([seed, q])``) and its
 conversation from another (``[spec seed, spec position, conversation number, 7]``), so a chunk
 gives the same conversations in any process and order; chunks are returned in order and only
-the option placement (:class:`~mimicgen.export.training._OptionPlacer`) runs sequentially after.
+the option placement (:class:`~mimicgen.build.training._OptionPlacer`) runs sequentially after.
 Workers are forked after every sampler is built, so they share the index and its arrays.
 Workers make each query's first draw; the parent redraws, in query order, the few whose image
 set an earlier query of the spec holds (:mod:`mimicgen.tasks.distinct`).
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from mimicgen.build.images import image_relpath
+from mimicgen.build.training_records import Encoded, encode
+from mimicgen.build.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.cpus import usable_cpus
-from mimicgen.export.images import image_relpath
-from mimicgen.export.training_records import Encoded, encode
-from mimicgen.export.training_turns import Turner, conversation, placeholder_prefix
 from mimicgen.index.table import AnnotationIndex
 from mimicgen.tasks.derive import ImageFacts
 from mimicgen.tasks.distinct import DistinctSets, image_set
